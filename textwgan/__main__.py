@@ -1,0 +1,5 @@
+"""`python -m textwgan`, e.g. under torchrun."""
+
+from .cli import main
+
+main()

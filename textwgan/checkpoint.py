@@ -1,0 +1,91 @@
+"""Self-contained, versioned checkpoints: save atomically, load without running code.
+
+A checkpoint is a plain dict of tensors and primitives, loadable with
+`torch.load(path, weights_only=True)`:
+
+    format, version, textwgan_version, step, config (dict), charset (list of characters),
+    corpus (name, fingerprint, seq_len, normalization), generator, critic (state dicts),
+    opt_generator, opt_critic (optimizer state dicts; absent in generator-only exports),
+    rng (torch CPU and CUDA generator states), metrics (evaluation records so far)
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+
+from .errors import InputError, TextWGANError
+from .fileio import atomic_write
+
+FORMAT, VERSION = "textwgan.checkpoint", 1
+CHECKPOINT_NAME = "checkpoint.pt"
+DEFAULT_ROOT = Path("checkpoints")
+
+
+def save_checkpoint(ckpt: dict, path: str | Path) -> Path:
+    """Write atomically: a temporary file in the same folder, fsync, then rename over `path`."""
+    return atomic_write(path, lambda f: torch.save(ckpt, f))
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+    """Load and check a checkpoint. Never unpickles code: `weights_only=True`."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such checkpoint file")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise InputError(f"{path}: refused: the file holds objects other than tensors and plain "
+                         f"data, which could run code when loaded ({str(e).splitlines()[0]})"
+                         ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as e:
+        raise InputError(f"{path}: not a readable checkpoint (truncated or not a torch file: "
+                         f"{str(e).splitlines()[0] if str(e) else e.__class__.__name__})"
+                         ) from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise InputError(f"{path}: not a textwgan checkpoint")
+    if ckpt.get("version", 0) > VERSION:
+        raise InputError(f"{path}: checkpoint format version {ckpt['version']} is newer than "
+                         f"this textwgan reads ({VERSION}); upgrade textwgan")
+    return ckpt
+
+
+def find_checkpoint(spec: str | Path | None = None, root: str | Path = DEFAULT_ROOT) -> Path:
+    """A checkpoint file from a file, a run folder, or (None) the newest run under `root`."""
+    if spec is not None:
+        path = Path(spec)
+        if path.is_file():
+            return path
+        if path.is_dir():
+            if (path / CHECKPOINT_NAME).is_file():
+                return path / CHECKPOINT_NAME
+            raise InputError(f"{path}: run folder holds no {CHECKPOINT_NAME} yet")
+        raise InputError(f"{path}: no such checkpoint file or run folder")
+    root = Path(root)
+    found = sorted(root.glob(f"*/{CHECKPOINT_NAME}"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise InputError(f"no run found under {root}/; train one with `textwgan train` or "
+                         "pass --checkpoint")
+    return found[-1]
+
+
+def rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def check_format(ckpt: dict, what: str) -> None:
+    """Raise if a checkpoint lacks a part that `what` needs (e.g. a generator-only export)."""
+    if what not in ckpt:
+        raise TextWGANError(f"checkpoint has no {what!r} part (a generator-only export?)")

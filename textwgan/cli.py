@@ -1,0 +1,274 @@
+"""The `textwgan` command line: thin commands that parse options, call one library function,
+and render the result with rich. Library errors (TextWGANError) become one line and an exit
+code here, and only here."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from . import __version__
+from .errors import TextWGANError
+
+app = typer.Typer(
+    name="textwgan",
+    help="Character-level text GANs with WGAN-GP: prepare a corpus, train, sample, evaluate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+def friendly(fn):
+    """Turn a library error into `error: <message>` on stderr and its exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except TextWGANError as e:
+            err.print(f"[bold red]error:[/] {e.message}", highlight=False, soft_wrap=True)
+            raise typer.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def version_callback(value: bool):
+    if value:
+        out.print(f"textwgan {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[bool, typer.Option("--version", callback=version_callback,
+                                          is_eager=True, help="Print the version and exit.")
+                       ] = False,
+):
+    """Character-level text GANs with WGAN-GP: prepare a corpus, train, sample, evaluate."""
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@app.command(epilog="Example: textwgan prepare corpus.txt --out corpora/mine --lowercase")
+@friendly
+def prepare(
+    sources: Annotated[list[str], typer.Argument(
+        help="Text files, folders of text files, or hf:NAME[:CONFIG[:SPLIT]] datasets.",
+        show_default=False)],
+    out_dir: Annotated[Path, typer.Option("--out", help="Corpus folder to write.",
+                                          show_default=False)],
+    seq_len: Annotated[int, typer.Option(help="Characters per example (longer lines are cut).")
+                       ] = 32,
+    heldout_fraction: Annotated[float, typer.Option(
+        help="Share of lines held out as the evaluation reference.")] = 0.1,
+    heldout_file: Annotated[str | None, typer.Option(
+        help="Use this file as the held-out split instead of a fraction.")] = None,
+    lowercase: Annotated[bool, typer.Option(help="Lowercase after NFKC normalization.")] = False,
+    max_chars: Annotated[int, typer.Option(help="Charset cap, pad and unk included.")] = 2048,
+    seed: Annotated[int, typer.Option(help="Seed of the held-out draw.")] = 0,
+):
+    """Prepare text into a corpus folder: normalized, cut, padded, encoded, split."""
+    from .corpus import PrepareOptions
+    from .corpus import prepare as prepare_corpus
+
+    opts = PrepareOptions(seq_len=seq_len, heldout_fraction=heldout_fraction,
+                          heldout_file=heldout_file, lowercase=lowercase, max_chars=max_chars,
+                          seed=seed)
+    with err.status("preparing…"):
+        meta = prepare_corpus(sources, out_dir, opts)
+    c = meta["counts"]
+    table = Table(title=f"corpus {out_dir}", show_header=False)
+    for label, value in [
+        ("lines read", f"{c['lines_read']:,}"), ("blank (dropped)", f"{c['empty']:,}"),
+        ("kept", f"{c['kept']:,}"),
+        (f"cut to {meta['seq_len']} chars", f"{c['truncated']:,}"),
+        ("train / held-out", f"{c['train']:,} / {c['heldout']:,}"),
+        ("charset", f"{c['charset_size'] - 2:,} of {c['distinct_chars']:,} characters seen"
+                    " in training, + pad, unk"),
+        ("unk rate", f"{c['unk_rate']:.4%}"),
+    ]:
+        table.add_row(label, value)
+    out.print(table)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@app.command(epilog="Example: textwgan train corpus.txt --preset small --iters 2000")
+@friendly
+def train(
+    corpus: Annotated[str | None, typer.Argument(
+        help="Text file, folder, hf:NAME, or corpus folder; default: the bundled COCO captions.",
+        show_default=False)] = None,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Run folder; default checkpoints/<corpus>-<preset>-<time>.",
+        show_default=False)] = None,
+    preset: Annotated[str, typer.Option(
+        help="paper, default, small, tiny, or auto (default on a GPU, small on a CPU).")
+                      ] = "auto",
+    iters: Annotated[int | None, typer.Option(help="Generator steps.", show_default=False)
+                     ] = None,
+    batch_size: Annotated[int | None, typer.Option(show_default=False)] = None,
+    critic_iters: Annotated[int | None, typer.Option(
+        help="Critic steps per generator step.", show_default=False)] = None,
+    gp_lambda: Annotated[float | None, typer.Option(help="Gradient penalty weight.",
+                                                    show_default=False)] = None,
+    lr: Annotated[float | None, typer.Option(help="Adam learning rate, both nets.",
+                                             show_default=False)] = None,
+    critic_norm: Annotated[str | None, typer.Option(
+        help="layer or none (batch norm is refused: it breaks the per-sample penalty).",
+        show_default=False)] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    seed: Annotated[int | None, typer.Option(show_default=False)] = None,
+    eval_every: Annotated[int | None, typer.Option(
+        help="Steps between JS evaluations.", show_default=False)] = None,
+    save_every: Annotated[int | None, typer.Option(
+        help="Steps between checkpoints.", show_default=False)] = None,
+    lowercase: Annotated[bool, typer.Option(
+        help="When CORPUS is text: lowercase it while preparing.")] = False,
+    seq_len: Annotated[int, typer.Option(
+        help="When CORPUS is text: characters per example.")] = 32,
+):
+    """Train a WGAN-GP on a corpus; writes checkpoints, a JSONL log and samples to a run folder."""
+    from .config import get_preset
+    from .corpus import PrepareOptions, resolve_corpus
+    from .train import resolve_device
+    from .train import train as train_run
+
+    dev = resolve_device(device)
+    if preset == "auto":
+        preset = "default" if dev.type == "cuda" else "small"
+        err.print(f"preset: {preset} (auto, on {dev.type})")
+    config = get_preset(preset).with_overrides(
+        iters=iters, batch_size=batch_size, critic_iters=critic_iters, gp_lambda=gp_lambda,
+        lr=lr, critic_norm=critic_norm, seed=seed, eval_every=eval_every, save_every=save_every,
+    ).validate()
+    data = resolve_corpus(corpus, PrepareOptions(seq_len=seq_len, lowercase=lowercase),
+                          log=lambda msg: err.print(msg))
+    progress = Progress(
+        TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} it/s  W {task.fields[w]}"),
+        TimeRemainingColumn(), console=err, transient=False,
+    )
+    task = progress.add_task("train", total=config.train.iters, rate="-", w="-")
+
+    def on_event(kind: str, r: dict) -> None:
+        if kind == "start":
+            err.print(f"run {r['run']} on {r['device']}: {r['train_sequences']:,} training "
+                      f"sequences, {r['vocab_size']} symbols, {r['iters']:,} generator steps")
+        elif kind == "log":
+            progress.update(task, completed=r["step"], rate=f"{r['it_s']:.2f}",
+                            w=f"{r['w_estimate']:.3f}")
+        elif kind == "eval":
+            progress.console.print(
+                f"step {r['step']:>7,}  JS-4 {r['js4']:.3f} (floor {r['floor_js4']:.3f})  "
+                f"JS-1 {r['js1']:.3f}  e.g. {r['examples'][0]!r}", highlight=False)
+        elif kind == "end":
+            progress.update(task, completed=r["step"])
+
+    with progress:
+        run = train_run(data, config, out_dir, device=str(dev), on_event=on_event)
+    out.print(f"done: {run}\nsample with: textwgan sample -n 100 --checkpoint {run}")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@app.command(epilog="Example: textwgan sample -n 100 --checkpoint checkpoints/<run> --out s.txt")
+@friendly
+def sample(
+    n: Annotated[int, typer.Option("-n", "--n", help="Number of samples.")] = 100,
+    checkpoint: Annotated[str | None, typer.Option(
+        help="Checkpoint file or run folder; default: the newest run under checkpoints/.",
+        show_default=False)] = None,
+    seed: Annotated[int, typer.Option(help="Noise seed: the same seed, the same samples.")] = 0,
+    temperature: Annotated[float, typer.Option(
+        help="0 decodes by argmax; above 0 samples each position at that temperature.")] = 0.0,
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", help="Write here instead of standard output.", show_default=False)] = None,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+):
+    """Generate text from a trained generator, one sample per line."""
+    from .fileio import write_lines
+    from .sample import sample_texts
+
+    texts = sample_texts(checkpoint, n, seed, temperature, device)
+    if out_file is None:
+        sys.stdout.write("".join(t + "\n" for t in texts))
+    else:
+        write_lines(out_file, texts)
+        err.print(f"wrote {len(texts)} samples to {out_file}")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def parse_orders(text: str) -> tuple[int, ...]:
+    try:
+        orders = tuple(sorted({int(x) for x in text.split(",") if x.strip()}))
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated integers, got {text!r}") from None
+    if not orders or orders[0] < 1:
+        raise typer.BadParameter("orders must be positive integers, e.g. 1,2,3,4")
+    return orders
+
+
+@app.command("eval", epilog="Example: textwgan eval samples.txt --corpus corpora/coco --json")
+@friendly
+def eval_(
+    samples: Annotated[Path, typer.Argument(help="Samples file, one sample per line.",
+                                            show_default=False)],
+    corpus: Annotated[Path | None, typer.Option(
+        help="Corpus folder: score against its held-out split, floor from its training split.",
+        show_default=False)] = None,
+    reference: Annotated[Path | None, typer.Option(
+        help="Reference text file instead of a corpus (raw code points).", show_default=False)
+                         ] = None,
+    train_file: Annotated[Path | None, typer.Option(
+        "--train", help="With --reference: training text for the floor.", show_default=False)
+                          ] = None,
+    n: Annotated[int | None, typer.Option(
+        "--n", help="Score the first N samples (default: all).", show_default=False)] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the floor's draw of real sequences.")] = 0,
+    orders: Annotated[str, typer.Option(help="n-gram orders.")] = "1,2,3,4",
+    seq_len: Annotated[int, typer.Option(help="With --reference: sequence length.")] = 32,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+):
+    """Score samples: n-gram JS divergence (bits) vs held-out text, beside the real-text floor."""
+    from .evaluate import evaluate_file
+
+    report = evaluate_file(samples, corpus, reference, train_file, n, seed,
+                           parse_orders(orders), seq_len)
+    if as_json:
+        sys.stdout.write(json.dumps(report) + "\n")
+        return
+    table = Table(title=f"{samples}: {report['n']:,} samples vs {report['reference_size']:,} "
+                        "held-out sequences")
+    table.add_column("order")
+    table.add_column("JS (bits)", justify="right")
+    table.add_column(f"floor ({report['n']:,} real)", justify="right")
+    for k in report["orders"]:
+        floor = report.get(f"floor_js{k}")
+        table.add_row(f"JS-{k}", f"{report[f'js{k}']:.4f}",
+                      "-" if floor is None else f"{floor:.4f}")
+    out.print(table)
+    out.print(report["signature"], style="dim", highlight=False)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,486 @@
+"""Corpora: prepare sources into a corpus folder, load one, and draw training batches.
+
+A corpus folder holds everything later steps need:
+
+    meta.json      fingerprint of the sources and options, normalization, counts
+    charset.json   the charset (pad, unk, characters by frequency)
+    train.npy      (N_train, seq_len) charset indices, memory-mappable
+    heldout.npy    (N_heldout, seq_len) charset indices: the evaluation reference
+
+Preparation streams its sources twice (count characters, then encode), so only the encoded
+arrays, never the text, are held whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import __version__
+from .charset import PAD, UNK, Charset
+from .errors import InputError, TextWGANError
+
+FORMAT, VERSION = "textwgan.corpus", 1
+CHUNK_LINES = 65_536  # lines normalized per call into the Rust normalizer
+BUNDLED = Path(__file__).resolve().parent.parent / "corpora" / "coco"
+HF_PREFIX = "hf:"
+
+
+# ---------------------------------------------------------------------------------------------
+# Sources
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input: a text file, or a Hugging Face dataset (`hf:NAME[:CONFIG[:SPLIT]]`)."""
+
+    spec: str
+    path: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path is not None else self.spec
+
+    def raw_lines(self) -> Iterator[str]:
+        if self.path is not None:
+            # Universal newlines: \n, \r\n and a lone \r all end a line. Bad bytes are replaced,
+            # not fatal: one stray byte should not stop a corpus of millions of lines.
+            with open(self.path, encoding="utf-8-sig", errors="replace", newline=None) as f:
+                for line in f:
+                    yield line.rstrip("\n")
+        else:
+            yield from _hf_lines(self.spec)
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha256()
+        if self.path is not None:
+            with open(self.path, "rb") as f:
+                while block := f.read(1 << 20):
+                    h.update(block)
+        else:
+            h.update(_hf_dataset(self.spec)._fingerprint.encode())
+        return h.hexdigest()
+
+
+def resolve_sources(specs: Sequence[str]) -> list[Source]:
+    """Expand files, folders (every non-hidden text file below, sorted) and hf: specs."""
+    if not specs:
+        raise InputError("no source given: name a text file, a folder of text files or hf:NAME")
+    sources: list[Source] = []
+    for spec in specs:
+        if spec.startswith(HF_PREFIX):
+            sources.append(Source(spec))
+            continue
+        path = Path(spec)
+        if not path.exists():
+            raise InputError(f"{spec}: no such file or folder")
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file()
+                           and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                           and not _looks_binary(p))
+            if not files:
+                raise InputError(f"{spec}: folder holds no text files")
+            sources.extend(Source(str(p), p) for p in files)
+        else:
+            if _looks_binary(path):
+                raise InputError(f"{spec}: looks like a binary file (it has NUL bytes), "
+                                 "not text; give a UTF-8 text file, one example per line")
+            sources.append(Source(spec, path))
+    return sources
+
+
+def _looks_binary(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return b"\0" in f.read(8192)
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror})") from None
+
+
+def _parse_hf(spec: str) -> tuple[str, str | None, str]:
+    parts = spec[len(HF_PREFIX):].split(":")
+    if not parts[0] or len(parts) > 3:
+        raise InputError(f"{spec}: expected hf:NAME, hf:NAME:CONFIG or hf:NAME:CONFIG:SPLIT")
+    name = parts[0]
+    config = parts[1] if len(parts) > 1 and parts[1] else None
+    split = parts[2] if len(parts) > 2 and parts[2] else "train"
+    return name, config, split
+
+
+def _hf_dataset(spec: str):
+    """Load a dataset split with Hugging Face `datasets` (a hub name or a local folder)."""
+    name, config, split = _parse_hf(spec)
+    try:
+        import datasets
+    except ImportError:  # pragma: no cover - datasets is a required dependency
+        raise TextWGANError("hf: sources need the `datasets` package: pip install datasets") from None
+    try:
+        if Path(name).is_dir() and (Path(name) / "dataset_info.json").exists():
+            ds = datasets.load_from_disk(name)
+            if isinstance(ds, datasets.DatasetDict):
+                ds = ds[split]
+        else:
+            ds = datasets.load_dataset(name, config, split=split)
+    except Exception as e:  # datasets raises many types: network, missing split, bad config
+        raise InputError(f"{spec}: could not load the dataset ({e.__class__.__name__}: "
+                         f"{str(e).splitlines()[0] if str(e) else 'no detail'})") from None
+    return ds
+
+
+def _hf_lines(spec: str) -> Iterator[str]:
+    ds = _hf_dataset(spec)
+    column = _text_column(spec, ds.features)
+    for batch in ds.iter(batch_size=CHUNK_LINES):
+        for text in batch[column]:
+            # A record may hold several lines; each non-empty line is one example, as for files.
+            yield from (text or "").splitlines()
+
+
+def _text_column(spec: str, features) -> str:
+    if "text" in features:
+        return "text"
+    strings = [k for k, v in features.items() if getattr(v, "dtype", None) in ("string",
+                                                                               "large_string")]
+    if len(strings) == 1:
+        return strings[0]
+    raise InputError(f"{spec}: no 'text' column and {len(strings)} string columns "
+                     f"({', '.join(strings) or 'none'}); rename the text column to 'text'")
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalization
+
+
+def make_normalizer(lowercase: bool):
+    from tokenizers import normalizers
+
+    steps = [normalizers.NFKC()]
+    if lowercase:
+        steps.append(normalizers.Lowercase())
+    return normalizers.Sequence(steps)
+
+
+def normalized_lines(lines: Iterator[str], normalizer) -> Iterator[str]:
+    """Normalize lines in chunks (one Rust call per chunk) and strip surrounding whitespace.
+
+    Joining with newlines is safe: NFKC and lowercasing never create or remove a newline.
+    """
+    chunk: list[str] = []
+
+    def flush() -> list[str]:
+        text = normalizer.normalize_str("\n".join(chunk))
+        return [s.strip() for s in text.split("\n")]
+
+    for line in lines:
+        # A lone \r or other line breaks inside a record would shift the chunk's lines.
+        chunk.append(line.replace("\n", " "))
+        if len(chunk) == CHUNK_LINES:
+            yield from flush()
+            chunk = []
+    if chunk:
+        yield from flush()
+
+
+# ---------------------------------------------------------------------------------------------
+# Prepare
+
+
+@dataclass(frozen=True)
+class PrepareOptions:
+    seq_len: int = 32
+    heldout_fraction: float = 0.1
+    heldout_file: str | None = None
+    lowercase: bool = False
+    max_chars: int = 2048
+    seed: int = 0  # draws the held-out lines when splitting by fraction
+
+    def validate(self) -> PrepareOptions:
+        if self.seq_len < 1:
+            raise InputError(f"--seq-len must be at least 1, got {self.seq_len}")
+        if self.seq_len > 4096:
+            raise InputError(f"--seq-len {self.seq_len} is absurd for a character GAN; "
+                             "use at most 4096")
+        if self.heldout_file is None and not 0 < self.heldout_fraction < 1:
+            raise InputError(f"--heldout-fraction must lie strictly between 0 and 1, "
+                             f"got {self.heldout_fraction}")
+        if self.max_chars < 3:
+            raise InputError(f"--max-chars must be at least 3, got {self.max_chars}")
+        return self
+
+    def as_meta(self) -> dict:
+        return {"seq_len": self.seq_len, "lowercase": self.lowercase, "max_chars": self.max_chars,
+                "heldout": ({"file": Path(self.heldout_file).name} if self.heldout_file else
+                            {"fraction": self.heldout_fraction, "seed": self.seed})}
+
+
+def fingerprint(sources: Sequence[Source], heldout: Sequence[Source], opts: PrepareOptions) -> str:
+    """Hash of the sources' contents and every option that changes the output."""
+    h = hashlib.sha256(f"{FORMAT}/{VERSION}".encode())
+    h.update(json.dumps(opts.as_meta(), sort_keys=True).encode())
+    for group, srcs in (("train", sources), ("heldout", heldout)):
+        for s in srcs:
+            h.update(f"{group}:{s.fingerprint()}".encode())
+    return h.hexdigest()
+
+
+@dataclass
+class _Scan:
+    lines_read: int = 0
+    empty: int = 0
+    kept: int = 0
+    truncated: int = 0
+
+
+def _scan(sources: Sequence[Source], normalizer, seq_len: int, counts: Counter) -> _Scan:
+    scan = _Scan()
+    for source in sources:
+        for line in normalized_lines(source.raw_lines(), normalizer):
+            scan.lines_read += 1
+            if not line:
+                scan.empty += 1
+                continue
+            scan.kept += 1
+            if len(line) > seq_len:
+                scan.truncated += 1
+            counts.update(line[:seq_len])
+    return scan
+
+
+def _encode_chunks(sources, normalizer, charset, seq_len) -> Iterator[np.ndarray]:
+    """The kept lines of `sources`, encoded, in order, as (n, seq_len) chunks."""
+    batch: list[str] = []
+    for source in sources:
+        for line in normalized_lines(source.raw_lines(), normalizer):
+            if line:
+                batch.append(line)
+                if len(batch) == CHUNK_LINES:
+                    yield charset.encode_many(batch, seq_len)
+                    batch = []
+    if batch:
+        yield charset.encode_many(batch, seq_len)
+
+
+def _write_split(chunks: Iterator[np.ndarray], is_heldout: np.ndarray | None,
+                 train: np.ndarray, held: np.ndarray | None) -> None:
+    """Write chunks in order into `train`, or split them by `is_heldout` into train and held."""
+    start = i_train = i_held = 0
+    for enc in chunks:
+        mask = (np.zeros(len(enc), bool) if is_heldout is None
+                else is_heldout[start:start + len(enc)])
+        to_train, to_held = enc[~mask], enc[mask]
+        train[i_train:i_train + len(to_train)] = to_train
+        if held is not None:
+            held[i_held:i_held + len(to_held)] = to_held
+        start += len(enc)
+        i_train += len(to_train)
+        i_held += len(to_held)
+
+
+def prepare(sources: Sequence[str], out: str | Path, opts: PrepareOptions | None = None,
+            ) -> dict:
+    """Prepare SOURCES into the corpus folder OUT, atomically. Returns the metadata dict."""
+    opts = (opts or PrepareOptions()).validate()
+    srcs = resolve_sources(sources)
+    held_srcs = resolve_sources([opts.heldout_file]) if opts.heldout_file else []
+    fp = fingerprint(srcs, held_srcs, opts)
+    normalizer = make_normalizer(opts.lowercase)
+
+    counts: Counter = Counter()
+    scan = _scan(srcs, normalizer, opts.seq_len, counts)
+    # The charset comes from training text only: the model cannot produce what it never saw.
+    held_scan = _scan(held_srcs, normalizer, opts.seq_len, Counter()) if held_srcs else None
+    if scan.kept == 0:
+        raise InputError(f"{', '.join(sources)}: no non-empty lines to learn from "
+                         f"({scan.lines_read} lines read, all blank)")
+    if held_scan is not None and held_scan.kept == 0:
+        raise InputError(f"{opts.heldout_file}: held-out file has no non-empty lines")
+    charset = Charset.from_counts(counts, opts.max_chars)
+
+    if held_scan is None:
+        rng = np.random.default_rng(opts.seed)
+        is_heldout = rng.random(scan.kept) < opts.heldout_fraction
+        n_held = int(is_heldout.sum())
+        if n_held == 0 or n_held == scan.kept:
+            raise InputError(f"--heldout-fraction {opts.heldout_fraction} leaves "
+                             f"{'no held-out' if n_held == 0 else 'no training'} lines out of "
+                             f"{scan.kept}; change the fraction or give --heldout-file")
+    else:
+        n_held = held_scan.kept
+    n_train = scan.kept - (n_held if held_scan is None else 0)
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; a corpus folder is as shareable as a file
+    try:
+        shape = (n_train, opts.seq_len), (n_held, opts.seq_len)
+        train = np.lib.format.open_memmap(tmp / "train.npy", "w+", charset.dtype, shape[0])
+        held = np.lib.format.open_memmap(tmp / "heldout.npy", "w+", charset.dtype, shape[1])
+        chunks = _encode_chunks(srcs, normalizer, charset, opts.seq_len)
+        if held_scan is None:
+            _write_split(chunks, is_heldout, train, held)
+        else:
+            _write_split(chunks, None, train, None)
+            _write_split(_encode_chunks(held_srcs, normalizer, charset, opts.seq_len), None,
+                         held, None)
+        train.flush()
+        held.flush()
+        n_chars = int(((train != PAD).sum()) + (held != PAD).sum())
+        n_unk = int((train == UNK).sum() + (held == UNK).sum())
+        del train, held
+        meta = {
+            "format": FORMAT,
+            "version": VERSION,
+            "created_by": f"textwgan {__version__}",
+            "fingerprint": fp,
+            "sources": [s.name for s in srcs],
+            "heldout_sources": [s.name for s in held_srcs],
+            "normalization": {"unicode": "NFKC", "lowercase": opts.lowercase, "strip": True},
+            "line_policy": "each non-empty line (after normalization and stripping) is one "
+                           "example, cut to seq_len characters and right-padded with pad",
+            **opts.as_meta(),
+            "counts": {
+                "lines_read": scan.lines_read + (held_scan.lines_read if held_scan else 0),
+                "empty": scan.empty + (held_scan.empty if held_scan else 0),
+                "kept": scan.kept + (held_scan.kept if held_scan else 0),
+                "truncated": scan.truncated + (held_scan.truncated if held_scan else 0),
+                "train": n_train,
+                "heldout": n_held,
+                "charset_size": len(charset),
+                "distinct_chars": len(counts),
+                "chars": n_chars,
+                "unk_chars": n_unk,
+                "unk_rate": n_unk / max(n_chars, 1),
+            },
+        }
+        (tmp / "charset.json").write_text(charset.to_json(), encoding="utf-8")
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n",
+                                       encoding="utf-8")
+        _replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return meta
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _replace_dir(new: Path, out: Path) -> None:
+    """Put folder `new` at `out`: readers see the old corpus or the new one, never a mixture."""
+    if out.exists():
+        if not (out / "meta.json").exists() and any(out.iterdir()):
+            raise InputError(f"{out}: exists and is not a corpus folder; choose another --out")
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+        os.replace(new, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(new, out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Load
+
+
+class Corpus:
+    """A prepared corpus folder: metadata, charset, and the memory-mapped train/held-out arrays."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        meta_path = self.path / "meta.json"
+        if not meta_path.exists():
+            raise InputError(f"{self.path}: not a corpus folder (no meta.json); "
+                             "make one with `textwgan prepare SOURCE --out DIR`")
+        try:
+            self.meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except ValueError:
+            raise InputError(f"{meta_path}: not valid JSON; prepare the corpus again") from None
+        if self.meta.get("format") != FORMAT:
+            raise InputError(f"{self.path}: not a textwgan corpus folder")
+        if self.meta.get("version", 0) > VERSION:
+            raise InputError(f"{self.path}: corpus format version {self.meta['version']} is "
+                             f"newer than this textwgan reads ({VERSION}); upgrade textwgan")
+        self.charset = Charset.from_json((self.path / "charset.json").read_text(encoding="utf-8"))
+        self.seq_len: int = self.meta["seq_len"]
+        self.train = np.load(self.path / "train.npy", mmap_mode="r")  # (N_train, T)
+        self.heldout = np.load(self.path / "heldout.npy", mmap_mode="r")  # (N_heldout, T)
+        self._normalizer = None
+
+    def normalize(self, lines: Sequence[str]) -> list[str]:
+        """Apply this corpus's normalization to outside text (samples to score), no stripping."""
+        if self._normalizer is None:
+            self._normalizer = make_normalizer(self.meta["normalization"]["lowercase"])
+        return [self._normalizer.normalize_str(line) for line in lines]
+
+    def encode(self, lines: Sequence[str]) -> np.ndarray:
+        """Outside text → (N, T) charset indices with this corpus's normalization."""
+        return self.charset.encode_many(self.normalize(lines), self.seq_len)
+
+    def decode(self, ids: np.ndarray) -> list[str]:
+        return [self.charset.decode(row) for row in ids]
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("TEXTWGAN_CACHE", Path.home() / ".cache" / "textwgan"))
+
+
+def resolve_corpus(spec: str | None, opts: PrepareOptions | None = None,
+                   log=lambda msg: None) -> Corpus:
+    """A corpus folder from what `train` was given: nothing (the bundled corpus), a corpus
+    folder, or text (file, folder, hf:) prepared into a cached folder reused while the
+    sources' fingerprint matches."""
+    if spec is None:
+        if not (BUNDLED / "meta.json").exists():
+            raise TextWGANError(f"the bundled corpus is missing at {BUNDLED}; "
+                                "reinstall textwgan from a full clone")
+        return Corpus(BUNDLED)
+    path = Path(spec)
+    if path.is_dir() and (path / "meta.json").exists():
+        return Corpus(path)
+    opts = (opts or PrepareOptions()).validate()
+    srcs = resolve_sources([spec])
+    held = resolve_sources([opts.heldout_file]) if opts.heldout_file else []
+    fp = fingerprint(srcs, held, opts)
+    stem = Path(spec.removeprefix(HF_PREFIX)).name.replace(":", "_") or "corpus"
+    cached = default_cache_dir() / "corpora" / f"{stem}-{fp[:12]}"
+    if (cached / "meta.json").exists():
+        corpus = Corpus(cached)
+        if corpus.meta.get("fingerprint") == fp:
+            log(f"reusing prepared corpus {cached}")
+            return corpus
+    log(f"preparing {spec} into {cached}")
+    prepare([spec], cached, opts)
+    return Corpus(cached)
+
+
+# ---------------------------------------------------------------------------------------------
+# Batches
+
+
+class DeviceData:
+    """The training split on the training device, so a batch is drawn without the host."""
+
+    def __init__(self, corpus: Corpus, device: torch.device):
+        self.tokens = torch.from_numpy(np.asarray(corpus.train, dtype=np.int64)).to(device)
+        self.vocab_size = len(corpus.charset)
+
+    def get_batch(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """A (B, T, V) one-hot float batch of random training sequences."""
+        idx = torch.randint(len(self.tokens), (batch_size,), device=self.tokens.device,
+                            generator=generator)
+        rows = self.tokens[idx]  # (B, T)
+        return torch.nn.functional.one_hot(rows, self.vocab_size).float()  # (B, T, V)
