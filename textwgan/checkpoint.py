@@ -12,6 +12,7 @@ A checkpoint is a plain dict of tensors and primitives, loadable with
 from __future__ import annotations
 
 import pickle
+import re
 import zipfile
 from pathlib import Path
 
@@ -35,14 +36,20 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such checkpoint file")
+    if not zipfile.is_zipfile(path):
+        # torch.save has written zip archives since PyTorch 1.6; anything else is not ours, and
+        # is never handed to the unpickler.
+        raise InputError(f"{path}: not a textwgan checkpoint (not a PyTorch zip archive; "
+                         "truncated, or a file of another kind)")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(e))
+        what = f" (it asks for {found.group(1)})" if found else ""
         raise InputError(f"{path}: refused: the file holds objects other than tensors and plain "
-                         f"data, which could run code when loaded ({str(e).splitlines()[0]})"
-                         ) from None
+                         f"data, which could run code when loaded{what}") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as e:
-        raise InputError(f"{path}: not a readable checkpoint (truncated or not a torch file: "
+        raise InputError(f"{path}: not a readable checkpoint (truncated or damaged: "
                          f"{str(e).splitlines()[0] if str(e) else e.__class__.__name__})"
                          ) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:

@@ -130,6 +130,8 @@ def train(
                                                     show_default=False)] = None,
     lr: Annotated[float | None, typer.Option(help="Adam learning rate, both nets.",
                                              show_default=False)] = None,
+    critic_lr: Annotated[float | None, typer.Option(
+        help="Critic learning rate, if not --lr.", show_default=False)] = None,
     critic_norm: Annotated[str | None, typer.Option(
         help="layer or none (batch norm is refused: it breaks the per-sample penalty).",
         show_default=False)] = None,
@@ -156,7 +158,8 @@ def train(
         err.print(f"preset: {preset} (auto, on {dev.type})")
     config = get_preset(preset).with_overrides(
         iters=iters, batch_size=batch_size, critic_iters=critic_iters, gp_lambda=gp_lambda,
-        lr=lr, critic_norm=critic_norm, seed=seed, eval_every=eval_every, save_every=save_every,
+        lr=lr, critic_lr=critic_lr, critic_norm=critic_norm, seed=seed, eval_every=eval_every,
+        save_every=save_every,
     ).validate()
     data = resolve_corpus(corpus, PrepareOptions(seq_len=seq_len, lowercase=lowercase),
                           log=lambda msg: err.print(msg))

@@ -120,12 +120,11 @@ def _parse_hf(spec: str) -> tuple[str, str | None, str]:
 def _hf_dataset(spec: str):
     """Load a dataset split with Hugging Face `datasets` (a hub name or a local folder)."""
     name, config, split = _parse_hf(spec)
+    import datasets  # a required dependency, imported late: it takes seconds
+
     try:
-        import datasets
-    except ImportError:  # pragma: no cover - datasets is a required dependency
-        raise TextWGANError("hf: sources need the `datasets` package: pip install datasets") from None
-    try:
-        if Path(name).is_dir() and (Path(name) / "dataset_info.json").exists():
+        saved = Path(name)
+        if (saved / "state.json").exists() or (saved / "dataset_dict.json").exists():
             ds = datasets.load_from_disk(name)
             if isinstance(ds, datasets.DatasetDict):
                 ds = ds[split]

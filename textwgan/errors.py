@@ -16,6 +16,6 @@ class TextWGANError(Exception):
 
 
 class InputError(TextWGANError):
-    """Bad input: a missing or unreadable file, an invalid option value, an incompatible artifact."""
+    """Bad input: a missing or unreadable file, a bad option value, an incompatible artifact."""
 
     exit_code = 2

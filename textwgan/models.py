@@ -56,7 +56,7 @@ class Generator(nn.Module):
 
 
 class Critic(nn.Module):
-    """(B, T, V) sequences → (B,) scores. No sigmoid: a Wasserstein critic scores, not classifies."""
+    """(B, T, V) sequences → (B,) scores. No sigmoid: a Wasserstein critic scores."""
 
     def __init__(self, cfg: ModelConfig, vocab_size: int):
         super().__init__()

@@ -57,10 +57,10 @@ def build_state(config: Config, vocab_size: int, device: torch.device) -> TrainS
     critic = Critic(config.model, vocab_size).to(device)
     t = config.train
 
-    def adam(params):
-        return torch.optim.Adam(params, lr=t.lr, betas=t.betas)
-
-    return TrainState(generator, critic, adam(generator.parameters()), adam(critic.parameters()))
+    critic_lr = t.lr if t.critic_lr is None else t.critic_lr
+    return TrainState(generator, critic,
+                      torch.optim.Adam(generator.parameters(), lr=t.lr, betas=t.betas),
+                      torch.optim.Adam(critic.parameters(), lr=critic_lr, betas=t.betas))
 
 
 def critic_step(state: TrainState, data: DeviceData, config: Config) -> dict[str, torch.Tensor]:

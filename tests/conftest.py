@@ -1,0 +1,44 @@
+"""Shared fixtures: real corpora paths and small prepared corpora."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "corpora"
+COCO_TRAIN = ROOT / "corpora" / "coco-text" / "train.txt"
+COCO_TEST = ROOT / "corpora" / "coco-text" / "test.txt"
+BUNDLED = ROOT / "corpora" / "coco"
+
+
+def shared(rel: str) -> Path:
+    path = SHARED / rel
+    if not path.exists():
+        pytest.skip(f"{path} not present (../shared/corpora is beside the repo in CI)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolate(monkeypatch, tmp_path):
+    # Tests never write into the user's cache, and never reach a hub.
+    monkeypatch.setenv("TEXTWGAN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory) -> Path:
+    """The first 2,000 COCO captions, 500 held out: a corpus folder tests can train on."""
+    from textwgan.corpus import PrepareOptions, prepare
+
+    d = tmp_path_factory.mktemp("small_corpus")
+    lines = COCO_TRAIN.read_text(encoding="utf-8").splitlines()
+    (d / "train.txt").write_text("\n".join(lines[:2000]) + "\n", encoding="utf-8")
+    (d / "held.txt").write_text("\n".join(lines[2000:2500]) + "\n", encoding="utf-8")
+    prepare([str(d / "train.txt")], d / "corpus",
+            PrepareOptions(heldout_file=str(d / "held.txt")))
+    return d / "corpus"

@@ -1,0 +1,200 @@
+"""Corpus preparation on real files, sources of every kind, caching, atomicity, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import BUNDLED, COCO_TEST, COCO_TRAIN, shared
+
+from textwgan.charset import PAD
+from textwgan.corpus import Corpus, PrepareOptions, prepare, resolve_corpus
+from textwgan.errors import InputError
+
+
+def wc_lines_minus_empty(path: Path) -> int:
+    """`wc -l` counts newlines; a last line without one is still a line; drop blank lines."""
+    data = path.read_bytes()
+    newlines = data.count(b"\n")
+    lines = newlines + (0 if data.endswith(b"\n") or not data else 1)
+    blank = sum(1 for line in data.split(b"\n")[:lines] if not line.strip())
+    return lines - blank
+
+
+@pytest.mark.parametrize("train,held", [
+    (["coco_captions/image_coco.txt"], "coco_captions/test_coco.txt"),
+    (["billion_word_sample/1b_benchmark.dev.tokens",
+      "billion_word_sample/1b_benchmark.test.tokens"],
+     "billion_word_sample/news.en.heldout-00000-of-00050"),
+])
+def test_prepare_real_corpora_counts_match_wc(tmp_path, train, held):
+    train_paths = [shared(p) for p in train]
+    held_path = shared(held)
+    meta = prepare([str(p) for p in train_paths], tmp_path / "c",
+                   PrepareOptions(heldout_file=str(held_path)))
+    expect_train = sum(wc_lines_minus_empty(p) for p in train_paths)
+    expect_held = wc_lines_minus_empty(held_path)
+    c = meta["counts"]
+    assert (c["train"], c["heldout"]) == (expect_train, expect_held)
+    corpus = Corpus(tmp_path / "c")
+    assert corpus.train.shape == (expect_train, 32)
+    assert corpus.heldout.shape == (expect_held, 32)
+    # Order is kept: the first and last training rows are the files' first and last lines, cut.
+    first = train_paths[0].read_text(encoding="utf-8").split("\n")[0].strip()
+    last = [x for x in train_paths[-1].read_text(encoding="utf-8").split("\n") if x.strip()][-1]
+    assert corpus.decode(corpus.train[:1])[0] == first[:32]
+    assert corpus.decode(corpus.train[-1:])[0] == last.strip()[:32]
+    assert c["truncated"] == sum(
+        1 for p in [*train_paths, held_path]
+        for x in p.read_text(encoding="utf-8").split("\n") if len(x.strip()) > 32)
+
+
+def test_bundled_corpus_is_reproduced_by_prepare(tmp_path):
+    prepare([str(COCO_TRAIN)], tmp_path / "coco", PrepareOptions(heldout_file=str(COCO_TEST)))
+    fresh, bundled = Corpus(tmp_path / "coco"), Corpus(BUNDLED)
+    assert fresh.charset == bundled.charset
+    assert np.array_equal(fresh.train, bundled.train)
+    assert np.array_equal(fresh.heldout, bundled.heldout)
+    assert fresh.meta["fingerprint"] == bundled.meta["fingerprint"]
+
+
+def test_fraction_split_is_a_deterministic_partition(tmp_path):
+    lines = [f"line number {i}" for i in range(1000)]
+    src = tmp_path / "t.txt"
+    src.write_text("\n".join(lines), encoding="utf-8")
+    prepare([str(src)], tmp_path / "a", PrepareOptions(heldout_fraction=0.2, seed=3))
+    prepare([str(src)], tmp_path / "b", PrepareOptions(heldout_fraction=0.2, seed=3))
+    a, b = Corpus(tmp_path / "a"), Corpus(tmp_path / "b")
+    assert np.array_equal(a.train, b.train) and np.array_equal(a.heldout, b.heldout)
+    assert 120 < len(a.heldout) < 280  # about 20 %
+    together = sorted(a.decode(a.train) + a.decode(a.heldout))
+    assert together == sorted(x[:32] for x in lines)
+
+
+def test_normalization_strip_bom_crlf_and_lone_cr(tmp_path):
+    src = tmp_path / "t.txt"
+    src.write_bytes("\ufeff  ﬁne Ⅻ\r\nSecond LINE\rthird\n\n   \nlast".encode())
+    meta = prepare([str(src)], tmp_path / "c",
+                   PrepareOptions(heldout_fraction=0.5, lowercase=True, seed=1))
+    c = Corpus(tmp_path / "c")
+    assert sorted(c.decode(c.train) + c.decode(c.heldout)) == sorted(
+        ["fine xii", "second line", "third", "last"])
+    assert meta["counts"]["empty"] == 2 and meta["counts"]["lines_read"] == 6
+    assert meta["normalization"] == {"unicode": "NFKC", "lowercase": True, "strip": True}
+
+
+def test_folder_source_reads_all_text_files_sorted(tmp_path):
+    (tmp_path / "src" / "sub").mkdir(parents=True)
+    (tmp_path / "src" / "b.txt").write_text("bravo\n", encoding="utf-8")
+    (tmp_path / "src" / "sub" / "a.txt").write_text("alpha\n", encoding="utf-8")
+    (tmp_path / "src" / ".hidden").write_text("secret\n", encoding="utf-8")
+    (tmp_path / "src" / "held.txt").write_text("held\n", encoding="utf-8")
+    (tmp_path / "h.txt").write_text("held\n", encoding="utf-8")
+    meta = prepare([str(tmp_path / "src")], tmp_path / "c",
+                   PrepareOptions(heldout_file=str(tmp_path / "h.txt")))
+    assert meta["sources"] == ["b.txt", "held.txt", "a.txt"]
+    assert Corpus(tmp_path / "c").decode(Corpus(tmp_path / "c").train) == ["bravo", "held",
+                                                                            "alpha"]
+
+
+def test_hf_source_from_local_files_matches_text_file(tmp_path):
+    pytest.importorskip("datasets")
+    lines = COCO_TRAIN.read_text(encoding="utf-8").splitlines()[:300]
+    ds_dir = tmp_path / "ds"
+    ds_dir.mkdir()
+    with open(ds_dir / "train.jsonl", "w", encoding="utf-8") as f:
+        for line in lines:
+            f.write(json.dumps({"text": line, "id": 1}) + "\n")
+    (tmp_path / "plain.txt").write_text("\n".join(lines), encoding="utf-8")
+    opts = PrepareOptions(heldout_fraction=0.1, seed=0)
+    meta_hf = prepare([f"hf:{ds_dir}"], tmp_path / "hf", opts)
+    prepare([str(tmp_path / "plain.txt")], tmp_path / "txt", opts)
+    hf, txt = Corpus(tmp_path / "hf"), Corpus(tmp_path / "txt")
+    assert np.array_equal(hf.train, txt.train) and np.array_equal(hf.heldout, txt.heldout)
+    assert meta_hf["sources"] == [f"hf:{ds_dir}"]
+
+
+def test_hf_saved_to_disk_and_bad_spec(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    datasets.Dataset.from_dict({"caption": ["one dog", "two cats", "three birds"]}).save_to_disk(
+        str(tmp_path / "saved"))
+    (tmp_path / "h.txt").write_text("held\n", encoding="utf-8")
+    meta = prepare([f"hf:{tmp_path / 'saved'}"], tmp_path / "c",
+                   PrepareOptions(heldout_file=str(tmp_path / "h.txt")))
+    assert meta["counts"]["train"] == 3  # the one string column is used
+    with pytest.raises(InputError, match="could not load"):
+        prepare([f"hf:{tmp_path / 'nothing-here'}"], tmp_path / "d")
+    with pytest.raises(InputError, match="expected hf:NAME"):
+        prepare(["hf:"], tmp_path / "d")
+
+
+def test_train_caches_prepared_text_by_fingerprint(tmp_path):
+    src = tmp_path / "t.txt"
+    src.write_text("\n".join(f"sentence {i}" for i in range(100)), encoding="utf-8")
+    logs = []
+    c1 = resolve_corpus(str(src), log=logs.append)
+    c2 = resolve_corpus(str(src), log=logs.append)
+    assert c1.path == c2.path and logs[0].startswith("preparing") and logs[1].startswith("reusing")
+    src.write_text("\n".join(f"changed {i}" for i in range(100)), encoding="utf-8")
+    c3 = resolve_corpus(str(src), log=logs.append)
+    assert c3.path != c1.path and logs[2].startswith("preparing")
+    assert resolve_corpus(None).path == BUNDLED
+    assert resolve_corpus(str(c3.path)).path == c3.path  # a corpus folder is used as it is
+
+
+@pytest.mark.parametrize("content,match", [
+    (None, "no such file"),
+    (b"", "no non-empty lines"),
+    (b"\n  \n\t\n", "no non-empty lines"),
+    (b"\x00\x01\x02binary\x00", "binary"),
+])
+def test_bad_sources_give_one_clear_error(tmp_path, content, match):
+    src = tmp_path / "in.txt"
+    if content is not None:
+        src.write_bytes(content)
+    with pytest.raises(InputError, match=match):
+        prepare([str(src)], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]  # no temp left
+
+
+def test_bad_options_and_empty_folder(tmp_path):
+    src = tmp_path / "t.txt"
+    src.write_text("a\nb\nc\n", encoding="utf-8")
+    for opts, match in [(PrepareOptions(seq_len=0), "seq-len"),
+                        (PrepareOptions(heldout_fraction=1.0), "heldout-fraction"),
+                        (PrepareOptions(max_chars=2), "max-chars")]:
+        with pytest.raises(InputError, match=match):
+            prepare([str(src)], tmp_path / "out", opts)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no text files"):
+        prepare([str(tmp_path / "empty")], tmp_path / "out")
+
+
+def test_failed_prepare_leaves_the_old_corpus_intact(tmp_path, monkeypatch):
+    src = tmp_path / "t.txt"
+    src.write_text("\n".join(f"row {i}" for i in range(50)), encoding="utf-8")
+    prepare([str(src)], tmp_path / "c", PrepareOptions(heldout_fraction=0.2))
+    before = (tmp_path / "c" / "train.npy").read_bytes()
+    src.write_text("\n".join(f"new {i}" for i in range(50)), encoding="utf-8")
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr("textwgan.charset.Charset.encode_many", boom)
+    with pytest.raises(OSError):
+        prepare([str(src)], tmp_path / "c", PrepareOptions(heldout_fraction=0.2))
+    assert (tmp_path / "c" / "train.npy").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "t.txt"]
+
+
+def test_unk_rate_counted_when_charset_is_capped(tmp_path):
+    src = tmp_path / "t.txt"
+    src.write_text("aaaa bbb cc d\n" * 20, encoding="utf-8")
+    meta = prepare([str(src)], tmp_path / "c", PrepareOptions(max_chars=4, heldout_fraction=0.5))
+    c = Corpus(tmp_path / "c")
+    assert c.charset.chars == ["a", " "]  # pad, unk + the two most frequent
+    assert meta["counts"]["unk_rate"] == pytest.approx(6 / 13)
+    assert (c.train[:, 13:] == PAD).all()
