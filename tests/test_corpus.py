@@ -198,3 +198,26 @@ def test_unk_rate_counted_when_charset_is_capped(tmp_path):
     assert c.charset.chars == ["a", " "]  # pad, unk + the two most frequent
     assert meta["counts"]["unk_rate"] == pytest.approx(6 / 13)
     assert (c.train[:, 13:] == PAD).all()
+
+
+def test_output_that_cannot_be_written_is_one_clear_error(tmp_path):
+    src = tmp_path / "t.txt"
+    src.write_text("a\nb\nc\n", encoding="utf-8")
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    with pytest.raises(InputError, match="cannot write"):
+        prepare([str(src)], blocker / "corpus", PrepareOptions(heldout_fraction=0.5))
+
+
+def test_batches_are_one_hot_rows_of_the_training_split(small_corpus):
+    import torch
+
+    from textwgan.corpus import DeviceData
+
+    corpus = Corpus(small_corpus)
+    data = DeviceData(corpus, torch.device("cpu"))
+    batch = data.get_batch(8)  # (B, T, V)
+    assert batch.shape == (8, corpus.seq_len, len(corpus.charset))
+    assert torch.equal(batch.sum(-1), torch.ones(8, corpus.seq_len))
+    train_rows = {tuple(r) for r in np.asarray(corpus.train).tolist()}
+    assert all(tuple(r) in train_rows for r in batch.argmax(-1).tolist())

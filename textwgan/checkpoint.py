@@ -11,8 +11,10 @@ A checkpoint is a plain dict of tensors and primitives, loadable with
 
 from __future__ import annotations
 
+import os
 import pickle
 import re
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -23,12 +25,26 @@ from .fileio import atomic_write
 
 FORMAT, VERSION = "textwgan.checkpoint", 1
 CHECKPOINT_NAME = "checkpoint.pt"
+BEST_NAME = "best.pt"  # the checkpoint of the lowest JS-4 seen at an evaluation
 DEFAULT_ROOT = Path("checkpoints")
 
 
 def save_checkpoint(ckpt: dict, path: str | Path) -> Path:
     """Write atomically: a temporary file in the same folder, fsync, then rename over `path`."""
     return atomic_write(path, lambda f: torch.save(ckpt, f))
+
+
+def link_checkpoint(src: Path, dst: Path) -> Path:
+    """Make `dst` a second name of `src` (a copy where hard links are not supported),
+    atomically: `dst` is whole or absent."""
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+    except OSError:
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+    return dst
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:

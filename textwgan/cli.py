@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__
-from .errors import TextWGANError
+from .errors import InputError, TextWGANError
 
 app = typer.Typer(
     name="textwgan",
@@ -39,6 +39,9 @@ def friendly(fn):
         except TextWGANError as e:
             err.print(f"[bold red]error:[/] {e.message}", highlight=False, soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
+        except OSError as e:  # a full disk, a vanished file: still one line, not a traceback
+            err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err.print("interrupted")
             raise typer.Exit(130) from None
@@ -101,6 +104,7 @@ def prepare(
         ("charset", f"{c['charset_size'] - 2:,} of {c['distinct_chars']:,} characters seen"
                     " in training, + pad, unk"),
         ("unk rate", f"{c['unk_rate']:.4%}"),
+        ("invalid UTF-8 bytes (read as U+FFFD)", f"{c['invalid_utf8_bytes']:,}"),
     ]:
         table.add_row(label, value)
     out.print(table)
@@ -141,6 +145,12 @@ def train(
         help="Steps between JS evaluations.", show_default=False)] = None,
     save_every: Annotated[int | None, typer.Option(
         help="Steps between checkpoints.", show_default=False)] = None,
+    keep_last: Annotated[int | None, typer.Option(
+        help="Step checkpoints kept beside checkpoint.pt and best.pt.", show_default=False)
+                         ] = None,
+    resume: Annotated[Path | None, typer.Option(
+        help="Continue the run in this folder with its own settings (--iters, --eval-every, "
+             "--save-every may change).", show_default=False)] = None,
     lowercase: Annotated[bool, typer.Option(
         help="When CORPUS is text: lowercase it while preparing.")] = False,
     seq_len: Annotated[int, typer.Option(
@@ -149,18 +159,29 @@ def train(
     """Train a WGAN-GP on a corpus; writes checkpoints, a JSONL log and samples to a run folder."""
     from .config import get_preset
     from .corpus import PrepareOptions, resolve_corpus
-    from .train import resolve_device
+    from .train import resolve_device, run_settings
     from .train import train as train_run
 
     dev = resolve_device(device)
-    if preset == "auto":
-        preset = "default" if dev.type == "cuda" else "small"
-        err.print(f"preset: {preset} (auto, on {dev.type})")
-    config = get_preset(preset).with_overrides(
-        iters=iters, batch_size=batch_size, critic_iters=critic_iters, gp_lambda=gp_lambda,
-        lr=lr, critic_lr=critic_lr, critic_norm=critic_norm, seed=seed, eval_every=eval_every,
-        save_every=save_every,
-    ).validate()
+    schedule = dict(iters=iters, eval_every=eval_every, save_every=save_every,
+                    keep_last=keep_last)
+    settings = dict(batch_size=batch_size, critic_iters=critic_iters, gp_lambda=gp_lambda,
+                    lr=lr, critic_lr=critic_lr, critic_norm=critic_norm, seed=seed)
+    if resume is not None:
+        fixed = [k for k, v in settings.items() if v is not None]
+        if fixed or preset != "auto":
+            name = fixed[0].replace("_", "-") if fixed else "preset"
+            raise InputError(f"--{name} cannot change when resuming: a resumed run keeps its "
+                             "settings (only --iters, --eval-every, --save-every may change)")
+        saved, saved_corpus = run_settings(resume)
+        config = saved.with_overrides(**schedule).validate()
+        corpus = corpus or saved_corpus
+        out_dir = resume
+    else:
+        if preset == "auto":
+            preset = "default" if dev.type == "cuda" else "small"
+            err.print(f"preset: {preset} (auto, on {dev.type})")
+        config = get_preset(preset).with_overrides(**schedule, **settings).validate()
     data = resolve_corpus(corpus, PrepareOptions(seq_len=seq_len, lowercase=lowercase),
                           log=lambda msg: err.print(msg))
     progress = Progress(
@@ -172,8 +193,11 @@ def train(
 
     def on_event(kind: str, r: dict) -> None:
         if kind == "start":
-            err.print(f"run {r['run']} on {r['device']}: {r['train_sequences']:,} training "
-                      f"sequences, {r['vocab_size']} symbols, {r['iters']:,} generator steps")
+            how = f"resumed at step {r['step']:,}" if r["resumed"] else "new"
+            err.print(f"run {r['run']} ({how}) on {r['device']}: {r['train_sequences']:,} "
+                      f"training sequences, {r['vocab_size']} symbols, {r['iters']:,} "
+                      "generator steps")
+            progress.update(task, completed=r["step"])
         elif kind == "log":
             progress.update(task, completed=r["step"], rate=f"{r['it_s']:.2f}",
                             w=f"{r['w_estimate']:.3f}")

@@ -59,6 +59,7 @@ class TrainConfig:
     eval_every: int = 1000
     save_every: int = 1000
     eval_samples: int = 640  # the paper's JS sample count
+    keep_last: int = 3  # step checkpoints kept beside checkpoint.pt and best.pt
 
     def validate(self) -> TrainConfig:
         for name in ("batch_size", "critic_iters", "log_every", "eval_every", "save_every",
@@ -66,6 +67,8 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise InputError(f"--{name.replace('_', '-')} must be at least 1, "
                                  f"got {getattr(self, name)}")
+        if self.keep_last < 0:
+            raise InputError(f"--keep-last must be 0 or more, got {self.keep_last}")
         if self.iters < 0:
             raise InputError(f"--iters must be 0 or more, got {self.iters}")
         if not self.lr > 0:
@@ -135,11 +138,12 @@ PRESETS: dict[str, Config] = {
     "default": Config(model=ModelConfig(critic_norm="layer"),
                       train=TrainConfig(eval_every=2000, save_every=2000),
                       preset="default"),
-    # A CPU demo: ~1/20 of the paper's arithmetic per step; 5 critic steps ("5 should work")
-    # and a higher learning rate so a few minutes on two cores give readable words.
+    # A CPU demo: a quarter of the paper's width, 2 res-blocks, 2 critic steps, batch 32 and a
+    # higher learning rate. Chosen by JS-4 reached per CPU minute on COCO (benchmarks/README.md);
+    # the iteration count keeps the quick start under 15 minutes on 2 cores.
     "small": Config(model=ModelConfig(channels=128, n_blocks=2),
-                    train=TrainConfig(critic_iters=5, lr=3e-4, iters=1500, log_every=10,
-                                      eval_every=250, save_every=250),
+                    train=TrainConfig(batch_size=32, critic_iters=2, lr=5e-4, iters=4000,
+                                      log_every=10, eval_every=500, save_every=500),
                     preset="small"),
     # For tests: seconds, not minutes.
     "tiny": Config(model=ModelConfig(channels=16, n_blocks=1, noise_dim=16),

@@ -13,6 +13,7 @@ arrays, never the text, are held whole.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import os
@@ -51,15 +52,14 @@ class Source:
     def name(self) -> str:
         return self.path.name if self.path is not None else self.spec
 
-    def raw_lines(self) -> Iterator[str]:
+    def raw_lines(self, keep_chars: int = 1 << 30) -> Iterator[str]:
+        """Lines without their ends, each cut to at most `keep_chars` characters after its
+        leading whitespace, so one endless line never has to fit in memory."""
         if self.path is not None:
-            # Universal newlines: \n, \r\n and a lone \r all end a line. Bad bytes are replaced,
-            # not fatal: one stray byte should not stop a corpus of millions of lines.
-            with open(self.path, encoding="utf-8-sig", errors="replace", newline=None) as f:
-                for line in f:
-                    yield line.rstrip("\n")
+            yield from _file_lines(self.path, keep_chars)
         else:
-            yield from _hf_lines(self.spec)
+            for line in _hf_lines(self.spec):
+                yield line.lstrip()[:keep_chars]
 
     def fingerprint(self) -> str:
         h = hashlib.sha256()
@@ -70,6 +70,48 @@ class Source:
         else:
             h.update(_hf_dataset(self.spec)._fingerprint.encode())
         return h.hexdigest()
+
+
+class _InvalidBytes:
+    """Counts bytes that are not UTF-8; each one is read as U+FFFD rather than stopping."""
+
+    count = 0
+
+    @classmethod
+    def handler(cls, err: UnicodeDecodeError) -> tuple[str, int]:
+        cls.count += err.end - err.start
+        return "\ufffd" * (err.end - err.start), err.end
+
+
+codecs.register_error("textwgan.count", _InvalidBytes.handler)
+READ_BLOCK = 1 << 20
+
+
+def _file_lines(path: Path, keep_chars: int) -> Iterator[str]:
+    """Stream a file's lines: UTF-8 (bad bytes counted and replaced), a leading BOM dropped,
+    \n, \r\n and a lone \r all ending a line. Reads fixed-size blocks, never a whole line."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="textwgan.count")
+    partial, carry, first = "", "", True
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(READ_BLOCK)
+            text = carry + decoder.decode(block, final=not block)
+            carry = ""
+            if first:
+                text, first = text.removeprefix("\ufeff"), False
+            if block and text.endswith("\r"):  # maybe half of a \r\n: wait for the next block
+                text, carry = text[:-1], "\r"
+            pieces = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            for piece in pieces[:-1]:
+                yield (partial + piece).lstrip()[:keep_chars]
+                partial = ""
+            # The unfinished line: leading whitespace is dropped (strip would drop it later)
+            # and only what can matter after cutting is kept.
+            partial = (partial + pieces[-1]).lstrip()[:keep_chars]
+            if not block:
+                break
+    if partial:
+        yield partial
 
 
 def resolve_sources(specs: Sequence[str]) -> list[Source]:
@@ -238,12 +280,20 @@ class _Scan:
     empty: int = 0
     kept: int = 0
     truncated: int = 0
+    invalid_bytes: int = 0
+
+
+def _keep_chars(seq_len: int) -> int:
+    """Characters of a raw line worth reading: enough that normalizing, stripping and cutting
+    to seq_len give what the whole line would (NFKC changes length only a little)."""
+    return 4 * seq_len + 256
 
 
 def _scan(sources: Sequence[Source], normalizer, seq_len: int, counts: Counter) -> _Scan:
     scan = _Scan()
+    before = _InvalidBytes.count
     for source in sources:
-        for line in normalized_lines(source.raw_lines(), normalizer):
+        for line in normalized_lines(source.raw_lines(_keep_chars(seq_len)), normalizer):
             scan.lines_read += 1
             if not line:
                 scan.empty += 1
@@ -252,6 +302,7 @@ def _scan(sources: Sequence[Source], normalizer, seq_len: int, counts: Counter) 
             if len(line) > seq_len:
                 scan.truncated += 1
             counts.update(line[:seq_len])
+    scan.invalid_bytes = _InvalidBytes.count - before
     return scan
 
 
@@ -259,7 +310,7 @@ def _encode_chunks(sources, normalizer, charset, seq_len) -> Iterator[np.ndarray
     """The kept lines of `sources`, encoded, in order, as (n, seq_len) chunks."""
     batch: list[str] = []
     for source in sources:
-        for line in normalized_lines(source.raw_lines(), normalizer):
+        for line in normalized_lines(source.raw_lines(_keep_chars(seq_len)), normalizer):
             if line:
                 batch.append(line)
                 if len(batch) == CHUNK_LINES:
@@ -318,8 +369,11 @@ def prepare(sources: Sequence[str], out: str | Path, opts: PrepareOptions | None
     n_train = scan.kept - (n_held if held_scan is None else 0)
 
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    except OSError as e:
+        raise InputError(f"{out}: cannot write the corpus folder here ({e.strerror})") from None
     tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; a corpus folder is as shareable as a file
     try:
         shape = (n_train, opts.seq_len), (n_held, opts.seq_len)
@@ -353,6 +407,8 @@ def prepare(sources: Sequence[str], out: str | Path, opts: PrepareOptions | None
                 "empty": scan.empty + (held_scan.empty if held_scan else 0),
                 "kept": scan.kept + (held_scan.kept if held_scan else 0),
                 "truncated": scan.truncated + (held_scan.truncated if held_scan else 0),
+                "invalid_utf8_bytes": scan.invalid_bytes + (held_scan.invalid_bytes
+                                                            if held_scan else 0),
                 "train": n_train,
                 "heldout": n_held,
                 "charset_size": len(charset),
@@ -474,12 +530,13 @@ class DeviceData:
     """The training split on the training device, so a batch is drawn without the host."""
 
     def __init__(self, corpus: Corpus, device: torch.device):
-        self.tokens = torch.from_numpy(np.asarray(corpus.train, dtype=np.int64)).to(device)
+        # int32 on the device (a quarter of int64's memory); only a drawn batch is widened.
+        self.tokens = torch.from_numpy(np.asarray(corpus.train, dtype=np.int32)).to(device)
         self.vocab_size = len(corpus.charset)
 
     def get_batch(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """A (B, T, V) one-hot float batch of random training sequences."""
         idx = torch.randint(len(self.tokens), (batch_size,), device=self.tokens.device,
                             generator=generator)
-        rows = self.tokens[idx]  # (B, T)
+        rows = self.tokens[idx].long()  # (B, T)
         return torch.nn.functional.one_hot(rows, self.vocab_size).float()  # (B, T, V)

@@ -1,13 +1,17 @@
 """The training loop: critic steps, generator step, logging, evaluation, checkpoints.
 
 One visible loop. Evaluation runs at step 0, every `eval_every` steps and at the last step;
-checkpoints are saved every `save_every` steps and at the last step. Host syncs (`.item()`)
-happen only when a log line or an evaluation is due.
+checkpoints are saved every `save_every` steps, at the last step, and when SIGINT or SIGTERM
+asks the run to stop. Host syncs (`.item()`) happen only when a log line, an evaluation or a
+save is due. A run folder that holds a checkpoint is resumed exactly: weights, optimizer
+state, step, metrics and RNG state all come back.
 """
 
 from __future__ import annotations
 
 import json
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,10 +21,22 @@ from pathlib import Path
 import torch
 
 from . import __version__
-from .checkpoint import CHECKPOINT_NAME, DEFAULT_ROOT, FORMAT, VERSION, rng_state, save_checkpoint
+from .checkpoint import (
+    BEST_NAME,
+    CHECKPOINT_NAME,
+    DEFAULT_ROOT,
+    FORMAT,
+    VERSION,
+    find_checkpoint,
+    link_checkpoint,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from .config import Config
 from .corpus import Corpus, DeviceData
-from .errors import InputError
+from .errors import InputError, TextWGANError
 from .fileio import atomic_write_text, write_lines
 from .losses import critic_loss, generator_loss
 from .metrics import js_report
@@ -126,18 +142,110 @@ def default_run_dir(corpus: Corpus, config: Config, root: Path = DEFAULT_ROOT) -
     return root / f"{corpus.path.name}-{config.preset}-{stamp}"
 
 
+# Fields that only say when to log, evaluate, save or stop: a run may be resumed with others.
+SCHEDULE_FIELDS = frozenset({"iters", "log_every", "eval_every", "save_every", "keep_last"})
+
+
+def settings_diff(a: Config, b: Config) -> list[str]:
+    """Names of the model and training fields (schedule aside) in which two configs differ."""
+    da, db = a.to_dict(), b.to_dict()
+    return [f"{part}.{k}" for part in ("model", "train") for k in da[part]
+            if k not in SCHEDULE_FIELDS and da[part][k] != db[part].get(k)]
+
+
+def run_settings(run: str | Path) -> tuple[Config, str]:
+    """The config and corpus path a run was trained with, from its checkpoint."""
+    ckpt = load_checkpoint(find_checkpoint(run))
+    return Config.from_dict(ckpt["config"]), ckpt["corpus"]["path"]
+
+
+class Interrupted(TextWGANError):
+    """SIGINT or SIGTERM: the run saved its state and stopped. Exit 128 + signal number."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.exit_code = 128 + signum
+
+
+class Diverged(TextWGANError):
+    """A loss became NaN or Inf; the last good checkpoint is kept."""
+
+
+class _StopRequest:
+    """Turns the first SIGINT/SIGTERM into a request to stop after the current step; a second
+    one acts as usual (kills), so a stuck run can still be ended."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._old: dict = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.signum = signum
+        signal.signal(signum, self._old.get(signum, signal.SIG_DFL))
+
+    def __exit__(self, *exc):
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
+def _restore(state: TrainState, ckpt: dict) -> list[dict]:
+    state.generator.load_state_dict(ckpt["generator"])
+    state.critic.load_state_dict(ckpt["critic"])
+    state.opt_generator.load_state_dict(ckpt["opt_generator"])
+    state.opt_critic.load_state_dict(ckpt["opt_critic"])
+    state.step = ckpt["step"]
+    return list(ckpt["metrics"])
+
+
+def _trim_log(path: Path, step: int) -> None:
+    """Drop log records past `step`: they belong to steps the resumed run will redo."""
+    if not path.exists():
+        return
+    keep = [line for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and json.loads(line).get("step", 0) <= step]
+    atomic_write_text(path, "".join(line + "\n" for line in keep))
+
+
+def _save(state: TrainState, config: Config, corpus: Corpus, metrics: list[dict], run: Path,
+          keep_last: int) -> Path:
+    """checkpoint.pt (the latest), plus step_NNNNNNN.pt for the last `keep_last` saves."""
+    path = save_checkpoint(make_checkpoint(state, config, corpus, metrics), run / CHECKPOINT_NAME)
+    if keep_last > 0:
+        link_checkpoint(path, run / f"step_{state.step:07d}.pt")
+        for old in sorted(run.glob("step_*.pt"))[:-keep_last]:
+            old.unlink(missing_ok=True)
+    return path
+
+
 def train(corpus: Corpus, config: Config, out: str | Path | None = None, device: str = "auto",
           on_event: Event | None = None) -> Path:
     """Train a WGAN-GP on `corpus` with `config`; returns the run folder.
 
-    `on_event(kind, record)` is called with kind "start", "log", "eval", "save" and "end".
+    If `out` already holds a run with the same settings (schedule fields aside), it is resumed
+    exactly where its checkpoint left it. `on_event(kind, record)` is called with kind "start",
+    "log", "eval", "save" and "end".
     """
     config = config.with_overrides(seq_len=corpus.seq_len).validate()
     emit = on_event or (lambda kind, record: None)
     dev = resolve_device(device)
     run = Path(out) if out is not None else default_run_dir(corpus, config)
+    ckpt = None
     if (run / CHECKPOINT_NAME).exists():
-        raise InputError(f"{run}: already holds a run; choose another --out")
+        ckpt = load_checkpoint(run / CHECKPOINT_NAME, map_location=dev)
+        diff = settings_diff(Config.from_dict(ckpt["config"]), config)
+        if diff:
+            raise InputError(f"{run}: holds a run with other settings ({', '.join(diff)}); "
+                             f"continue it with `textwgan train --resume {run}` or choose "
+                             "another --out")
+        if ckpt["charset"] != corpus.charset.chars:
+            raise InputError(f"{run}: was trained with another charset than {corpus.path} has; "
+                             "resume it on the corpus it was trained on")
     try:
         (run / "samples").mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -148,24 +256,45 @@ def train(corpus: Corpus, config: Config, out: str | Path | None = None, device:
 
     data = DeviceData(corpus, dev)
     state = build_state(config, len(corpus.charset), dev)
-    t = config.train
     metrics: list[dict] = []
-    emit("start", {"run": str(run), "device": str(dev), "iters": t.iters,
-                   "train_sequences": len(corpus.train), "vocab_size": len(corpus.charset)})
-    log_path = run / "log.jsonl"
+    if ckpt is not None:
+        metrics = _restore(state, ckpt)
+        _trim_log(run / "log.jsonl", state.step)
+        set_rng_state(ckpt["rng"])  # last: building the nets above reseeded the RNG
+    start = state.step
+    t = config.train
+    best = min((m["js4"] for m in metrics if "js4" in m), default=float("inf"))
+    emit("start", {"run": str(run), "device": str(dev), "iters": t.iters, "step": start,
+                   "resumed": ckpt is not None, "train_sequences": len(corpus.train),
+                   "vocab_size": len(corpus.charset)})
+    # Non-finite losses are flagged on the device, so the step never waits for the host; the
+    # flag is read when a log line, an evaluation or a save is due anyway.
+    bad = torch.zeros((), dtype=torch.bool, device=dev)
+    good_step = start
+
+    def check_finite(step: int) -> None:
+        if bad.item():
+            raise Diverged(f"training diverged: a loss became NaN or Inf between step "
+                           f"{good_step} and step {step}; the last good checkpoint is kept in "
+                           f"{run}; try a lower --lr or a larger --gp-lambda")
+
     t0 = t_last = time.perf_counter()
-    step_last = 0
-    with open(log_path, "a", encoding="utf-8") as log:
+    step_last = start
+    with open(run / "log.jsonl", "a", encoding="utf-8") as log, _StopRequest() as stop:
 
         def write(record: dict) -> None:
             log.write(json.dumps(record) + "\n")
             log.flush()
 
-        for step in range(state.step, t.iters + 1):
+        for step in range(start, t.iters + 1):
             state.step = step
             last_step = step == t.iters
+            # A resumed run evaluated and saved its first step before it stopped.
+            redo = step > start or ckpt is None
 
-            if step % t.eval_every == 0 or last_step:
+            if redo and (step % t.eval_every == 0 or last_step):
+                check_finite(step)
+                good_step = step
                 report, texts = evaluate(state, corpus, config)
                 samples_file = run / "samples" / f"step_{step:07d}.txt"
                 write_lines(samples_file, texts)
@@ -175,10 +304,15 @@ def train(corpus: Corpus, config: Config, out: str | Path | None = None, device:
                 metrics.append(record)
                 write(record)
                 emit("eval", record | {"examples": texts[:5]})
+                if record["js4"] < best:
+                    best = record["js4"]
+                    save_checkpoint(make_checkpoint(state, config, corpus, metrics),
+                                    run / BEST_NAME)
 
-            if (step > 0 and step % t.save_every == 0) or last_step:
-                path = save_checkpoint(make_checkpoint(state, config, corpus, metrics),
-                                       run / CHECKPOINT_NAME)
+            if redo and ((step > 0 and step % t.save_every == 0) or last_step):
+                check_finite(step)
+                good_step = step
+                path = _save(state, config, corpus, metrics, run, t.keep_last)
                 emit("save", {"step": step, "path": str(path)})
 
             if last_step:
@@ -187,8 +321,10 @@ def train(corpus: Corpus, config: Config, out: str | Path | None = None, device:
             for _ in range(t.critic_iters):
                 stats = critic_step(state, data, config)
             g_loss = generator_step(state, config, dev)
+            bad |= ~torch.isfinite(stats["critic_loss"]) | ~torch.isfinite(g_loss)
 
             if (step + 1) % t.log_every == 0:
+                check_finite(step + 1)
                 now = time.perf_counter()
                 record = {"kind": "train", "step": step + 1,
                           **{k: v.item() for k, v in stats.items()},
@@ -197,6 +333,15 @@ def train(corpus: Corpus, config: Config, out: str | Path | None = None, device:
                 t_last, step_last = now, step + 1
                 write(record)
                 emit("log", record)
+
+            if stop.signum is not None:
+                state.step = step + 1
+                check_finite(state.step)
+                path = _save(state, config, corpus, metrics, run, t.keep_last)
+                emit("save", {"step": state.step, "path": str(path)})
+                name = signal.Signals(stop.signum).name
+                raise Interrupted(f"{name}: stopped at step {state.step} and saved {path}; "
+                                  f"resume with: textwgan train --resume {run}", stop.signum)
 
     emit("end", {"run": str(run), "step": state.step, "time": time.perf_counter() - t0})
     return run

@@ -1,0 +1,86 @@
+"""Time per generator iteration (critic steps + generator step) for each preset.
+
+    python benchmarks/iter_time.py                      # tiny and small, on the best device
+    python benchmarks/iter_time.py --presets default --iters 2 --warmup 1
+    python benchmarks/iter_time.py --device cuda --presets paper --json benchmarks/results/x.json
+
+Uses textwgan's own training step on the bundled corpus, so the figure is what
+`textwgan train` pays per iteration, minus logging and evaluation. Prints a table; --json
+also writes the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+
+import torch
+
+from textwgan.config import get_preset
+from textwgan.corpus import BUNDLED, Corpus, DeviceData
+from textwgan.models import count_parameters
+from textwgan.train import build_state, critic_step, generator_step, resolve_device
+
+
+def time_preset(name: str, corpus: Corpus, device: torch.device, iters: int, warmup: int):
+    config = get_preset(name).with_overrides(seq_len=corpus.seq_len)
+    state = build_state(config, len(corpus.charset), device)
+    data = DeviceData(corpus, device)
+
+    def one_iteration():
+        for _ in range(config.train.critic_iters):
+            critic_step(state, data, config)
+        generator_step(state, config, device)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    for _ in range(warmup):
+        one_iteration()
+    times = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        one_iteration()
+        times.append(time.perf_counter() - t0)
+    return {
+        "preset": name,
+        "device": str(device),
+        "seconds_per_iter_median": statistics.median(times),
+        "seconds_per_iter_min": min(times),
+        "iters_timed": iters,
+        "critic_iters": config.train.critic_iters,
+        "batch_size": config.train.batch_size,
+        "generator_params": count_parameters(state.generator),
+        "critic_params": count_parameters(state.critic),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--presets", default="tiny,small")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--iters", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--json", default=None, help="also write the results here")
+    args = p.parse_args()
+    device = resolve_device(args.device)
+    corpus = Corpus(BUNDLED)
+    rows = []
+    for name in args.presets.split(","):
+        row = time_preset(name, corpus, device, args.iters, args.warmup)
+        rows.append(row)
+        print(f"{name:8s} {device}  {row['seconds_per_iter_median'] * 1e3:10.1f} ms/iter "
+              f"(median of {args.iters}; min {row['seconds_per_iter_min'] * 1e3:.1f})  "
+              f"G {row['generator_params'] / 1e6:.2f}M  C {row['critic_params'] / 1e6:.2f}M",
+              flush=True)
+    if args.json:
+        meta = {"torch": torch.__version__, "threads": torch.get_num_threads(),
+                "machine": platform.machine(), "processor": platform.processor()}
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({"meta": meta, "results": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
