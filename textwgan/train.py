@@ -250,6 +250,8 @@ def train(corpus: Corpus, config: Config, out: str | Path | None = None, device:
         (run / "samples").mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise InputError(f"{run}: cannot create the run folder ({e.strerror})") from None
+    for stale in run.glob(".*.tmp"):  # half-written files of a killed run: never renamed in
+        stale.unlink(missing_ok=True)
     atomic_write_text(run / "config.json", json.dumps(
         {"config": config.to_dict(), "corpus": str(corpus.path), "device": str(dev),
          "textwgan_version": __version__}, indent=1) + "\n")

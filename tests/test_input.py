@@ -1,0 +1,135 @@
+"""Bad and odd input: invalid UTF-8, endless lines, line ends, absurd options; and fuzzing of
+charset building, encoding round trips and corpus preparation with arbitrary Unicode."""
+
+from __future__ import annotations
+
+import string
+from collections import Counter
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import textwgan.corpus as corpus_mod
+from textwgan.charset import PAD, Charset
+from textwgan.corpus import Corpus, PrepareOptions, make_normalizer, prepare
+from textwgan.errors import InputError
+
+
+def test_invalid_utf8_is_replaced_counted_and_reported(tmp_path):
+    src = tmp_path / "t.txt"
+    src.write_bytes(b"caf\xe9 au lait\nok line\n\xff\xfe\xfd three bad\n")
+    meta = prepare([str(src)], tmp_path / "c", PrepareOptions(heldout_fraction=0.5, seed=2))
+    assert meta["counts"]["invalid_utf8_bytes"] == 4
+    c = Corpus(tmp_path / "c")
+    assert "caf\ufffd au lait" in c.decode(c.train) + c.decode(c.heldout)
+
+
+def test_a_100_mb_line_without_newline_is_streamed(tmp_path, monkeypatch):
+    src = tmp_path / "big.txt"
+    chunk = ("lorem ipsum dolor " * 1000).encode()
+    with open(src, "wb") as f:
+        for _ in range(100 * 2 ** 20 // len(chunk) + 1):
+            f.write(chunk)
+    (tmp_path / "h.txt").write_text("held out\n", encoding="utf-8")
+    longest = []
+    real = corpus_mod._file_lines
+
+    def watched(path, keep):
+        for line in real(path, keep):
+            longest.append(len(line))
+            yield line
+
+    monkeypatch.setattr(corpus_mod, "_file_lines", watched)
+    meta = prepare([str(src)], tmp_path / "c",
+                   PrepareOptions(heldout_file=str(tmp_path / "h.txt")))
+    assert meta["counts"]["train"] == 1 and meta["counts"]["truncated"] == 1
+    c = Corpus(tmp_path / "c")
+    assert c.decode(c.train) == [("lorem ipsum dolor " * 2)[:32]]
+    assert max(longest) <= 4 * 32 + 256  # the line was never held whole
+
+
+def test_line_ends_split_across_read_blocks(tmp_path, monkeypatch):
+    monkeypatch.setattr(corpus_mod, "READ_BLOCK", 3)  # every \r\n may straddle two blocks
+    src = tmp_path / "t.txt"
+    src.write_bytes("\ufeffab\r\ncd\ref\n\r\ngh\rü€x\r".encode())
+    assert list(corpus_mod._file_lines(src, 100)) == ["ab", "cd", "ef", "", "gh", "ü€x"]
+
+
+@pytest.mark.parametrize("opts,match", [
+    (PrepareOptions(seq_len=10 ** 9), "absurd"),
+    (PrepareOptions(seq_len=-3), "seq-len"),
+    (PrepareOptions(heldout_fraction=-0.1), "heldout-fraction"),
+    (PrepareOptions(max_chars=0), "max-chars"),
+])
+def test_absurd_prepare_options(tmp_path, opts, match):
+    src = tmp_path / "t.txt"
+    src.write_text("a\nb\n", encoding="utf-8")
+    with pytest.raises(InputError, match=match):
+        prepare([str(src)], tmp_path / "c", opts)
+
+
+# --- fuzzing --------------------------------------------------------------------------------
+
+line_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r"),
+                    max_size=40)
+
+
+@given(st.lists(line_text, max_size=20), st.integers(1, 40))
+@settings(max_examples=150, deadline=None)
+def test_encode_decode_round_trip_for_any_unicode(lines, seq_len):
+    cs = Charset.from_counts(Counter("".join(lines)))
+    enc = cs.encode_many(lines, seq_len)
+    assert enc.shape == (len(lines), seq_len)
+    for row, line in zip(enc, lines, strict=True):
+        # Pad only after the text; a decoded row is the line cut to seq_len.
+        n = len(line[:seq_len])
+        assert (row[n:] == PAD).all() and (row[:n] != PAD).all()
+        assert cs.decode(row) == line[:seq_len]
+
+
+@given(st.dictionaries(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n"),
+                       st.integers(1, 1000), max_size=60), st.integers(3, 70))
+@settings(max_examples=150, deadline=None)
+def test_charset_keeps_the_most_frequent_within_the_cap(counts, cap):
+    cs = Charset.from_counts(Counter(counts), cap)
+    assert len(cs) == min(cap, len(counts) + 2)
+    kept = set(cs.chars)
+    dropped = set(counts) - kept
+    if kept and dropped:
+        assert min(counts[c] for c in kept) >= max(counts[c] for c in dropped)
+    assert Charset.from_json(cs.to_json()) == cs
+
+
+line_ends = st.sampled_from(["\n", "\r\n", "\r"])
+
+
+@given(st.lists(st.tuples(st.text(alphabet=string.printable.replace("\n", "").replace("\r", "")
+                                  + "éß中😀\u00a0\u3000ﬁ", max_size=50), line_ends),
+                min_size=1, max_size=30),
+       st.booleans(), st.integers(1, 12))
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_prepare_any_text_keeps_every_nonblank_line(tmp_path, pairs, lowercase, seq_len):
+    raw = "".join(t + e for t, e in pairs)
+    src = tmp_path / "fuzz.txt"
+    src.write_bytes(raw.encode("utf-8"))
+    norm = make_normalizer(lowercase)
+    expected = [norm.normalize_str(t).strip() for t, _ in pairs]
+    expected = [x[:seq_len] for x in expected if x]
+    opts = PrepareOptions(seq_len=seq_len, lowercase=lowercase, heldout_fraction=0.5, seed=1)
+    if not expected:
+        with pytest.raises(InputError):
+            prepare([str(src)], tmp_path / "c", opts)
+        return
+    if len(expected) < 2:
+        return  # a split needs two lines; covered by test_bad_options
+    try:
+        prepare([str(src)], tmp_path / "c", opts)
+    except InputError as e:
+        assert "leaves no" in str(e)  # a random split that took all or nothing
+        return
+    c = Corpus(tmp_path / "c")
+    got = c.decode(np.concatenate([c.train, c.heldout]))
+    assert sorted(got) == sorted(expected)

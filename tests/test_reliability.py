@@ -1,0 +1,204 @@
+"""Crash safety and exact resume: interrupted runs continue bit for bit, kills never leave an
+unloadable checkpoint, signals save and exit with 128 + signum, NaN stops the run cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from textwgan.checkpoint import VERSION, load_checkpoint, save_checkpoint
+from textwgan.cli import app
+from textwgan.config import get_preset
+from textwgan.corpus import Corpus
+from textwgan.errors import InputError
+from textwgan.train import Diverged, train
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def tiny(iters: int, **kw):
+    return get_preset("tiny").with_overrides(iters=iters, eval_every=4, save_every=2, **kw)
+
+
+def assert_same_training_state(a: dict, b: dict) -> None:
+    assert a["step"] == b["step"]
+    for part in ("generator", "critic"):
+        for k in a[part]:
+            assert torch.equal(a[part][k], b[part][k]), (part, k)
+    for part in ("opt_generator", "opt_critic"):
+        for i, st in a[part]["state"].items():
+            for k, v in st.items():
+                assert torch.equal(v, b[part]["state"][i][k]), (part, i, k)
+    assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])
+
+
+def test_resume_continues_bit_identically(small_corpus, tmp_path):
+    corpus = Corpus(small_corpus)
+    train(corpus, tiny(10), tmp_path / "straight", device="cpu")
+    train(corpus, tiny(6), tmp_path / "split", device="cpu")  # stops at 6 ...
+    train(corpus, tiny(10), tmp_path / "split", device="cpu")  # ... resumed to 10
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
+    b = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=True)
+    assert_same_training_state(a, b)
+    # The log reads as one run: every step once.
+    def steps(run, kind):
+        return [r["step"] for r in map(json.loads, (run / "log.jsonl").read_text().splitlines())
+                if r["kind"] == kind]
+    assert steps(tmp_path / "split", "train") == steps(tmp_path / "straight", "train")
+    assert steps(tmp_path / "split", "eval") == [0, 4, 6, 8, 10]  # 6 was the first run's last
+    assert [m["step"] for m in b["metrics"]] == [0, 4, 6, 8, 10]
+
+
+def test_checkpoint_rotation_keeps_last_k_and_best(small_corpus, tmp_path):
+    corpus = Corpus(small_corpus)
+    run = train(corpus, tiny(12, keep_last=2), tmp_path / "r", device="cpu")
+    assert sorted(p.name for p in run.glob("step_*.pt")) == ["step_0000010.pt",
+                                                            "step_0000012.pt"]
+    best = load_checkpoint(run / "best.pt")
+    js4 = {m["step"]: m["js4"] for m in load_checkpoint(run / "checkpoint.pt")["metrics"]}
+    assert best["step"] == min(js4, key=js4.get)
+
+
+def test_other_settings_in_an_existing_run_are_refused(small_corpus, tmp_path):
+    corpus = Corpus(small_corpus)
+    train(corpus, tiny(2), tmp_path / "r", device="cpu")
+    with pytest.raises(InputError, match="train.lr"):
+        train(corpus, tiny(4, lr=1e-3), tmp_path / "r", device="cpu")
+    r = CliRunner().invoke(app, ["train", "--resume", str(tmp_path / "r"), "--lr", "0.1"])
+    assert r.exit_code == 2 and "cannot change when resuming" in r.output
+
+
+def test_resume_with_another_charset_is_refused(small_corpus, tmp_path):
+    train(Corpus(small_corpus), tiny(2), tmp_path / "r", device="cpu")
+    other = tmp_path / "other.txt"
+    other.write_text("\n".join(["xyz only"] * 50), encoding="utf-8")
+    from textwgan.corpus import PrepareOptions, prepare
+
+    prepare([str(other)], tmp_path / "oc", PrepareOptions(heldout_fraction=0.2))
+    with pytest.raises(InputError, match="another charset"):
+        train(Corpus(tmp_path / "oc"), tiny(4), tmp_path / "r", device="cpu")
+
+
+def test_nan_loss_stops_with_last_good_checkpoint(small_corpus, tmp_path, monkeypatch):
+    import textwgan.train as tr
+
+    real_step = tr.generator_step
+    calls = {"n": 0}
+
+    def poisoned(state, config, device):
+        calls["n"] += 1
+        loss = real_step(state, config, device)
+        return loss * float("nan") if calls["n"] >= 4 else loss  # from step 4 on
+
+    monkeypatch.setattr(tr, "generator_step", poisoned)
+    with pytest.raises(Diverged, match="NaN or Inf"):
+        train(Corpus(small_corpus), tiny(20).with_overrides(log_every=5), tmp_path / "r",
+              device="cpu")
+    ckpt = load_checkpoint(tmp_path / "r" / "checkpoint.pt")
+    assert ckpt["step"] == 2  # saved before the poison; the bad steps were never saved
+    assert all(torch.isfinite(v).all() for v in ckpt["generator"].values())
+
+
+def test_full_disk_during_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint({"format": "textwgan.checkpoint", "version": VERSION, "step": 1}, path)
+    before = path.read_bytes()
+
+    def full_disk(obj, f, *a, **kw):
+        f.write(b"partial bytes")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        save_checkpoint({"format": "textwgan.checkpoint", "version": VERSION, "step": 2}, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]  # no temporary left
+
+
+def test_newer_format_version_is_refused(tmp_path):
+    save_checkpoint({"format": "textwgan.checkpoint", "version": VERSION + 1},
+                    tmp_path / "c.pt")
+    with pytest.raises(InputError, match="newer"):
+        load_checkpoint(tmp_path / "c.pt")
+    torch.save({"model": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(InputError, match="not a textwgan checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+
+
+def _start_training(run: Path, corpus: Path, save_every: int = 1000) -> subprocess.Popen:
+    # The default thread count, as in this process: float sums depend on it.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "textwgan", "train", str(corpus), "--preset", "tiny",
+         "--iters", "100000", "--eval-every", "100000", "--save-every", str(save_every),
+         "--device", "cpu", "--seed", "2", "--out", str(run)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+
+
+def _wait_for_steps(run: Path, proc: subprocess.Popen, n_records: int, timeout: float = 120):
+    deadline = time.monotonic() + timeout
+    log = run / "log.jsonl"
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        if log.exists() and log.read_text().count('"kind": "train"') >= n_records:
+            return
+        time.sleep(0.05)
+    raise AssertionError("training made no progress")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_saves_and_resumes_exactly(small_corpus, tmp_path, sig):
+    run = tmp_path / "run"
+    proc = _start_training(run, small_corpus)
+    _wait_for_steps(run, proc, 2)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig, err
+    assert "resume with: textwgan train --resume" in err
+    assert "Traceback" not in err
+    stopped = load_checkpoint(run / "checkpoint.pt")
+    n = stopped["step"]
+    assert n >= 10  # at least the two logged steps' worth
+
+    # Resuming to n + 3 gives exactly what n + 3 uninterrupted steps give.
+    r = CliRunner().invoke(app, ["train", "--resume", str(run), "--iters", str(n + 3)])
+    assert r.exit_code == 0, r.output
+    config = get_preset("tiny").with_overrides(iters=n + 3, seed=2, eval_every=100000,
+                                               save_every=1000)
+    train(Corpus(small_corpus), config, tmp_path / "straight", device="cpu")
+    assert_same_training_state(load_checkpoint(run / "checkpoint.pt"),
+                               load_checkpoint(tmp_path / "straight" / "checkpoint.pt"))
+
+
+def test_kill_9_never_leaves_an_unloadable_checkpoint(small_corpus, tmp_path):
+    run = tmp_path / "run"
+    rnd = random.Random(0)
+    last_step = 0
+    for _ in range(3):
+        proc = _start_training(run, small_corpus, save_every=1)  # saving all the time
+        _wait_for_steps(run, proc, 1)
+        time.sleep(rnd.uniform(0.0, 0.5))
+        proc.kill()
+        proc.communicate()
+        ckpt = load_checkpoint(run / "checkpoint.pt")  # always whole
+        assert ckpt["step"] >= last_step  # each restart resumed, nothing older came back
+        last_step = ckpt["step"]
+    assert last_step > 0
+
+
+def test_stale_temporary_files_are_cleared_on_resume(small_corpus, tmp_path):
+    corpus = Corpus(small_corpus)
+    train(corpus, tiny(2), tmp_path / "r", device="cpu")
+    (tmp_path / "r" / ".checkpoint.pt.abc123.tmp").write_bytes(b"half a checkpoint")
+    train(corpus, tiny(4), tmp_path / "r", device="cpu")
+    assert not list((tmp_path / "r").glob(".*.tmp"))
