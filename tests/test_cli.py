@@ -80,6 +80,27 @@ def test_sample_then_eval(trained, tmp_path):
     assert r.exit_code == 0 and "JS-4" in r.output and "textwgan-js|" in r.output
 
 
+@pytest.mark.parametrize("args,message", [
+    (("-n", "0"), "-n must be at least 1"),
+    (("-n", "100000000"), "more than one call makes"),
+    (("--temperature", "-1"), "--temperature"),
+])
+def test_sample_bad_values(trained, args, message):
+    run, _ = trained
+    r = invoke("sample", "--checkpoint", run, *args)
+    assert r.exit_code == 2 and message in r.output
+
+
+def test_unwritable_outputs_are_one_line_errors(trained, tmp_path):
+    run, corpus = trained
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    r = invoke("sample", "-n", "2", "--checkpoint", run, "--out", blocker / "s.txt")
+    assert r.exit_code == 2 and "cannot write" in r.output
+    r = invoke("train", corpus, "--preset", "tiny", "--iters", "1", "--out", blocker / "run")
+    assert r.exit_code == 2 and "cannot create the run folder" in r.output
+
+
 def test_same_seed_same_samples_and_temperature(trained):
     run, _ = trained
     a = invoke("sample", "-n", "20", "--checkpoint", run, "--seed", "3").stdout
@@ -133,6 +154,8 @@ def test_train_on_a_text_file_prepares_and_caches(tmp_path):
     (("train", "--preset", "huge"), 2, "unknown preset"),
     (("train", "--preset", "tiny", "--batch-size", "0"), 2, "--batch-size must be at least 1"),
     (("train", "--preset", "tiny", "--lr", "-1"), 2, "--lr must be positive"),
+    (("train", "--preset", "tiny", "--iters", "-1"), 2, "--iters must be 0 or more"),
+    (("train", "--preset", "tiny", "--batch-size", "999999999"), 2, "absurd"),
     (("sample", "-n", "0", "--checkpoint", str(BUNDLED / "meta.json")), 2, "not a textwgan"),
     (("prepare", "/no/such.txt", "--out", "x"), 2, "no such file"),
     (("prepare", str(COCO_TRAIN), "--out", "x", "--seq-len", "0"), 2, "--seq-len"),

@@ -42,6 +42,12 @@ def friendly(fn):
         except OSError as e:  # a full disk, a vanished file: still one line, not a traceback
             err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
+        except RuntimeError as e:
+            if "out of memory" not in str(e):
+                raise
+            err.print("[bold red]error:[/] out of memory; lower --batch-size (or -n), or use a "
+                      "device with more memory", highlight=False)
+            raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err.print("interrupted")
             raise typer.Exit(130) from None

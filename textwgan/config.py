@@ -67,6 +67,11 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise InputError(f"--{name.replace('_', '-')} must be at least 1, "
                                  f"got {getattr(self, name)}")
+        for name, most in (("batch_size", 1 << 20), ("critic_iters", 10_000),
+                           ("eval_samples", 1 << 20)):
+            if getattr(self, name) > most:
+                raise InputError(f"--{name.replace('_', '-')} {getattr(self, name)} is absurd; "
+                                 f"use at most {most:,}")
         if self.keep_last < 0:
             raise InputError(f"--keep-last must be 0 or more, got {self.keep_last}")
         if self.iters < 0:

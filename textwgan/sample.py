@@ -13,6 +13,8 @@ from .config import Config
 from .errors import InputError
 from .models import Generator
 
+MAX_SAMPLES = 10_000_000  # ids are held in memory before decoding: 10 M × 32 × 8 B = 2.5 GB
+
 
 def load_generator(ckpt: dict, device: str | torch.device = "cpu",
                    ) -> tuple[Generator, Charset, Config]:
@@ -38,6 +40,9 @@ def generate_ids(generator: Generator, n: int, seed: int = 0, temperature: float
     the same seed gives the same samples on any device."""
     if n < 1:
         raise InputError(f"-n must be at least 1, got {n}")
+    if n > MAX_SAMPLES:
+        raise InputError(f"-n {n:,} is more than one call makes ({MAX_SAMPLES:,}); "
+                         "call sample several times with different --seed values")
     if temperature < 0:
         raise InputError(f"--temperature must be 0 (argmax) or positive, got {temperature}")
     device = next(generator.parameters()).device
