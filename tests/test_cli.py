@@ -77,7 +77,7 @@ def test_sample_then_eval(trained, tmp_path):
     assert report["n"] == 50 and report["reference_size"] == 300
     assert all(0 <= report[f"js{n}"] <= 1 for n in (1, 2, 3, 4))
     r = invoke("eval", tmp_path / "s.txt", "--corpus", corpus)
-    assert r.exit_code == 0 and "JS-4" in r.output and "textwgan-js|" in r.output
+    assert r.exit_code == 0 and "JS-4" in r.output and "textwgan-eval|" in r.output
 
 
 @pytest.mark.parametrize("args,message", [

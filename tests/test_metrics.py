@@ -12,7 +12,7 @@ from conftest import BUNDLED, COCO_TEST, COCO_TRAIN, shared
 
 from textwgan.corpus import Corpus
 from textwgan.errors import InputError
-from textwgan.evaluate import codepoints, evaluate_file
+from textwgan.evaluate import codepoints, evaluate
 from textwgan.metrics import js_divergences, js_report, random_rows
 
 
@@ -107,15 +107,16 @@ def test_evaluate_file_with_corpus_and_with_reference(tmp_path):
     samples = tmp_path / "s.txt"
     samples.write_text("\n".join(lines) + "\n", encoding="utf-8")
     corpus = Corpus(BUNDLED)
-    by_corpus = evaluate_file(samples, corpus=BUNDLED)
+    by_corpus = evaluate(samples, corpus=BUNDLED)
     direct = js_divergences(corpus.encode(lines), corpus.heldout)
-    assert [by_corpus[f"js{n}"] for n in (1, 2, 3, 4)] == [direct[n] for n in (1, 2, 3, 4)]
+    assert [by_corpus[f"js{n}"] for n in (1, 2, 3, 4)] == pytest.approx(
+        [direct[n] for n in (1, 2, 3, 4)], abs=1e-12)
     assert by_corpus["n"] == 200
 
-    by_ref = evaluate_file(samples, reference=COCO_TEST, train=COCO_TRAIN, n=50, orders=(1, 3))
+    by_ref = evaluate(samples, reference=COCO_TEST, train=COCO_TRAIN, n=50, orders=(1, 3))
     ref_lines = [x.strip() for x in COCO_TEST.read_text(encoding="utf-8").splitlines()]
     expect = js_divergences(codepoints(lines[:50], 32), codepoints(ref_lines, 32), (1, 3))
-    assert (by_ref["js1"], by_ref["js3"]) == (expect[1], expect[3])
+    assert (by_ref["js1"], by_ref["js3"]) == pytest.approx((expect[1], expect[3]), abs=1e-12)
     assert by_ref["n"] == 50 and "floor_js3" in by_ref and "js4" not in by_ref
 
 
@@ -123,14 +124,14 @@ def test_evaluate_file_bad_input(tmp_path):
     samples = tmp_path / "s.txt"
     samples.write_text("a dog\n", encoding="utf-8")
     with pytest.raises(InputError, match="exactly one"):
-        evaluate_file(samples)
+        evaluate(samples)
     with pytest.raises(InputError, match="holds only 1"):
-        evaluate_file(samples, corpus=BUNDLED, n=5)
+        evaluate(samples, corpus=BUNDLED, n=5)
     with pytest.raises(InputError, match="no such file"):
-        evaluate_file(tmp_path / "missing.txt", corpus=BUNDLED)
+        evaluate(tmp_path / "missing.txt", corpus=BUNDLED)
     (tmp_path / "e.txt").write_text("", encoding="utf-8")
     with pytest.raises(InputError, match="empty"):
-        evaluate_file(tmp_path / "e.txt", corpus=BUNDLED)
+        evaluate(tmp_path / "e.txt", corpus=BUNDLED)
 
 
 def test_shuffled_characters_score_far_above_the_floor():
@@ -145,3 +146,20 @@ def test_shuffled_characters_score_far_above_the_floor():
     report = js_report(rows, corpus.heldout, corpus.train)
     assert report["js1"] == pytest.approx(report["floor_js1"], abs=0.01)  # same characters
     assert report["js4"] > report["floor_js4"] + 0.3  # broken words
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cached_reference_js_matches_slow_reference(seed):
+    from textwgan.evaluate import Reference
+
+    rng = np.random.default_rng(seed)
+    reference = rng.integers(97, 103, (300, 12))
+    reference[:, 9:] = -1  # pad
+    samples = rng.integers(97, 106, (80, 12))  # some characters the reference never has
+    samples[rng.random(80) < 0.5, 7:] = -1
+    ref = Reference.from_arrays(None, reference)
+    from textwgan.evaluate import versus_reference
+
+    got = versus_reference(samples, ref, (1, 2, 3, 4), 3, 0, False, "cpu")
+    for n in (1, 2, 3, 4):
+        assert got[f"js{n}"] == pytest.approx(slow_js(samples, reference, n), abs=1e-9)

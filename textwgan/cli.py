@@ -261,46 +261,130 @@ def parse_orders(text: str) -> tuple[int, ...]:
     return orders
 
 
+ROW_METRICS = [  # (key, label, format)
+    ("js1", "JS-1", ".4f"), ("js2", "JS-2", ".4f"), ("js3", "JS-3", ".4f"), ("js4", "JS-4", ".4f"),
+    ("copy_rate", "copy rate", ".1%"), ("distinct", "distinct", ".1%"),
+    ("distinct_4", "distinct-4", ".1%"), ("word_validity", "word validity", ".1%"),
+    ("lm_bpc", "LM bits/char", ".3f"), ("reverse_lm_bpc", "reverse LM bits/char", ".3f"),
+    ("critic_w", "critic distance", ".3f"),
+]
+
+
+def _fmt(value, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _metric_rows(report: dict) -> list[tuple[str, str, str]]:
+    keys = [(k, label, spec) for k, label, spec in ROW_METRICS if k in report]
+    extra = [(f"js{n}", f"JS-{n}", ".4f") for n in report["orders"] if n > 4]
+    return [(label, _fmt(report[k], spec), _fmt(report.get(f"floor_{k}"), spec))
+            for k, label, spec in keys[:4] + extra + keys[4:]
+            if k in report and (not k.startswith("js") or int(k[2:]) in report["orders"])]
+
+
+InputArg = Annotated[str, typer.Argument(
+    help="Samples file (one per line), checkpoint file, or run folder.", show_default=False)]
+CorpusOpt = Annotated[Path | None, typer.Option(
+    help="Corpus folder: score against its held-out split, floors from real text.",
+    show_default=False)]
+ReferenceOpt = Annotated[Path | None, typer.Option(
+    help="Reference text file instead of a corpus (raw code points).", show_default=False)]
+TrainOpt = Annotated[Path | None, typer.Option(
+    "--train", help="With --reference: the training text (floors, copy rate, LM).",
+    show_default=False)]
+NOpt = Annotated[int | None, typer.Option(
+    "--n", help="Samples to score: the first N of a file, or N drawn from a checkpoint "
+                "(default: all of a file; 640 from a checkpoint).", show_default=False)]
+SeedOpt = Annotated[int, typer.Option(help="Seed of every random draw (samples, floors).")]
+OrdersOpt = Annotated[str, typer.Option(help="n-gram orders for JS.")]
+ProtocolOpt = Annotated[str, typer.Option(
+    help="heldout (vs the held-out split) or paper (640 samples vs the training set, as "
+         "gan_language.py).")]
+CriticOpt = Annotated[bool, typer.Option(
+    "--critic", help="Also train a fresh critic to tell samples from real text (slower).")]
+LmOrderOpt = Annotated[int, typer.Option(help="Order of the Kneser-Ney character LM.")]
+
+
 @app.command("eval", epilog="Example: textwgan eval samples.txt --corpus corpora/coco --json")
 @friendly
 def eval_(
-    samples: Annotated[Path, typer.Argument(help="Samples file, one sample per line.",
-                                            show_default=False)],
-    corpus: Annotated[Path | None, typer.Option(
-        help="Corpus folder: score against its held-out split, floor from its training split.",
-        show_default=False)] = None,
-    reference: Annotated[Path | None, typer.Option(
-        help="Reference text file instead of a corpus (raw code points).", show_default=False)
-                         ] = None,
-    train_file: Annotated[Path | None, typer.Option(
-        "--train", help="With --reference: training text for the floor.", show_default=False)
-                          ] = None,
-    n: Annotated[int | None, typer.Option(
-        "--n", help="Score the first N samples (default: all).", show_default=False)] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the floor's draw of real sequences.")] = 0,
-    orders: Annotated[str, typer.Option(help="n-gram orders.")] = "1,2,3,4",
+    source: InputArg,
+    corpus: CorpusOpt = None,
+    reference: ReferenceOpt = None,
+    train_file: TrainOpt = None,
+    n: NOpt = None,
+    seed: SeedOpt = 0,
+    orders: OrdersOpt = "1,2,3,4",
+    protocol: ProtocolOpt = "heldout",
+    critic: CriticOpt = False,
+    lm_order: LmOrderOpt = 5,
     seq_len: Annotated[int, typer.Option(help="With --reference: sequence length.")] = 32,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ):
-    """Score samples: n-gram JS divergence (bits) vs held-out text, beside the real-text floor."""
-    from .evaluate import evaluate_file
+    """Score samples against held-out text, each metric beside the value real text gets."""
+    from .evaluate import evaluate
 
-    report = evaluate_file(samples, corpus, reference, train_file, n, seed,
-                           parse_orders(orders), seq_len)
+    with err.status("scoring…"):
+        report = evaluate(source, corpus, reference, train_file, n, seed, parse_orders(orders),
+                          protocol, lm_order, critic, seq_len)
     if as_json:
         sys.stdout.write(json.dumps(report) + "\n")
         return
-    table = Table(title=f"{samples}: {report['n']:,} samples vs {report['reference_size']:,} "
-                        "held-out sequences")
-    table.add_column("order")
-    table.add_column("JS (bits)", justify="right")
-    table.add_column(f"floor ({report['n']:,} real)", justify="right")
-    for k in report["orders"]:
-        floor = report.get(f"floor_js{k}")
-        table.add_row(f"JS-{k}", f"{report[f'js{k}']:.4f}",
-                      "-" if floor is None else f"{floor:.4f}")
+    table = Table(title=f"{source}: {report['n']:,} samples vs {report['reference_size']:,} "
+                        f"{'training' if protocol == 'paper' else 'held-out'} sequences")
+    table.add_column("metric")
+    table.add_column("samples", justify="right")
+    table.add_column(f"real text ({report['n']:,})", justify="right")
+    for row in _metric_rows(report):
+        table.add_row(*row)
     out.print(table)
-    out.print(report["signature"], style="dim", highlight=False)
+    out.print(report["signature"], style="dim", highlight=False, soft_wrap=True)
+
+
+@app.command(epilog="Example: textwgan bench run1/ samples.txt --corpus corpora/coco --markdown")
+@friendly
+def bench(
+    sources: Annotated[list[str], typer.Argument(
+        help="Samples files, checkpoints or run folders.", show_default=False)],
+    corpus: CorpusOpt = None,
+    reference: ReferenceOpt = None,
+    train_file: TrainOpt = None,
+    n: NOpt = None,
+    seed: SeedOpt = 0,
+    orders: OrdersOpt = "1,2,3,4",
+    protocol: ProtocolOpt = "heldout",
+    critic: CriticOpt = False,
+    lm_order: LmOrderOpt = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")
+                        ] = False,
+):
+    """Score several sample sets side by side, plus a real-text row, sorted by JS-4."""
+    from .evaluate import bench_rows
+
+    with err.status("scoring…"):
+        result = bench_rows(sources, corpus, reference, train_file, n, seed,
+                            parse_orders(orders), protocol, lm_order, critic)
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+        return
+    cols = [(k, label, spec) for k, label, spec in ROW_METRICS
+            if any(k in row for row in result["rows"])]
+    header = ["input", "n", *[label for _, label, _ in cols]]
+    body = [[row["input"], f"{row['n']:,}", *[_fmt(row.get(k), spec) for k, _, spec in cols]]
+            for row in result["rows"]]
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(r) + " |" for r in body]
+        sys.stdout.write("\n".join(lines) + f"\n\n`{result['signature']}`\n")
+        return
+    table = Table(title="textwgan bench")
+    for i, h in enumerate(header):
+        table.add_column(h, justify="left" if i == 0 else "right")
+    for r in body:
+        table.add_row(*r)
+    out.print(table)
+    out.print(result["signature"], style="dim", highlight=False, soft_wrap=True)
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ import torch
 from . import __version__
 from .charset import PAD, UNK, Charset
 from .errors import InputError, TextWGANError
+from .fileio import umask
 
 FORMAT, VERSION = "textwgan.corpus", 1
 CHUNK_LINES = 65_536  # lines normalized per call into the Rust normalizer
@@ -374,7 +375,7 @@ def prepare(sources: Sequence[str], out: str | Path, opts: PrepareOptions | None
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     except OSError as e:
         raise InputError(f"{out}: cannot write the corpus folder here ({e.strerror})") from None
-    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; a corpus folder is as shareable as a file
+    tmp.chmod(0o777 & ~umask())  # mkdtemp makes 0700; a corpus folder is as shareable as a file
     try:
         shape = (n_train, opts.seq_len), (n_held, opts.seq_len)
         train = np.lib.format.open_memmap(tmp / "train.npy", "w+", charset.dtype, shape[0])
@@ -426,12 +427,6 @@ def prepare(sources: Sequence[str], out: str | Path, opts: PrepareOptions | None
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return meta
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _replace_dir(new: Path, out: Path) -> None:

@@ -11,13 +11,14 @@ from typing import BinaryIO
 from .errors import InputError
 
 
-def _umask() -> int:
+def umask() -> int:
+    """The process's umask (reading it means setting it, so it is set straight back)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
 
 
-_FILE_MODE = 0o666 & ~_umask()  # what open() would give; mkstemp alone gives 0600
+_FILE_MODE = 0o666 & ~umask()  # what open() would give; mkstemp alone gives 0600
 
 
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:

@@ -69,6 +69,42 @@ def js_divergences(samples: np.ndarray, reference: np.ndarray,
     return result
 
 
+class NgramCounts:
+    """The n-gram counts of one set of sequences (dense ids < vocab_size), kept sorted so other
+    sets can be scored against it without sorting it again: for a large reference, once."""
+
+    def __init__(self, seqs: np.ndarray, vocab_size: int, orders: Sequence[int]):
+        seqs = np.asarray(seqs, dtype=np.int64)
+        if vocab_size ** max(orders) >= 2 ** 62:
+            raise ValueError("orders too high for explicit n-gram keys; use js_divergences")
+        self.vocab_size, self.tables = vocab_size, {}
+        key = np.zeros((len(seqs), seqs.shape[1]), dtype=np.int64)
+        for n in range(1, max(orders) + 1):
+            key = key[:, :-1] * vocab_size + seqs[:, n - 1:] if n > 1 else seqs.copy()
+            if n in orders:
+                self.tables[n] = np.unique(key, return_counts=True)
+
+    def js(self, other: NgramCounts) -> dict[int, float]:
+        """JS-n between this set and `other` (same coding), per order both hold.
+
+        Outcomes only one side has add ½·(its probability) each, so the union of the two key
+        sets is never built: the sum over other-only outcomes is ½·(1 − Σ q over shared)."""
+        out = {}
+        for n, (keys, counts) in self.tables.items():
+            ref_keys, ref_counts = other.tables[n]
+            p_all = counts / counts.sum()
+            idx = np.minimum(np.searchsorted(ref_keys, keys), len(ref_keys) - 1)
+            shared = ref_keys[idx] == keys
+            p = p_all[shared]
+            q = ref_counts[idx[shared]] / ref_counts.sum()
+            m = 0.5 * (p + q)
+            both = 0.5 * np.sum(p * np.log2(p / m)) + 0.5 * np.sum(q * np.log2(q / m))
+            only_self = 0.5 * p_all[~shared].sum()
+            only_other = 0.5 * max(0.0, 1.0 - q.sum())
+            out[n] = float(both + only_self + only_other)
+        return out
+
+
 def random_rows(array: np.ndarray, n: int, seed: int) -> np.ndarray:
     """n rows drawn without replacement (with replacement only if n exceeds the rows)."""
     rng = np.random.default_rng(seed)
@@ -100,3 +136,58 @@ def js_report(samples: np.ndarray, reference: np.ndarray, train: np.ndarray | No
     report["signature"] = signature(protocol, len(samples), len(reference), orders, seed,
                                     samples.shape[1])
     return report
+
+
+def _row_keys(*arrays: np.ndarray) -> list[np.ndarray]:
+    """One comparable scalar per row (the row's bytes), for set operations on whole rows."""
+    t = arrays[0].shape[1]
+    out = []
+    for a in arrays:
+        a = np.ascontiguousarray(a, dtype=np.int64)
+        out.append(a.view(np.dtype((np.void, 8 * t))).ravel())
+    return out
+
+
+def copy_rate(samples: np.ndarray, train: np.ndarray) -> float:
+    """Share of samples that are verbatim training sequences (as cut and padded)."""
+    s, t = _row_keys(samples, train)
+    return float(np.isin(s, t).mean())
+
+
+def distinct_rate(samples: np.ndarray) -> float:
+    """Share of distinct samples: 1 when all differ, 1/N under total mode collapse."""
+    (s,) = _row_keys(samples)
+    return len(np.unique(s)) / len(s)
+
+
+def distinct_n(samples: np.ndarray, pad: int, orders: Sequence[int] = DEFAULT_ORDERS,
+               ) -> dict[int, float]:
+    """Distinct character n-grams / all n-grams, over windows inside the text (no pad)."""
+    samples = np.asarray(samples, dtype=np.int64)
+    text = samples != pad
+    out = {}
+    for n, (ids, _) in _ngram_ids(samples, [k for k in orders if k <= samples.shape[1]]).items():
+        inside = np.ones_like(ids, dtype=bool)
+        for i in range(n):
+            inside &= text[:, i:i + ids.shape[1]]
+        kept = ids[inside]
+        out[n] = len(np.unique(kept)) / len(kept) if len(kept) else 0.0
+    return out
+
+
+def words(texts: Sequence[str], seq_len: int) -> list[str]:
+    """Whitespace-split words; a text that fills all seq_len characters was cut, so its last
+    word may be a fragment and is left out."""
+    out: list[str] = []
+    for text in texts:
+        ws = text.split()
+        if len(text) >= seq_len and ws and not text[-1].isspace():
+            ws = ws[:-1]
+        out.extend(ws)
+    return out
+
+
+def word_validity(sample_texts: Sequence[str], vocabulary: set[str], seq_len: int) -> float:
+    """Share of the samples' words (cut-off last words aside) that are training words."""
+    ws = words(sample_texts, seq_len)
+    return sum(w in vocabulary for w in ws) / len(ws) if ws else 0.0
