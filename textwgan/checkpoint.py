@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import InputError, TextWGANError
+from .errors import InputError
 from .fileio import atomic_write
 
 FORMAT, VERSION = "textwgan.checkpoint", 1
@@ -106,9 +106,3 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def check_format(ckpt: dict, what: str) -> None:
-    """Raise if a checkpoint lacks a part that `what` needs (e.g. a generator-only export)."""
-    if what not in ckpt:
-        raise TextWGANError(f"checkpoint has no {what!r} part (a generator-only export?)")

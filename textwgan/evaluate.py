@@ -101,7 +101,6 @@ class Reference:
         if corpus is not None:
             c = Corpus(corpus)
             self.corpus, self.seq_len, self.pad = c, c.seq_len, 0
-            self.vocab_size = len(c.charset)
             self.train = np.asarray(c.train)
             self.reference = self.train if protocol == "paper" else np.asarray(c.heldout)
             self.name = str(c.path)
@@ -117,7 +116,6 @@ class Reference:
                 self.reference = self.train
             else:
                 self.reference = codepoints(reference_lines(reference), seq_len)
-            self.vocab_size = None
             self.name = str(reference)
         self._index()
 
@@ -127,7 +125,7 @@ class Reference:
         """A code-point reference from arrays already encoded (benchmarks, tests)."""
         ref = cls.__new__(cls)
         ref.corpus, ref.seq_len, ref.pad, ref.protocol = None, reference.shape[1], pad, protocol
-        ref.train, ref.reference, ref.vocab_size, ref.name = train, reference, None, "arrays"
+        ref.train, ref.reference, ref.name = train, reference, "arrays"
         ref._index()
         return ref
 
