@@ -189,8 +189,9 @@ def test_eval_and_bench_cli(tmp_path):
     assert r.exit_code == 0, r.output
     report = json.loads(r.stdout)
     for key in ("js1", "js4", "floor_js4", "copy_rate", "distinct", "word_validity", "lm_bpc",
-                "reverse_lm_bpc", "signature"):
+                "reverse_lm_bpc", "critic_w", "signature"):
         assert key in report
+    assert report["critic_w"] is None  # not asked for
     r = runner.invoke(app, ["bench", str(bad), str(good), "--corpus", str(BUNDLED), "--json"])
     assert r.exit_code == 0, r.output
     rows = json.loads(r.stdout)["rows"]
@@ -218,3 +219,18 @@ def test_fast_row_decoding_matches_charset_decode():
     assert Reference(corpus=BUNDLED).texts(rows) == c.decode(rows)
     ref = Reference(reference=COCO_TEST)
     assert ref.texts(codepoints(["héllo 中文😀", "", "abc"], 8)) == ["héllo 中文", "", "abc"]
+
+
+def test_row_metrics_on_real_1b_word_text():
+    lines = shared("billion_word_sample/1b_benchmark.test.tokens").read_text(
+        encoding="utf-8").splitlines()
+    train = codepoints(lines[:3000], 32)
+    samples = codepoints(lines[2900:3100] + lines[:50], 32)  # 150 copies, 100 new
+    train_set = {tuple(r) for r in train.tolist()}
+    assert copy_rate(samples, train) == pytest.approx(
+        sum(tuple(r) in train_set for r in samples.tolist()) / len(samples))
+    assert distinct_rate(samples) == len({tuple(r) for r in samples.tolist()}) / len(samples)
+    for n, value in distinct_n(samples, pad=-1).items():
+        grams = [tuple(t[i:i + n]) for r in samples for t in [text_of(r, -1)]
+                 for i in range(len(t) - n + 1)]
+        assert value == pytest.approx(len(set(grams)) / len(grams))

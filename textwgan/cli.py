@@ -275,7 +275,7 @@ def _fmt(value, spec: str) -> str:
 
 
 def _metric_rows(report: dict) -> list[tuple[str, str, str]]:
-    keys = [(k, label, spec) for k, label, spec in ROW_METRICS if k in report]
+    keys = [(k, label, spec) for k, label, spec in ROW_METRICS if report.get(k) is not None]
     extra = [(f"js{n}", f"JS-{n}", ".4f") for n in report["orders"] if n > 4]
     return [(label, _fmt(report[k], spec), _fmt(report.get(f"floor_{k}"), spec))
             for k, label, spec in keys[:4] + extra + keys[4:]
@@ -369,7 +369,7 @@ def bench(
         sys.stdout.write(json.dumps(result) + "\n")
         return
     cols = [(k, label, spec) for k, label, spec in ROW_METRICS
-            if any(k in row for row in result["rows"])]
+            if any(row.get(k) is not None for row in result["rows"])]
     header = ["input", "n", *[label for _, label, _ in cols]]
     body = [[row["input"], f"{row['n']:,}", *[_fmt(row.get(k), spec) for k, _, spec in cols]]
             for row in result["rows"]]

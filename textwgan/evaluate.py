@@ -199,11 +199,13 @@ def versus_reference(samples: np.ndarray, ref: Reference, orders: Sequence[int],
         ref.code(ref.reference), ref.pad_id, lm_order, v))
     out["reverse_lm_bpc"] = KneserNeyLM(sa, ref.pad_id, v, lm_order).bits_per_char_of_counts(
         grams, counts)
+    out["critic_w"] = None  # asked for with --critic; the key is always there
     if critic:
         from .critic_metric import critic_distance
+        from .train import resolve_device
 
         out["critic_w"] = critic_distance(sa, ref.code(ref.reference), v, seed=seed,
-                                          device=device)
+                                          device=resolve_device(device))
     return out
 
 
@@ -221,7 +223,7 @@ def evaluate(source: str | Path, corpus: str | Path | None = None,
              reference: str | Path | None = None, train: str | Path | None = None,
              n: int | None = None, seed: int = 0, orders: Sequence[int] = DEFAULT_ORDERS,
              protocol: str = "heldout", lm_order: int = 5, critic: bool = False,
-             seq_len: int = 32, device: str = "cpu", ref: Reference | None = None,
+             seq_len: int = 32, device: str = "auto", ref: Reference | None = None,
              floors: bool = True) -> dict:
     """The full report for one samples file, checkpoint or run folder. Keys: js1.., floor_js1..,
     distinct, distinct_1.., copy_rate, word_validity, lm_bpc, reverse_lm_bpc, critic_w (each
@@ -262,7 +264,7 @@ def bench_rows(sources: Sequence[str], corpus: str | Path | None = None,
                reference: str | Path | None = None, train: str | Path | None = None,
                n: int | None = None, seed: int = 0, orders: Sequence[int] = DEFAULT_ORDERS,
                protocol: str = "heldout", lm_order: int = 5, critic: bool = False,
-               device: str = "cpu") -> dict:
+               device: str = "auto") -> dict:
     """One row of metrics per input, plus a "real text" row (the floors of the first input),
     sorted by JS-4 (by the highest order when 4 is not asked for)."""
     if not sources:
