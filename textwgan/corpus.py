@@ -21,7 +21,7 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -283,6 +283,9 @@ class _Scan:
     truncated: int = 0
     invalid_bytes: int = 0
 
+    def __add__(self, other: _Scan) -> _Scan:
+        return _Scan(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
 
 def _keep_chars(seq_len: int) -> int:
     """Characters of a raw line worth reading: enough that normalizing, stripping and cutting
@@ -392,6 +395,7 @@ def prepare(sources: Sequence[str], out: str | Path, opts: PrepareOptions | None
         n_chars = int(((train != PAD).sum()) + (held != PAD).sum())
         n_unk = int((train == UNK).sum() + (held == UNK).sum())
         del train, held
+        total = scan + (held_scan or _Scan())
         meta = {
             "format": FORMAT,
             "version": VERSION,
@@ -404,12 +408,11 @@ def prepare(sources: Sequence[str], out: str | Path, opts: PrepareOptions | None
                            "example, cut to seq_len characters and right-padded with pad",
             **opts.as_meta(),
             "counts": {
-                "lines_read": scan.lines_read + (held_scan.lines_read if held_scan else 0),
-                "empty": scan.empty + (held_scan.empty if held_scan else 0),
-                "kept": scan.kept + (held_scan.kept if held_scan else 0),
-                "truncated": scan.truncated + (held_scan.truncated if held_scan else 0),
-                "invalid_utf8_bytes": scan.invalid_bytes + (held_scan.invalid_bytes
-                                                            if held_scan else 0),
+                "lines_read": total.lines_read,
+                "empty": total.empty,
+                "kept": total.kept,
+                "truncated": total.truncated,
+                "invalid_utf8_bytes": total.invalid_bytes,
                 "train": n_train,
                 "heldout": n_held,
                 "charset_size": len(charset),

@@ -36,7 +36,7 @@ def critic_distance(a: np.ndarray, b: np.ndarray, vocab_size: int, steps: int = 
         t = a.shape[1]
         critic = Critic(ModelConfig(seq_len=t, channels=channels, n_blocks=1), vocab_size)
         critic = critic.to(device)
-        opt = torch.optim.Adam(critic.parameters(), lr=1e-4 * 3, betas=(0.5, 0.9))
+        opt = torch.optim.Adam(critic.parameters(), lr=3e-4, betas=(0.5, 0.9))
         ta = torch.as_tensor(np.asarray(a, dtype=np.int64), device=device)
         tb = torch.as_tensor(np.asarray(b, dtype=np.int64), device=device)
         pa, pb = torch.randperm(len(ta), generator=gen), torch.randperm(len(tb), generator=gen)

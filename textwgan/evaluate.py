@@ -103,7 +103,6 @@ class Reference:
             self.corpus, self.seq_len, self.pad = c, c.seq_len, 0
             self.train = np.asarray(c.train)
             self.reference = self.train if protocol == "paper" else np.asarray(c.heldout)
-            self.name = str(c.path)
         else:
             if seq_len < 1:
                 raise InputError(f"--seq-len must be at least 1, got {seq_len}")
@@ -116,7 +115,6 @@ class Reference:
                 self.reference = self.train
             else:
                 self.reference = codepoints(reference_lines(reference), seq_len)
-            self.name = str(reference)
         self._index()
 
     @classmethod
@@ -125,12 +123,11 @@ class Reference:
         """A code-point reference from arrays already encoded (benchmarks, tests)."""
         ref = cls.__new__(cls)
         ref.corpus, ref.seq_len, ref.pad, ref.protocol = None, reference.shape[1], pad, protocol
-        ref.train, ref.reference, ref.name = train, reference, "arrays"
+        ref.train, ref.reference = train, reference
         ref._index()
         return ref
 
     def _index(self) -> None:
-        self._vocabulary: set[str] | None = None
         # One token coding for everything scored against this reference: the symbols of the
         # reference and training text, the pad, and one id for any other character. Fixed, so
         # the reference's n-gram tables are built once and reused for every input.
@@ -167,9 +164,8 @@ class Reference:
         return rows_to_text(rows, self.pad if self.corpus is None else 0)
 
     def vocabulary(self) -> set[str]:
-        if self._vocabulary is None:
-            self._vocabulary = set(words(self.texts(self.train), self.seq_len))
-        return self._vocabulary
+        return self.cached("vocabulary",
+                           lambda: set(words(self.texts(self.train), self.seq_len)))
 
     def signature(self, n: int, orders: Sequence[int], lm_order: int, seed: int,
                   critic: bool) -> str:

@@ -306,16 +306,23 @@ def train(corpus: Corpus, config: Config, out: str | Path | None = None, device:
                 metrics.append(record)
                 write(record)
                 emit("eval", record | {"examples": texts[:5]})
-                if record["js4"] < best:
-                    best = record["js4"]
-                    save_checkpoint(make_checkpoint(state, config, corpus, metrics),
-                                    run / BEST_NAME)
+                new_best = record["js4"] < best
+                best = min(best, record["js4"])
+            else:
+                new_best = False
 
+            saved = None
             if redo and ((step > 0 and step % t.save_every == 0) or last_step):
                 check_finite(step)
                 good_step = step
-                path = _save(state, config, corpus, metrics, run, t.keep_last)
-                emit("save", {"step": step, "path": str(path)})
+                saved = _save(state, config, corpus, metrics, run, t.keep_last)
+                emit("save", {"step": step, "path": str(saved)})
+            if new_best:  # the checkpoint just written, or one of its own between saves
+                if saved is not None:
+                    link_checkpoint(saved, run / BEST_NAME)
+                else:
+                    save_checkpoint(make_checkpoint(state, config, corpus, metrics),
+                                    run / BEST_NAME)
 
             if last_step:
                 break
