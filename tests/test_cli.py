@@ -46,7 +46,7 @@ def test_train_writes_a_complete_run(trained):
     evals = [r for r in records if r["kind"] == "eval"]
     assert [r["step"] for r in evals] == [0, 3, 6]  # step 0, every 3, and the last step
     train_rows = [r for r in records if r["kind"] == "train"]
-    assert train_rows and all({"w_estimate", "gp", "critic_loss", "generator_loss", "time"}
+    assert train_rows and all({"w_estimate", "penalty", "critic_loss", "generator_loss", "time"}
                               <= set(r) for r in train_rows)
     assert sorted(p.name for p in (run / "samples").iterdir()) == [
         "step_0000000.txt", "step_0000003.txt", "step_0000006.txt"]

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -37,10 +38,12 @@ def friendly(fn):
         try:
             return fn(*args, **kwargs)
         except TextWGANError as e:
-            err.print(f"[bold red]error:[/] {e.message}", highlight=False, soft_wrap=True)
+            # escape: a message may hold brackets ("textwgan[plot]") that rich would eat
+            err.print(f"[bold red]error:[/] {escape(e.message)}", highlight=False,
+                      soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
         except OSError as e:  # a full disk, a vanished file: still one line, not a traceback
-            err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except RuntimeError as e:
             if "out of memory" not in str(e):
@@ -145,8 +148,23 @@ def train(
     critic_norm: Annotated[str | None, typer.Option(
         help="layer or none (batch norm is refused: it breaks the per-sample penalty).",
         show_default=False)] = None,
+    lipschitz: Annotated[str | None, typer.Option(
+        help="gp (default with --loss wgan), gp-one-sided, gp-finite-difference, clip, or none "
+             "(default with --loss gan).", show_default=False)] = None,
+    clip_value: Annotated[float | None, typer.Option(
+        help="With --lipschitz clip: weights are clipped to [-c, c] (default 0.01).",
+        show_default=False)] = None,
+    loss: Annotated[str | None, typer.Option(
+        help="wgan (default) or gan (the standard non-saturating GAN baseline).",
+        show_default=False)] = None,
+    optimizer: Annotated[str | None, typer.Option(
+        help="auto (RMSProp with clip, else Adam), adam, or rmsprop.", show_default=False)
+                         ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     seed: Annotated[int | None, typer.Option(show_default=False)] = None,
+    diag_every: Annotated[int | None, typer.Option(
+        help="Steps between critic diagnostics in log.jsonl (0: never).", show_default=False)
+                          ] = None,
     eval_every: Annotated[int | None, typer.Option(
         help="Steps between JS evaluations.", show_default=False)] = None,
     save_every: Annotated[int | None, typer.Option(
@@ -170,15 +188,21 @@ def train(
 
     dev = resolve_device(device)
     schedule = dict(iters=iters, eval_every=eval_every, save_every=save_every,
-                    keep_last=keep_last)
+                    keep_last=keep_last, diag_every=diag_every)
+    if clip_value is not None and lipschitz != "clip":
+        raise InputError("--clip-value applies only with --lipschitz clip")
+    if loss == "gan" and lipschitz is None:
+        lipschitz = "none"  # the standard GAN baseline has no Lipschitz constraint
     settings = dict(batch_size=batch_size, critic_iters=critic_iters, gp_lambda=gp_lambda,
-                    lr=lr, critic_lr=critic_lr, critic_norm=critic_norm, seed=seed)
+                    lr=lr, critic_lr=critic_lr, critic_norm=critic_norm, seed=seed,
+                    lipschitz=lipschitz, clip_value=clip_value, loss=loss, optimizer=optimizer)
     if resume is not None:
         fixed = [k for k, v in settings.items() if v is not None]
         if fixed or preset != "auto":
             name = fixed[0].replace("_", "-") if fixed else "preset"
             raise InputError(f"--{name} cannot change when resuming: a resumed run keeps its "
-                             "settings (only --iters, --eval-every, --save-every may change)")
+                             "settings (only --iters, --eval-every, --save-every, --keep-last, "
+                             "--diag-every may change)")
         saved, saved_corpus = run_settings(resume)
         config = saved.with_overrides(**schedule).validate()
         corpus = corpus or saved_corpus
@@ -385,6 +409,38 @@ def bench(
         table.add_row(*r)
     out.print(table)
     out.print(result["signature"], style="dim", highlight=False, soft_wrap=True)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@app.command(epilog="Example: textwgan plot checkpoints/gp checkpoints/clip --out runs.png")
+@friendly
+def plot(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders (or their log.jsonl).",
+                                               show_default=False)],
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", help="PNG to write (needs matplotlib: pip install 'textwgan[plot]'); "
+                      "without it, a terminal summary.", show_default=False)] = None,
+):
+    """Plot training curves, critic weight histograms and per-layer gradient norms of runs."""
+    from .plot import plot_runs, read_run, run_summaries, sparkline
+
+    logs = [read_run(r) for r in runs]
+    if out_file is not None:
+        plot_runs(logs, out_file)
+        err.print(f"wrote {out_file}")
+        return
+    # One block per run, not a table: sparklines stay readable in a narrow terminal.
+    for r in run_summaries(logs):
+        out.print(f"[bold]{escape(r['run'])}[/]  {r['steps']:,} steps", highlight=False)
+        out.print(f"  W estimate  {sparkline(r['w'])}  last {_fmt(r['w_last'], '.4f')}",
+                  highlight=False)
+        out.print(f"  JS-4        {sparkline(r['js4'])}  best {_fmt(r['js4_best'], '.3f')}, "
+                  f"last {_fmt(r['js4_last'], '.3f')}", highlight=False)
+        if r["slope_mean"] is not None:
+            out.print(f"  ‖∇D‖ at interpolates {r['slope_mean']:.3f}, weights at bound "
+                      f"{r['at_bound']:.1%} (last diagnostic)", highlight=False)
 
 
 def main() -> None:

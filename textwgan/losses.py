@@ -1,8 +1,16 @@
-"""WGAN-GP losses and the gradient penalty.
+"""Critic and generator losses, and the ways of keeping the critic Lipschitz.
 
-critic loss     mean D(fake) − mean D(real) + λ·GP
-generator loss  −mean D(fake)
-W estimate      mean D(real) − mean D(fake): falls as samples improve
+wgan critic loss     mean D(fake) − mean D(real) + λ·penalty
+wgan generator loss  −mean D(fake)
+W estimate           mean D(real) − mean D(fake): falls as samples improve
+gan critic loss      −log σ(D(real)) − log(1 − σ(D(fake)))   (D gives logits)
+gan generator loss   −log σ(D(fake))                          (the non-saturating form)
+
+Penalties (all per sample, on points of the real–fake lines):
+gp                    (‖∇D(x̂)‖ − 1)²
+gp-one-sided          max(0, ‖∇D(x̂)‖ − 1)²
+gp-finite-difference  (|D(x₁) − D(x₂)| / ‖x₁ − x₂‖ − 1)²: no second derivative
+clip and none add no penalty (clip acts on the weights, after the optimizer step).
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 
 CriticFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -36,24 +45,81 @@ def gradient_norms(critic: CriticFn, x: torch.Tensor) -> torch.Tensor:
 
 
 def gradient_penalty(critic: CriticFn, real: torch.Tensor, fake: torch.Tensor,
-                     generator: torch.Generator | None = None) -> torch.Tensor:
-    """mean over the batch of (‖∇x̂ D(x̂)‖₂ − 1)², x̂ on the real–fake lines; without λ."""
-    norms = gradient_norms(critic, interpolates(real, fake.detach(), generator))
-    return ((norms - 1) ** 2).mean()
+                     generator: torch.Generator | None = None, one_sided: bool = False,
+                     ) -> torch.Tensor:
+    """mean over the batch of (‖∇x̂ D(x̂)‖₂ − 1)², x̂ on the real–fake lines; without λ.
+    One-sided: only norms above 1 are penalized."""
+    return _penalty_and_norms(critic, real, fake, generator, one_sided)[0]
+
+
+def _penalty_and_norms(critic: CriticFn, real: torch.Tensor, fake: torch.Tensor,
+                       generator: torch.Generator | None, one_sided: bool,
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    norms = gradient_norms(critic, interpolates(real, fake.detach(), generator))  # (B,)
+    excess = (norms - 1).clamp(min=0) if one_sided else norms - 1
+    return (excess ** 2).mean(), norms.detach()
+
+
+def difference_quotients(critic: CriticFn, real: torch.Tensor, fake: torch.Tensor,
+                         generator: torch.Generator | None = None) -> torch.Tensor:
+    """|D(x₁) − D(x₂)| / ‖x₁ − x₂‖ per sample, for two random points x₁, x₂ on each sample's
+    real–fake line: a slope estimate that needs one backward pass, not a double one."""
+    fake = fake.detach()
+    x1 = interpolates(real, fake, generator)  # (B, T, V)
+    x2 = interpolates(real, fake, generator)  # (B, T, V)
+    both = critic(torch.cat([x1, x2]))  # (2B,): one forward for both points
+    d1, d2 = _fp32_or_wider(both).chunk(2)
+    # ‖x₁ − x₂‖ = |ε₁ − ε₂|·‖real − fake‖; the floor keeps a coincident pair from dividing by 0.
+    dist = _fp32_or_wider((x1 - x2).flatten(1)).norm(2, dim=1).clamp(min=1e-6)  # (B,)
+    return (d1 - d2).abs() / dist
+
+
+def finite_difference_penalty(critic: CriticFn, real: torch.Tensor, fake: torch.Tensor,
+                              generator: torch.Generator | None = None) -> torch.Tensor:
+    """mean over the batch of (|D(x₁) − D(x₂)| / ‖x₁ − x₂‖ − 1)²; without λ."""
+    return ((difference_quotients(critic, real, fake, generator) - 1) ** 2).mean()
+
+
+def penalty(kind: str, critic: CriticFn, real: torch.Tensor, fake: torch.Tensor,
+            ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The penalty of a Lipschitz method (0 for clip and none), and the slopes it measured:
+    gradient norms, or difference quotients (None where it measures none)."""
+    if kind in ("gp", "gp-one-sided"):
+        return _penalty_and_norms(critic, real, fake, None, kind == "gp-one-sided")
+    if kind == "gp-finite-difference":
+        q = difference_quotients(critic, real, fake)
+        return ((q - 1) ** 2).mean(), q.detach()
+    if kind in ("clip", "none"):
+        return real.new_zeros((), dtype=torch.float32), None
+    raise ValueError(f"unknown Lipschitz method {kind!r}")
 
 
 def critic_loss(critic: CriticFn, real: torch.Tensor, fake: torch.Tensor, gp_lambda: float,
+                lipschitz: str = "gp", loss: str = "wgan",
                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The critic's loss and its parts (detached). `fake` is detached here: no generator grads."""
+    """The critic's loss and its parts (detached). `fake` is detached here: no generator grads.
+    Under `loss="gan"` the critic's outputs are logits of "real"."""
     fake = fake.detach()
-    d_real = _fp32_or_wider(critic(real)).mean()
-    d_fake = _fp32_or_wider(critic(fake)).mean()
-    gp = gradient_penalty(critic, real, fake) if gp_lambda > 0 else d_real.new_zeros(())
-    loss = d_fake - d_real + gp_lambda * gp
-    stats = {"w_estimate": (d_real - d_fake).detach(), "gp": gp.detach(),
-             "critic_loss": loss.detach()}
-    return loss, stats
+    # One forward for both halves: the same weights, half the launches.
+    d_real, d_fake = _fp32_or_wider(critic(torch.cat([real, fake]))).chunk(2)  # (B,), (B,)
+    if loss == "wgan":
+        adversarial = d_fake.mean() - d_real.mean()
+    elif loss == "gan":
+        adversarial = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+    else:
+        raise ValueError(f"unknown loss {loss!r}")
+    if gp_lambda > 0:
+        pen, _ = penalty(lipschitz, critic, real, fake)
+    else:
+        pen = adversarial.new_zeros(())
+    total = adversarial + gp_lambda * pen
+    stats = {"w_estimate": (d_real.mean() - d_fake.mean()).detach(), "penalty": pen.detach(),
+             "critic_loss": total.detach()}
+    return total, stats
 
 
-def generator_loss(critic: CriticFn, fake: torch.Tensor) -> torch.Tensor:
-    return -_fp32_or_wider(critic(fake)).mean()
+def generator_loss(critic: CriticFn, fake: torch.Tensor, loss: str = "wgan") -> torch.Tensor:
+    d_fake = _fp32_or_wider(critic(fake))  # (B,)
+    if loss == "gan":
+        return F.softplus(-d_fake).mean()  # −log σ(D(fake)): does not saturate early
+    return -d_fake.mean()

@@ -36,6 +36,7 @@ from .checkpoint import (
 )
 from .config import Config
 from .corpus import Corpus, DeviceData
+from .diagnostics import critic_diagnostics
 from .errors import InputError, TextWGANError
 from .fileio import atomic_write_text, write_lines
 from .losses import critic_loss, generator_loss
@@ -65,6 +66,8 @@ class TrainState:
     opt_generator: torch.optim.Optimizer
     opt_critic: torch.optim.Optimizer
     step: int = 0
+    # The last critic step's real and fake batches, kept for the diagnostics.
+    last_batch: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 def build_state(config: Config, vocab_size: int, device: torch.device) -> TrainState:
@@ -75,20 +78,36 @@ def build_state(config: Config, vocab_size: int, device: torch.device) -> TrainS
 
     critic_lr = t.lr if t.critic_lr is None else t.critic_lr
     return TrainState(generator, critic,
-                      torch.optim.Adam(generator.parameters(), lr=t.lr, betas=t.betas),
-                      torch.optim.Adam(critic.parameters(), lr=critic_lr, betas=t.betas))
+                      make_optimizer(generator.parameters(), t.lr, config),
+                      make_optimizer(critic.parameters(), critic_lr, config))
+
+
+def make_optimizer(params, lr: float, config: Config) -> torch.optim.Optimizer:
+    if config.train.optimizer_name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    return torch.optim.Adam(params, lr=lr, betas=config.train.betas)
+
+
+def clip_weights(module: torch.nn.Module, c: float) -> None:
+    """Every parameter into [−c, c], as the original WGAN does after each critic update."""
+    with torch.no_grad():
+        for p in module.parameters():
+            p.clamp_(-c, c)
 
 
 def critic_step(state: TrainState, data: DeviceData, config: Config) -> dict[str, torch.Tensor]:
     """One critic update on a real batch and a fresh fake batch. The generator is untouched."""
-    b = config.train.batch_size
-    real = data.get_batch(b)  # (B, T, V)
+    t = config.train
+    real = data.get_batch(t.batch_size)  # (B, T, V)
     with torch.no_grad():  # the critic's loss needs no generator graph
-        fake = state.generator(state.generator.noise(b, real.device))  # (B, T, V)
-    loss, stats = critic_loss(state.critic, real, fake, config.train.gp_lambda)
+        fake = state.generator(state.generator.noise(t.batch_size, real.device))  # (B, T, V)
+    loss, stats = critic_loss(state.critic, real, fake, t.gp_lambda, t.lipschitz, t.loss)
     state.opt_critic.zero_grad(set_to_none=True)
     loss.backward()
     state.opt_critic.step()
+    if t.lipschitz == "clip":
+        clip_weights(state.critic, t.clip_value)
+    state.last_batch = (real, fake)
     return stats
 
 
@@ -98,7 +117,7 @@ def generator_step(state: TrainState, config: Config, device: torch.device) -> t
     critic.requires_grad_(False)
     try:
         fake = state.generator(state.generator.noise(config.train.batch_size, device))
-        loss = generator_loss(critic, fake)
+        loss = generator_loss(critic, fake, config.train.loss)
         state.opt_generator.zero_grad(set_to_none=True)
         loss.backward()
         state.opt_generator.step()
@@ -143,7 +162,8 @@ def default_run_dir(corpus: Corpus, config: Config, root: Path = DEFAULT_ROOT) -
 
 
 # Fields that only say when to log, evaluate, save or stop: a run may be resumed with others.
-SCHEDULE_FIELDS = frozenset({"iters", "log_every", "eval_every", "save_every", "keep_last"})
+SCHEDULE_FIELDS = frozenset({"iters", "log_every", "eval_every", "save_every", "keep_last",
+                             "diag_every"})
 
 
 def settings_diff(a: Config, b: Config) -> list[str]:
@@ -331,6 +351,17 @@ def train(corpus: Corpus, config: Config, out: str | Path | None = None, device:
                 stats = critic_step(state, data, config)
             g_loss = generator_step(state, config, dev)
             bad |= ~torch.isfinite(stats["critic_loss"]) | ~torch.isfinite(g_loss)
+
+            if t.diag_every and (step + 1) % t.diag_every == 0:
+                check_finite(step + 1)
+                real, fake = state.last_batch
+                record = {"kind": "diag", "step": step + 1, "time": time.perf_counter() - t0,
+                          "lipschitz": t.lipschitz, "loss": t.loss,
+                          **{k: v.item() for k, v in stats.items()},
+                          "generator_loss": g_loss.item(),
+                          **critic_diagnostics(state.critic, real, fake, config, seed=step + 1)}
+                write(record)
+                emit("diag", record)
 
             if (step + 1) % t.log_every == 0:
                 check_finite(step + 1)
