@@ -95,14 +95,20 @@ def find_checkpoint(spec: str | Path | None = None, root: str | Path = DEFAULT_R
     return found[-1]
 
 
-def rng_state() -> dict:
+def rng_state(device: torch.device | None = None) -> dict:
+    """The CPU generator's state, and the training GPU's when training on one."""
     state = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+    if device is not None and device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
     return state
 
 
-def set_rng_state(state: dict) -> None:
+def set_rng_state(state: dict, device: torch.device | None = None) -> None:
+    """Restore onto `device`: the saved GPU state goes to whichever GPU trains now (under
+    torchrun every rank holds the same stream, so each rank takes rank 0's saved state)."""
     torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    cuda = state.get("cuda")
+    if cuda is not None and device is not None and device.type == "cuda":
+        if isinstance(cuda, list):  # checkpoints of textwgan 0.1.0 saved every GPU's state
+            cuda = cuda[0]
+        torch.cuda.set_rng_state(cuda, device)

@@ -162,6 +162,10 @@ def train(
                          ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     seed: Annotated[int | None, typer.Option(show_default=False)] = None,
+    data: Annotated[str, typer.Option(
+        help="Where the training split lives: device (copied whole), mapped (read from the "
+             "memory map per batch: corpora larger than memory), or auto (device up to 1 GiB).")
+                    ] = "auto",
     diag_every: Annotated[int | None, typer.Option(
         help="Steps between critic diagnostics in log.jsonl (0: never).", show_default=False)
                           ] = None,
@@ -180,13 +184,17 @@ def train(
     seq_len: Annotated[int, typer.Option(
         help="When CORPUS is text: characters per example.")] = 32,
 ):
-    """Train a WGAN-GP on a corpus; writes checkpoints, a JSONL log and samples to a run folder."""
+    """Train a WGAN-GP on a corpus; writes checkpoints, a JSONL log and samples to a run folder.
+
+    Several GPUs or machines: launch with torchrun (see the README), e.g.
+    torchrun --nproc-per-node 4 -m textwgan train corpus.txt --out checkpoints/run
+    """
     from .config import get_preset
     from .corpus import PrepareOptions, resolve_corpus
+    from .distributed import env_shard, main_first, setup, teardown
     from .train import resolve_device, run_settings
     from .train import train as train_run
 
-    dev = resolve_device(device)
     schedule = dict(iters=iters, eval_every=eval_every, save_every=save_every,
                     keep_last=keep_last, diag_every=diag_every)
     if clip_value is not None and lipschitz != "clip":
@@ -196,6 +204,8 @@ def train(
     settings = dict(batch_size=batch_size, critic_iters=critic_iters, gp_lambda=gp_lambda,
                     lr=lr, critic_lr=critic_lr, critic_norm=critic_norm, seed=seed,
                     lipschitz=lipschitz, clip_value=clip_value, loss=loss, optimizer=optimizer)
+    shard = env_shard()  # rank 0 of 1 unless launched by torchrun
+    dev = resolve_device(device)
     if resume is not None:
         fixed = [k for k, v in settings.items() if v is not None]
         if fixed or preset != "auto":
@@ -210,23 +220,24 @@ def train(
     else:
         if preset == "auto":
             preset = "default" if dev.type == "cuda" else "small"
-            err.print(f"preset: {preset} (auto, on {dev.type})")
+            if shard.is_main:
+                err.print(f"preset: {preset} (auto, on {dev.type})")
         config = get_preset(preset).with_overrides(**schedule, **settings).validate()
-    data = resolve_corpus(corpus, PrepareOptions(seq_len=seq_len, lowercase=lowercase),
-                          log=lambda msg: err.print(msg))
+    say = (lambda msg: err.print(msg)) if shard.is_main else (lambda msg: None)
     progress = Progress(
         TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[rate]} it/s  W {task.fields[w]}"),
-        TimeRemainingColumn(), console=err, transient=False,
+        TimeRemainingColumn(), console=err, transient=False, disable=not shard.is_main,
     )
     task = progress.add_task("train", total=config.train.iters, rate="-", w="-")
 
     def on_event(kind: str, r: dict) -> None:
         if kind == "start":
             how = f"resumed at step {r['step']:,}" if r["resumed"] else "new"
-            err.print(f"run {r['run']} ({how}) on {r['device']}: {r['train_sequences']:,} "
-                      f"training sequences, {r['vocab_size']} symbols, {r['iters']:,} "
-                      "generator steps")
+            ranks = f" × {r['ranks']} ranks" if r["ranks"] > 1 else ""
+            err.print(f"run {r['run']} ({how}) on {r['device']}{ranks}: "
+                      f"{r['train_sequences']:,} training sequences, {r['vocab_size']} symbols, "
+                      f"{r['iters']:,} generator steps")
             progress.update(task, completed=r["step"])
         elif kind == "log":
             progress.update(task, completed=r["step"], rate=f"{r['it_s']:.2f}",
@@ -238,9 +249,18 @@ def train(
         elif kind == "end":
             progress.update(task, completed=r["step"])
 
-    with progress:
-        run = train_run(data, config, out_dir, device=str(dev), on_event=on_event)
-    out.print(f"done: {run}\nsample with: textwgan sample -n 100 --checkpoint {run}")
+    try:
+        dev = setup(shard, dev)  # joins the process group under torchrun
+        with main_first(shard):  # one rank prepares (and caches) a text corpus, then the rest
+            prepared = resolve_corpus(corpus, PrepareOptions(seq_len=seq_len,
+                                                             lowercase=lowercase), log=say)
+        with progress:
+            run = train_run(prepared, config, out_dir, device=str(dev), on_event=on_event,
+                            data=data, shard=shard)
+    finally:
+        teardown(shard)
+    if shard.is_main:
+        out.print(f"done: {run}\nsample with: textwgan sample -n 100 --checkpoint {run}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from .distributed import SINGLE, Shard
+
 CriticFn = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -29,10 +31,13 @@ def _fp32_or_wider(t: torch.Tensor) -> torch.Tensor:
 
 
 def interpolates(real: torch.Tensor, fake: torch.Tensor,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
-    """x̂ = ε·real + (1−ε)·fake with one ε ~ U[0, 1] per sequence."""
-    eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device,
-                     dtype=real.dtype, generator=generator)  # (B, 1, 1)
+                 generator: torch.Generator | None = None, shard: Shard = SINGLE,
+                 ) -> torch.Tensor:
+    """x̂ = ε·real + (1−ε)·fake with one ε ~ U[0, 1] per sequence. Under data parallelism
+    the ε of the whole global batch are drawn and this rank keeps its slice."""
+    b = real.shape[0]
+    eps = torch.rand(b * shard.world, *([1] * (real.dim() - 1)), device=real.device,
+                     dtype=real.dtype, generator=generator)[shard.rows(b * shard.world)]
     return eps * real + (1 - eps) * fake  # (B, T, V)
 
 
@@ -54,19 +59,20 @@ def gradient_penalty(critic: CriticFn, real: torch.Tensor, fake: torch.Tensor,
 
 def _penalty_and_norms(critic: CriticFn, real: torch.Tensor, fake: torch.Tensor,
                        generator: torch.Generator | None, one_sided: bool,
-                       ) -> tuple[torch.Tensor, torch.Tensor]:
-    norms = gradient_norms(critic, interpolates(real, fake.detach(), generator))  # (B,)
+                       shard: Shard = SINGLE) -> tuple[torch.Tensor, torch.Tensor]:
+    norms = gradient_norms(critic, interpolates(real, fake.detach(), generator, shard))  # (B,)
     excess = (norms - 1).clamp(min=0) if one_sided else norms - 1
     return (excess ** 2).mean(), norms.detach()
 
 
 def difference_quotients(critic: CriticFn, real: torch.Tensor, fake: torch.Tensor,
-                         generator: torch.Generator | None = None) -> torch.Tensor:
+                         generator: torch.Generator | None = None, shard: Shard = SINGLE,
+                         ) -> torch.Tensor:
     """|D(x₁) − D(x₂)| / ‖x₁ − x₂‖ per sample, for two random points x₁, x₂ on each sample's
     real–fake line: a slope estimate that needs one backward pass, not a double one."""
     fake = fake.detach()
-    x1 = interpolates(real, fake, generator)  # (B, T, V)
-    x2 = interpolates(real, fake, generator)  # (B, T, V)
+    x1 = interpolates(real, fake, generator, shard)  # (B, T, V)
+    x2 = interpolates(real, fake, generator, shard)  # (B, T, V)
     both = critic(torch.cat([x1, x2]))  # (2B,): one forward for both points
     d1, d2 = _fp32_or_wider(both).chunk(2)
     # ‖x₁ − x₂‖ = |ε₁ − ε₂|·‖real − fake‖; the floor keeps a coincident pair from dividing by 0.
@@ -81,13 +87,13 @@ def finite_difference_penalty(critic: CriticFn, real: torch.Tensor, fake: torch.
 
 
 def penalty(kind: str, critic: CriticFn, real: torch.Tensor, fake: torch.Tensor,
-            ) -> tuple[torch.Tensor, torch.Tensor | None]:
+            shard: Shard = SINGLE) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The penalty of a Lipschitz method (0 for clip and none), and the slopes it measured:
     gradient norms, or difference quotients (None where it measures none)."""
     if kind in ("gp", "gp-one-sided"):
-        return _penalty_and_norms(critic, real, fake, None, kind == "gp-one-sided")
+        return _penalty_and_norms(critic, real, fake, None, kind == "gp-one-sided", shard)
     if kind == "gp-finite-difference":
-        q = difference_quotients(critic, real, fake)
+        q = difference_quotients(critic, real, fake, None, shard)
         return ((q - 1) ** 2).mean(), q.detach()
     if kind in ("clip", "none"):
         return real.new_zeros((), dtype=torch.float32), None
@@ -95,10 +101,16 @@ def penalty(kind: str, critic: CriticFn, real: torch.Tensor, fake: torch.Tensor,
 
 
 def critic_loss(critic: CriticFn, real: torch.Tensor, fake: torch.Tensor, gp_lambda: float,
-                lipschitz: str = "gp", loss: str = "wgan",
+                lipschitz: str = "gp", loss: str = "wgan", shard: Shard = SINGLE,
+                penalty_critic: CriticFn | None = None,
                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The critic's loss and its parts (detached). `fake` is detached here: no generator grads.
-    Under `loss="gan"` the critic's outputs are logits of "real"."""
+    Under `loss="gan"` the critic's outputs are logits of "real".
+
+    `penalty_critic` (default: `critic`) computes the penalty: under DistributedDataParallel,
+    `critic` is the wrapper, called once per backward as DDP requires, and `penalty_critic` the
+    bare module. A parameter's gradient from both paths is summed by autograd before its one
+    accumulation, so DDP averages the whole gradient once: nothing is counted twice or lost."""
     fake = fake.detach()
     # One forward for both halves: the same weights, half the launches.
     d_real, d_fake = _fp32_or_wider(critic(torch.cat([real, fake]))).chunk(2)  # (B,), (B,)
@@ -109,7 +121,7 @@ def critic_loss(critic: CriticFn, real: torch.Tensor, fake: torch.Tensor, gp_lam
     else:
         raise ValueError(f"unknown loss {loss!r}")
     if gp_lambda > 0:
-        pen, _ = penalty(lipschitz, critic, real, fake)
+        pen, _ = penalty(lipschitz, penalty_critic or critic, real, fake, shard)
     else:
         pen = adversarial.new_zeros(())
     total = adversarial + gp_lambda * pen

@@ -10,6 +10,7 @@ state, step, metrics and RNG state all come back.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 import time
@@ -35,8 +36,9 @@ from .checkpoint import (
     set_rng_state,
 )
 from .config import Config
-from .corpus import Corpus, DeviceData
+from .corpus import Corpus, DeviceData, MappedData, training_data
 from .diagnostics import critic_diagnostics
+from .distributed import SINGLE, Shard, any_rank, barrier, env_shard, setup
 from .errors import InputError, TextWGANError
 from .fileio import atomic_write_text, write_lines
 from .losses import critic_loss, generator_loss
@@ -45,6 +47,7 @@ from .models import Critic, Generator
 from .sample import generate_ids
 
 Event = Callable[[str, dict], None]
+BatchSource = DeviceData | MappedData
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -68,6 +71,21 @@ class TrainState:
     step: int = 0
     # The last critic step's real and fake batches, kept for the diagnostics.
     last_batch: tuple[torch.Tensor, torch.Tensor] | None = None
+    # Under torchrun: the DistributedDataParallel wrappers (else the bare nets) and the shard.
+    critic_ddp: torch.nn.Module | None = None
+    generator_ddp: torch.nn.Module | None = None
+    shard: Shard = SINGLE
+
+    def wrap(self, shard: Shard, device: torch.device) -> None:
+        """Wrap both nets in DistributedDataParallel when there are several ranks."""
+        self.shard = shard
+        if not shard.active:
+            return
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ids = [device.index] if device.type == "cuda" else None
+        self.critic_ddp = DDP(self.critic, device_ids=ids)
+        self.generator_ddp = DDP(self.generator, device_ids=ids)
 
 
 def build_state(config: Config, vocab_size: int, device: torch.device) -> TrainState:
@@ -95,13 +113,21 @@ def clip_weights(module: torch.nn.Module, c: float) -> None:
             p.clamp_(-c, c)
 
 
-def critic_step(state: TrainState, data: DeviceData, config: Config) -> dict[str, torch.Tensor]:
+def rank_noise(state: TrainState, batch_size: int, device: torch.device) -> torch.Tensor:
+    """This rank's slice of the global batch's noise (all of it on a single process)."""
+    return state.generator.noise(batch_size, device)[state.shard.rows(batch_size)]  # (B/N, Z)
+
+
+def critic_step(state: TrainState, data: BatchSource, config: Config,
+                ) -> dict[str, torch.Tensor]:
     """One critic update on a real batch and a fresh fake batch. The generator is untouched."""
     t = config.train
-    real = data.get_batch(t.batch_size)  # (B, T, V)
+    local = t.batch_size // state.shard.world
+    real = data.get_batch(local)  # (B/N, T, V)
     with torch.no_grad():  # the critic's loss needs no generator graph
-        fake = state.generator(state.generator.noise(t.batch_size, real.device))  # (B, T, V)
-    loss, stats = critic_loss(state.critic, real, fake, t.gp_lambda, t.lipschitz, t.loss)
+        fake = state.generator(rank_noise(state, t.batch_size, real.device))  # (B/N, T, V)
+    loss, stats = critic_loss(state.critic_ddp or state.critic, real, fake, t.gp_lambda,
+                              t.lipschitz, t.loss, state.shard, penalty_critic=state.critic)
     state.opt_critic.zero_grad(set_to_none=True)
     loss.backward()
     state.opt_critic.step()
@@ -116,7 +142,8 @@ def generator_step(state: TrainState, config: Config, device: torch.device) -> t
     critic = state.critic
     critic.requires_grad_(False)
     try:
-        fake = state.generator(state.generator.noise(config.train.batch_size, device))
+        generator = state.generator_ddp or state.generator
+        fake = generator(rank_noise(state, config.train.batch_size, device))  # (B/N, T, V)
         loss = generator_loss(critic, fake, config.train.loss)
         state.opt_generator.zero_grad(set_to_none=True)
         loss.backward()
@@ -127,7 +154,7 @@ def generator_step(state: TrainState, config: Config, device: torch.device) -> t
 
 
 def make_checkpoint(state: TrainState, config: Config, corpus: Corpus, metrics: list[dict],
-                    ) -> dict:
+                    device: torch.device | None = None) -> dict:
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -141,7 +168,7 @@ def make_checkpoint(state: TrainState, config: Config, corpus: Corpus, metrics: 
         "critic": state.critic.state_dict(),
         "opt_generator": state.opt_generator.state_dict(),
         "opt_critic": state.opt_critic.state_dict(),
-        "rng": rng_state(),
+        "rng": rng_state(device),
         "metrics": metrics,
     }
 
@@ -233,9 +260,10 @@ def _trim_log(path: Path, step: int) -> None:
 
 
 def _save(state: TrainState, config: Config, corpus: Corpus, metrics: list[dict], run: Path,
-          keep_last: int) -> Path:
+          keep_last: int, device: torch.device) -> Path:
     """checkpoint.pt (the latest), plus step_NNNNNNN.pt for the last `keep_last` saves."""
-    path = save_checkpoint(make_checkpoint(state, config, corpus, metrics), run / CHECKPOINT_NAME)
+    path = save_checkpoint(make_checkpoint(state, config, corpus, metrics, device),
+                           run / CHECKPOINT_NAME)
     if keep_last > 0:
         link_checkpoint(path, run / f"step_{state.step:07d}.pt")
         for old in sorted(run.glob("step_*.pt"))[:-keep_last]:
@@ -244,16 +272,27 @@ def _save(state: TrainState, config: Config, corpus: Corpus, metrics: list[dict]
 
 
 def train(corpus: Corpus, config: Config, out: str | Path | None = None, device: str = "auto",
-          on_event: Event | None = None) -> Path:
+          on_event: Event | None = None, data: str = "auto", shard: Shard | None = None,
+          ) -> Path:
     """Train a WGAN-GP on `corpus` with `config`; returns the run folder.
 
     If `out` already holds a run with the same settings (schedule fields aside), it is resumed
     exactly where its checkpoint left it. `on_event(kind, record)` is called with kind "start",
-    "log", "eval", "save" and "end".
+    "log", "diag", "eval", "save" and "end" (on rank 0 only). `data`: where the training split
+    lives (auto, device, mapped; see `training_data`). Under torchrun (`shard` from the
+    environment by default) every rank trains its slice of each batch, and rank 0 alone
+    logs, evaluates and saves; `config.train.batch_size` is the global batch.
     """
     config = config.with_overrides(seq_len=corpus.seq_len).validate()
-    emit = on_event or (lambda kind, record: None)
-    dev = resolve_device(device)
+    shard = shard or env_shard()
+    if config.train.batch_size % shard.world:
+        raise InputError(f"--batch-size {config.train.batch_size} is the global batch and must "
+                         f"divide evenly among the {shard.world} ranks")
+    main = shard.is_main
+    emit = (on_event or (lambda kind, record: None)) if main else (lambda kind, record: None)
+    dev = setup(shard, resolve_device(device))
+    if out is None and shard.active:
+        raise InputError("under torchrun, give --out: every rank must name the same run folder")
     run = Path(out) if out is not None else default_run_dir(corpus, config)
     ckpt = None
     if (run / CHECKPOINT_NAME).exists():
@@ -266,29 +305,33 @@ def train(corpus: Corpus, config: Config, out: str | Path | None = None, device:
         if ckpt["charset"] != corpus.charset.chars:
             raise InputError(f"{run}: was trained with another charset than {corpus.path} has; "
                              "resume it on the corpus it was trained on")
-    try:
-        (run / "samples").mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InputError(f"{run}: cannot create the run folder ({e.strerror})") from None
-    for stale in run.glob(".*.tmp"):  # half-written files of a killed run: never renamed in
-        stale.unlink(missing_ok=True)
-    atomic_write_text(run / "config.json", json.dumps(
-        {"config": config.to_dict(), "corpus": str(corpus.path), "device": str(dev),
-         "textwgan_version": __version__}, indent=1) + "\n")
+    if main:
+        try:
+            (run / "samples").mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise InputError(f"{run}: cannot create the run folder ({e.strerror})") from None
+        for stale in run.glob(".*.tmp"):  # half-written files of a killed run: never renamed in
+            stale.unlink(missing_ok=True)
+        atomic_write_text(run / "config.json", json.dumps(
+            {"config": config.to_dict(), "corpus": str(corpus.path), "device": str(dev),
+             "ranks": shard.world, "textwgan_version": __version__}, indent=1) + "\n")
 
-    data = DeviceData(corpus, dev)
+    batches = training_data(corpus, dev, data, shard)
     state = build_state(config, len(corpus.charset), dev)
     metrics: list[dict] = []
     if ckpt is not None:
         metrics = _restore(state, ckpt)
-        _trim_log(run / "log.jsonl", state.step)
-        set_rng_state(ckpt["rng"])  # last: building the nets above reseeded the RNG
+        if main:
+            _trim_log(run / "log.jsonl", state.step)
+        set_rng_state(ckpt["rng"], dev)  # last: building the nets above reseeded the RNG
+    state.wrap(shard, dev)
     start = state.step
     t = config.train
     best = min((m["js4"] for m in metrics if "js4" in m), default=float("inf"))
     emit("start", {"run": str(run), "device": str(dev), "iters": t.iters, "step": start,
                    "resumed": ckpt is not None, "train_sequences": len(corpus.train),
-                   "vocab_size": len(corpus.charset)})
+                   "vocab_size": len(corpus.charset), "ranks": shard.world,
+                   "data": type(batches).__name__})
     # Non-finite losses are flagged on the device, so the step never waits for the host; the
     # flag is read when a log line, an evaluation or a save is due anyway.
     bad = torch.zeros((), dtype=torch.bool, device=dev)
@@ -302,7 +345,8 @@ def train(corpus: Corpus, config: Config, out: str | Path | None = None, device:
 
     t0 = t_last = time.perf_counter()
     step_last = start
-    with open(run / "log.jsonl", "a", encoding="utf-8") as log, _StopRequest() as stop:
+    log_file = run / "log.jsonl" if main else os.devnull
+    with open(log_file, "a", encoding="utf-8") as log, _StopRequest() as stop:
 
         def write(record: dict) -> None:
             log.write(json.dumps(record) + "\n")
@@ -314,7 +358,7 @@ def train(corpus: Corpus, config: Config, out: str | Path | None = None, device:
             # A resumed run evaluated and saved its first step before it stopped.
             redo = step > start or ckpt is None
 
-            if redo and (step % t.eval_every == 0 or last_step):
+            if main and redo and (step % t.eval_every == 0 or last_step):
                 check_finite(step)
                 good_step = step
                 report, texts = evaluate(state, corpus, config)
@@ -332,27 +376,27 @@ def train(corpus: Corpus, config: Config, out: str | Path | None = None, device:
                 new_best = False
 
             saved = None
-            if redo and ((step > 0 and step % t.save_every == 0) or last_step):
+            if main and redo and ((step > 0 and step % t.save_every == 0) or last_step):
                 check_finite(step)
                 good_step = step
-                saved = _save(state, config, corpus, metrics, run, t.keep_last)
+                saved = _save(state, config, corpus, metrics, run, t.keep_last, dev)
                 emit("save", {"step": step, "path": str(saved)})
             if new_best:  # the checkpoint just written, or one of its own between saves
                 if saved is not None:
                     link_checkpoint(saved, run / BEST_NAME)
                 else:
-                    save_checkpoint(make_checkpoint(state, config, corpus, metrics),
+                    save_checkpoint(make_checkpoint(state, config, corpus, metrics, dev),
                                     run / BEST_NAME)
 
             if last_step:
                 break
 
             for _ in range(t.critic_iters):
-                stats = critic_step(state, data, config)
+                stats = critic_step(state, batches, config)
             g_loss = generator_step(state, config, dev)
             bad |= ~torch.isfinite(stats["critic_loss"]) | ~torch.isfinite(g_loss)
 
-            if t.diag_every and (step + 1) % t.diag_every == 0:
+            if main and t.diag_every and (step + 1) % t.diag_every == 0:
                 check_finite(step + 1)
                 real, fake = state.last_batch
                 record = {"kind": "diag", "step": step + 1, "time": time.perf_counter() - t0,
@@ -363,7 +407,8 @@ def train(corpus: Corpus, config: Config, out: str | Path | None = None, device:
                 write(record)
                 emit("diag", record)
 
-            if (step + 1) % t.log_every == 0:
+            at_log = (step + 1) % t.log_every == 0
+            if main and at_log:
                 check_finite(step + 1)
                 now = time.perf_counter()
                 record = {"kind": "train", "step": step + 1,
@@ -374,14 +419,23 @@ def train(corpus: Corpus, config: Config, out: str | Path | None = None, device:
                 write(record)
                 emit("log", record)
 
-            if stop.signum is not None:
+            # Ranks must stop at the same step: under torchrun they agree at log steps.
+            stopping = stop.signum is not None
+            if shard.active:
+                stopping = at_log and any_rank(shard, stopping, dev)
+            if stopping:
                 state.step = step + 1
+                signum = stop.signum or signal.SIGTERM
+                name = signal.Signals(signum).name
+                if not main:
+                    raise Interrupted(f"{name}: rank {shard.rank} stopped at step "
+                                      f"{state.step}; rank 0 saved", signum)
                 check_finite(state.step)
-                path = _save(state, config, corpus, metrics, run, t.keep_last)
+                path = _save(state, config, corpus, metrics, run, t.keep_last, dev)
                 emit("save", {"step": state.step, "path": str(path)})
-                name = signal.Signals(stop.signum).name
                 raise Interrupted(f"{name}: stopped at step {state.step} and saved {path}; "
-                                  f"resume with: textwgan train --resume {run}", stop.signum)
+                                  f"resume with: textwgan train --resume {run}", signum)
 
+    barrier(shard)  # no rank leaves before rank 0 has saved the last checkpoint
     emit("end", {"run": str(run), "step": state.step, "time": time.perf_counter() - t0})
     return run
