@@ -183,7 +183,7 @@ def test_failed_prepare_leaves_the_old_corpus_intact(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr("textwgan.charset.Charset.encode_many", boom)
+    monkeypatch.setattr("textwgan.corpus._encode_file", boom)  # fails while writing
     with pytest.raises(OSError):
         prepare([str(src)], tmp_path / "c", PrepareOptions(heldout_fraction=0.2))
     assert (tmp_path / "c" / "train.npy").read_bytes() == before
@@ -221,3 +221,42 @@ def test_batches_are_one_hot_rows_of_the_training_split(small_corpus):
     assert torch.equal(batch.sum(-1), torch.ones(8, corpus.seq_len))
     train_rows = {tuple(r) for r in np.asarray(corpus.train).tolist()}
     assert all(tuple(r) in train_rows for r in batch.argmax(-1).tolist())
+
+
+def test_parallel_prepare_writes_the_same_corpus(tmp_path):
+    # Two worker processes and none give byte-identical folders; both equal a plain encoding
+    # (normalize each line, Charset.encode_many) of the same lines.
+    for workers in (1, 2):
+        prepare([str(COCO_TRAIN)], tmp_path / f"w{workers}",
+                PrepareOptions(workers=workers, heldout_fraction=0.25, seed=3))
+    for name in ("train.npy", "heldout.npy", "charset.json", "meta.json"):
+        assert (tmp_path / "w1" / name).read_bytes() == (tmp_path / "w2" / name).read_bytes()
+    corpus = Corpus(tmp_path / "w2")
+    from textwgan.corpus import make_normalizer
+
+    norm = make_normalizer(False)
+    lines = [norm.normalize_str(x).strip() for x in COCO_TRAIN.read_text().splitlines()]
+    lines = [x for x in lines if x]
+    held = np.random.default_rng(3).random(len(lines)) < 0.25
+    expected = corpus.charset.encode_many(lines, corpus.seq_len)
+    np.testing.assert_array_equal(np.asarray(corpus.train), expected[~held])
+    np.testing.assert_array_equal(np.asarray(corpus.heldout), expected[held])
+
+
+def test_worker_pool_reads_a_bounded_window_ahead():
+    import multiprocessing
+
+    from textwgan.corpus import _bounded_map
+
+    pulled = []
+
+    def items():
+        for i in range(100):
+            pulled.append(i)
+            yield i
+
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        results = _bounded_map(pool, abs, items(), window=4)
+        assert next(results) == 0
+        assert len(pulled) == 4  # not the whole input
+        assert list(results) == list(range(1, 100))

@@ -93,14 +93,19 @@ def prepare(
     lowercase: Annotated[bool, typer.Option(help="Lowercase after NFKC normalization.")] = False,
     max_chars: Annotated[int, typer.Option(help="Charset cap, pad and unk included.")] = 2048,
     seed: Annotated[int, typer.Option(help="Seed of the held-out draw.")] = 0,
+    workers: Annotated[int, typer.Option(
+        help="Encoding processes; 0: one per CPU (at most 8) for inputs over 16 MiB.")] = 0,
 ):
-    """Prepare text into a corpus folder: normalized, cut, padded, encoded, split."""
+    """Prepare text into a corpus folder: normalized, cut, padded, encoded, split.
+
+    Streams its input (memory stays flat however large it is) and writes memory-mapped arrays.
+    """
     from .corpus import PrepareOptions
     from .corpus import prepare as prepare_corpus
 
     opts = PrepareOptions(seq_len=seq_len, heldout_fraction=heldout_fraction,
                           heldout_file=heldout_file, lowercase=lowercase, max_chars=max_chars,
-                          seed=seed)
+                          seed=seed, workers=workers)
     with err.status("preparing…"):
         meta = prepare_corpus(sources, out_dir, opts)
     c = meta["counts"]
