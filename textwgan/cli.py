@@ -167,6 +167,10 @@ def train(
                          ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     seed: Annotated[int | None, typer.Option(show_default=False)] = None,
+    fast: Annotated[bool | None, typer.Option(
+        "--fast/--no-fast", help="The fast path: bf16 autocast, TF32 and fused Adam on CUDA "
+                                 "(fused Adam only on a CPU). Default: on for CUDA.",
+        show_default=False)] = None,
     data: Annotated[str, typer.Option(
         help="Where the training split lives: device (copied whole), mapped (read from the "
              "memory map per batch: corpora larger than memory), or auto (device up to 1 GiB).")
@@ -261,7 +265,7 @@ def train(
                                                              lowercase=lowercase), log=say)
         with progress:
             run = train_run(prepared, config, out_dir, device=str(dev), on_event=on_event,
-                            data=data, shard=shard)
+                            data=data, shard=shard, fast=fast)
     finally:
         teardown(shard)
     if shard.is_main:

@@ -60,6 +60,36 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+@dataclass(frozen=True)
+class Speed:
+    """How a step runs, not what it computes (up to rounding): the fast path's switches."""
+
+    # bf16 autocast for the convolutions and matmuls; the penalty's norm and every loss
+    # reduction stay in fp32 (losses.py widens them).
+    autocast: torch.dtype | None = None
+    tf32: bool = False  # TF32 for fp32 matmuls and convolutions left outside autocast
+    fused_adam: bool = False  # one kernel for the whole optimizer step, not one per tensor
+
+    def context(self, device: torch.device):
+        return torch.autocast(device.type, dtype=self.autocast or torch.bfloat16,
+                              enabled=self.autocast is not None)
+
+
+EAGER = Speed()
+
+
+def speed_for(fast: bool | None, device: torch.device) -> Speed:
+    """The fast path's switches for a device; `fast=None` means on for CUDA, off elsewhere.
+    On a CPU only the fused optimizer applies: bf16 without AMX units is slower, not faster."""
+    if fast is None:
+        fast = device.type == "cuda"
+    if not fast:
+        return EAGER
+    if device.type == "cuda":
+        return Speed(autocast=torch.bfloat16, tf32=True, fused_adam=True)
+    return Speed(fused_adam=True)
+
+
 @dataclass
 class TrainState:
     """Everything that changes during training."""
@@ -75,6 +105,7 @@ class TrainState:
     critic_ddp: torch.nn.Module | None = None
     generator_ddp: torch.nn.Module | None = None
     shard: Shard = SINGLE
+    speed: Speed = EAGER
 
     def wrap(self, shard: Shard, device: torch.device) -> None:
         """Wrap both nets in DistributedDataParallel when there are several ranks."""
@@ -88,7 +119,8 @@ class TrainState:
         self.generator_ddp = DDP(self.generator, device_ids=ids)
 
 
-def build_state(config: Config, vocab_size: int, device: torch.device) -> TrainState:
+def build_state(config: Config, vocab_size: int, device: torch.device, speed: Speed = EAGER,
+                ) -> TrainState:
     torch.manual_seed(config.train.seed)  # the same seed gives the same initial weights
     generator = Generator(config.model, vocab_size).to(device)
     critic = Critic(config.model, vocab_size).to(device)
@@ -96,14 +128,17 @@ def build_state(config: Config, vocab_size: int, device: torch.device) -> TrainS
 
     critic_lr = t.lr if t.critic_lr is None else t.critic_lr
     return TrainState(generator, critic,
-                      make_optimizer(generator.parameters(), t.lr, config),
-                      make_optimizer(critic.parameters(), critic_lr, config))
+                      make_optimizer(generator.parameters(), t.lr, config, speed),
+                      make_optimizer(critic.parameters(), critic_lr, config, speed),
+                      speed=speed)
 
 
-def make_optimizer(params, lr: float, config: Config) -> torch.optim.Optimizer:
+def make_optimizer(params, lr: float, config: Config, speed: Speed = EAGER,
+                   ) -> torch.optim.Optimizer:
     if config.train.optimizer_name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr)
-    return torch.optim.Adam(params, lr=lr, betas=config.train.betas)
+    return torch.optim.Adam(params, lr=lr, betas=config.train.betas,
+                            fused=True if speed.fused_adam else None)
 
 
 def clip_weights(module: torch.nn.Module, c: float) -> None:
@@ -124,10 +159,13 @@ def critic_step(state: TrainState, data: BatchSource, config: Config,
     t = config.train
     local = t.batch_size // state.shard.world
     real = data.get_batch(local)  # (B/N, T, V)
-    with torch.no_grad():  # the critic's loss needs no generator graph
-        fake = state.generator(rank_noise(state, t.batch_size, real.device))  # (B/N, T, V)
-    loss, stats = critic_loss(state.critic_ddp or state.critic, real, fake, t.gp_lambda,
-                              t.lipschitz, t.loss, state.shard, penalty_critic=state.critic)
+    with state.speed.context(real.device):
+        with torch.no_grad():  # the critic's loss needs no generator graph
+            fake = state.generator(rank_noise(state, t.batch_size, real.device))  # (B/N, T, V)
+        # The critic sees fp32 inputs: a bf16 softmax would round the fake rows.
+        loss, stats = critic_loss(state.critic_ddp or state.critic, real, fake.float(),
+                                  t.gp_lambda, t.lipschitz, t.loss, state.shard,
+                                  penalty_critic=state.critic)
     state.opt_critic.zero_grad(set_to_none=True)
     loss.backward()
     state.opt_critic.step()
@@ -143,8 +181,9 @@ def generator_step(state: TrainState, config: Config, device: torch.device) -> t
     critic.requires_grad_(False)
     try:
         generator = state.generator_ddp or state.generator
-        fake = generator(rank_noise(state, config.train.batch_size, device))  # (B/N, T, V)
-        loss = generator_loss(critic, fake, config.train.loss)
+        with state.speed.context(device):
+            fake = generator(rank_noise(state, config.train.batch_size, device))  # (B/N, T, V)
+            loss = generator_loss(critic, fake.float(), config.train.loss)
         state.opt_generator.zero_grad(set_to_none=True)
         loss.backward()
         state.opt_generator.step()
@@ -273,13 +312,14 @@ def _save(state: TrainState, config: Config, corpus: Corpus, metrics: list[dict]
 
 def train(corpus: Corpus, config: Config, out: str | Path | None = None, device: str = "auto",
           on_event: Event | None = None, data: str = "auto", shard: Shard | None = None,
-          ) -> Path:
+          fast: bool | None = None) -> Path:
     """Train a WGAN-GP on `corpus` with `config`; returns the run folder.
 
     If `out` already holds a run with the same settings (schedule fields aside), it is resumed
     exactly where its checkpoint left it. `on_event(kind, record)` is called with kind "start",
     "log", "diag", "eval", "save" and "end" (on rank 0 only). `data`: where the training split
-    lives (auto, device, mapped; see `training_data`). Under torchrun (`shard` from the
+    lives (auto, device, mapped; see `training_data`). `fast`: the fast path (`speed_for`; on
+    by default on CUDA). Under torchrun (`shard` from the
     environment by default) every rank trains its slice of each batch, and rank 0 alone
     logs, evaluates and saves; `config.train.batch_size` is the global batch.
     """
@@ -291,6 +331,7 @@ def train(corpus: Corpus, config: Config, out: str | Path | None = None, device:
     main = shard.is_main
     emit = (on_event or (lambda kind, record: None)) if main else (lambda kind, record: None)
     dev = setup(shard, resolve_device(device))
+    speed = speed_for(fast, dev)
     if out is None and shard.active:
         raise InputError("under torchrun, give --out: every rank must name the same run folder")
     run = Path(out) if out is not None else default_run_dir(corpus, config)
@@ -314,10 +355,14 @@ def train(corpus: Corpus, config: Config, out: str | Path | None = None, device:
             stale.unlink(missing_ok=True)
         atomic_write_text(run / "config.json", json.dumps(
             {"config": config.to_dict(), "corpus": str(corpus.path), "device": str(dev),
-             "ranks": shard.world, "textwgan_version": __version__}, indent=1) + "\n")
+             "ranks": shard.world, "fast": speed != EAGER,
+             "textwgan_version": __version__}, indent=1) + "\n")
 
     batches = training_data(corpus, dev, data, shard)
-    state = build_state(config, len(corpus.charset), dev)
+    if speed.tf32:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    state = build_state(config, len(corpus.charset), dev, speed)
     metrics: list[dict] = []
     if ckpt is not None:
         metrics = _restore(state, ckpt)
@@ -331,7 +376,7 @@ def train(corpus: Corpus, config: Config, out: str | Path | None = None, device:
     emit("start", {"run": str(run), "device": str(dev), "iters": t.iters, "step": start,
                    "resumed": ckpt is not None, "train_sequences": len(corpus.train),
                    "vocab_size": len(corpus.charset), "ranks": shard.world,
-                   "data": type(batches).__name__})
+                   "data": type(batches).__name__, "fast": speed != EAGER})
     # Non-finite losses are flagged on the device, so the step never waits for the host; the
     # flag is read when a log line, an evaluation or a save is due anyway.
     bad = torch.zeros((), dtype=torch.bool, device=dev)
