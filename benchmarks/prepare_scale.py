@@ -6,7 +6,8 @@
 Inputs are made from the One Billion Word sample (../shared/corpora) by repeating its lines
 with perturbations (words swapped, replaced, recased), so the text looks like news and the
 charset stays realistic. Each prepare runs in a fresh process, which reports its own peak
-RSS and that of its worker processes; a streaming prepare keeps both flat as the input grows.
+RSS (VmHWM, which includes the ~225 MB of importing torch) and the peak sum of its worker
+processes' resident sets; a streaming prepare keeps both flat as the input grows.
 Writes benchmarks/results/prepare_scale.json.
 """
 
@@ -27,15 +28,43 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT.parent / "shared" / "corpora" / "billion_word_sample"
 
 CHILD = """
-import json, resource, sys, time
+import json, os, sys, threading, time
 from textwgan.corpus import PrepareOptions, prepare
+
+def kib(pid, key):
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith(key):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+def children(pid):
+    out = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            out += [int(c) for c in open(f"/proc/{pid}/task/{task}/children").read().split()]
+        except OSError:
+            pass
+    return out
+
+# getrusage's ru_maxrss is useless for spawned workers (Linux carries the parent's high-water
+# mark across fork + exec), so the workers' resident sets are sampled from /proc.
+peak_workers, done = [0], threading.Event()
+def watch():
+    while not done.wait(0.1):
+        peak_workers[0] = max(peak_workers[0],
+                              sum(kib(c, "VmRSS") for c in children(os.getpid())))
+threading.Thread(target=watch, daemon=True).start()
 t0 = time.perf_counter()
 meta = prepare([sys.argv[1]], sys.argv[2], PrepareOptions(workers=int(sys.argv[3])))
 dt = time.perf_counter() - t0
+done.set()
 print(json.dumps({"seconds": dt, "lines": meta["counts"]["lines_read"],
                   "train": meta["counts"]["train"], "heldout": meta["counts"]["heldout"],
-                  "rss_main_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "rss_workers_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+                  "rss_main_mb": kib("self", "VmHWM") / 1024,
+                  "rss_workers_mb": peak_workers[0] / 1024}))
 """
 
 
@@ -85,7 +114,7 @@ def main() -> None:
                 rows.append(row)
                 print(f"{n:>10,} lines  workers {workers}  {row['seconds']:7.1f} s  "
                       f"{row['lines_per_s']:>9,.0f} lines/s  peak RSS main "
-                      f"{row['rss_main_mb']:.0f} MB, workers {row['rss_workers_mb']:.0f} MB",
+                      f"{row['rss_main_mb']:.0f} MB, workers (all) {row['rss_workers_mb']:.0f} MB",
                       flush=True)
                 subprocess.run(["rm", "-rf", str(out)], check=True)
             src.unlink()
