@@ -127,6 +127,7 @@ def test_same_seed_same_training(trained, tmp_path):
 def test_sample_without_checkpoint_uses_newest_run(trained, tmp_path, monkeypatch):
     run, _ = trained
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("textwgan.checkpoint.SHIPPED", tmp_path / "none.pt")
     r = invoke("sample", "-n", "3")
     assert r.exit_code == 2 and "no run found" in r.output
     (tmp_path / "checkpoints" / "r1").mkdir(parents=True)
@@ -192,3 +193,28 @@ def test_module_entry_point_runs():
     r = subprocess.run([sys.executable, "-m", "textwgan", "--version"], capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.startswith("textwgan ")
+
+
+def test_shipped_generator_samples_right_after_install(tmp_path, monkeypatch):
+    from textwgan.checkpoint import SHIPPED
+
+    monkeypatch.chdir(tmp_path)  # no checkpoints/ here: the shipped generator is used
+    r = invoke("sample", "-n", "20", "--seed", "1")
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert len(lines) == 20 and sum(map(len, lines)) > 200
+    ckpt = torch.load(SHIPPED, weights_only=True)
+    assert ckpt["export"] == "generator" and "critic" not in ckpt
+    assert SHIPPED.stat().st_size <= 25 * 2**20
+
+
+def test_export_is_small_and_samples_the_same(trained, tmp_path):
+    run, _ = trained
+    r = invoke("export", run, "--out", tmp_path / "g.pt")
+    assert r.exit_code == 0, r.output
+    full, small = (run / "checkpoint.pt").stat().st_size, (tmp_path / "g.pt").stat().st_size
+    assert small < full / 2
+    a = invoke("sample", "-n", "5", "--checkpoint", run).stdout
+    assert a == invoke("sample", "-n", "5", "--checkpoint", tmp_path / "g.pt").stdout
+    r = invoke("train", "--resume", tmp_path / "g.pt")
+    assert r.exit_code == 2 and "give the run folder" in r.output

@@ -27,6 +27,19 @@ FORMAT, VERSION = "textwgan.checkpoint", 1
 CHECKPOINT_NAME = "checkpoint.pt"
 BEST_NAME = "best.pt"  # the checkpoint of the lowest JS-4 seen at an evaluation
 DEFAULT_ROOT = Path("checkpoints")
+# The generator shipped with the project: what `textwgan sample` uses when no run exists yet.
+SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints" / "coco-small" / "generator.pt"
+EXPORT_KEYS = ("format", "version", "textwgan_version", "step", "config", "charset", "corpus",
+               "generator", "metrics")
+
+
+def export_generator(ckpt: dict) -> dict:
+    """What sampling needs and nothing else: no critic, no optimizer state, no RNG state
+    (a quarter of a training checkpoint's size)."""
+    out = {k: ckpt[k] for k in EXPORT_KEYS if k in ckpt} | {"export": "generator"}
+    if "corpus" in out:  # the folder's name only: an absolute path of this machine means nothing
+        out["corpus"] = out["corpus"] | {"path": Path(out["corpus"]["path"]).name}
+    return out
 
 
 def save_checkpoint(ckpt: dict, path: str | Path) -> Path:
@@ -77,7 +90,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 
 def find_checkpoint(spec: str | Path | None = None, root: str | Path = DEFAULT_ROOT) -> Path:
-    """A checkpoint file from a file, a run folder, or (None) the newest run under `root`."""
+    """A checkpoint file from a file, a run folder, or (None) the newest run under `root`,
+    else the shipped generator."""
     if spec is not None:
         path = Path(spec)
         if path.is_file():
@@ -89,10 +103,12 @@ def find_checkpoint(spec: str | Path | None = None, root: str | Path = DEFAULT_R
         raise InputError(f"{path}: no such checkpoint file or run folder")
     root = Path(root)
     found = sorted(root.glob(f"*/{CHECKPOINT_NAME}"), key=lambda p: p.stat().st_mtime)
-    if not found:
-        raise InputError(f"no run found under {root}/; train one with `textwgan train` or "
-                         "pass --checkpoint")
-    return found[-1]
+    if found:
+        return found[-1]
+    if SHIPPED.is_file():
+        return SHIPPED
+    raise InputError(f"no run found under {root}/; train one with `textwgan train` or "
+                     "pass --checkpoint")
 
 
 def rng_state(device: torch.device | None = None) -> dict:

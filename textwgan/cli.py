@@ -222,6 +222,9 @@ def train(
             raise InputError(f"--{name} cannot change when resuming: a resumed run keeps its "
                              "settings (only --iters, --eval-every, --save-every, --keep-last, "
                              "--diag-every may change)")
+        if not resume.is_dir():
+            raise InputError(f"--resume {resume}: give the run folder (it holds checkpoint.pt "
+                             "and the log the run continues)")
         saved, saved_corpus = run_settings(resume)
         config = saved.with_overrides(**schedule).validate()
         corpus = corpus or saved_corpus
@@ -438,6 +441,31 @@ def bench(
         table.add_row(*r)
     out.print(table)
     out.print(result["signature"], style="dim", highlight=False, soft_wrap=True)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@app.command(epilog="Example: textwgan export checkpoints/<run> --out generator.pt --best")
+@friendly
+def export(
+    run: Annotated[str, typer.Argument(help="Run folder or checkpoint file.",
+                                       show_default=False)],
+    out_file: Annotated[Path, typer.Option("--out", help="File to write.",
+                                           show_default=False)],
+    best: Annotated[bool, typer.Option(
+        "--best", help="From a run folder, export best.pt (lowest JS-4), not the latest.")
+                    ] = False,
+):
+    """Write a generator-only checkpoint: what sampling needs, a quarter of the size."""
+    from .checkpoint import BEST_NAME, export_generator, find_checkpoint, load_checkpoint
+    from .checkpoint import save_checkpoint as save
+
+    source = Path(run) / BEST_NAME if best and Path(run).is_dir() else find_checkpoint(run)
+    ckpt = load_checkpoint(source)
+    path = save(export_generator(ckpt), out_file)
+    err.print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB, step {ckpt['step']:,}) "
+              f"from {source}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -281,6 +281,9 @@ class _StopRequest:
 
 
 def _restore(state: TrainState, ckpt: dict) -> list[dict]:
+    if "critic" not in ckpt:
+        raise InputError("a generator-only export cannot be resumed (it has no critic or "
+                         "optimizer state); resume from the run's checkpoint.pt")
     state.generator.load_state_dict(ckpt["generator"])
     state.critic.load_state_dict(ckpt["critic"])
     state.opt_generator.load_state_dict(ckpt["opt_generator"])
