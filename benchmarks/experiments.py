@@ -127,6 +127,7 @@ def summarize(name: str, run: Path) -> dict:
         "config": log.config["train"] | {"model": log.config["model"]},
         "js4_best": min(e["js4"] for e in evals),
         "js4_last": evals[-1]["js4"],
+        "js4_range": max(e["js4"] for e in evals[1:]) - min(e["js4"] for e in evals[1:]),
         "floor_js4": evals[-1]["floor_js4"],
         "s_per_iter": 1 / statistics.median(its) if its else None,
         "at_bound_last": last_w["at_bound"],
@@ -256,15 +257,26 @@ def verdicts(r: dict[str, dict]) -> list[str]:
                "smallest spread, and clip's norms to vanish for small c and explode for large "
                "c (medians below and above gp's).")
     sw, sl = r["gp"]["spearman_w_js4"], r["gan"]["spearman_loss_js4"]
-    ok = sw is not None and sl is not None and sw > 0.5 and abs(sl) < sw
-    out.append(f"3. {'Reproduced' if ok else 'Not reproduced at this scale'}: ρ(W estimate, "
-               f"JS-4) = {fmt(sw)} for WGAN-GP; ρ(critic loss, JS-4) = {fmt(sl)} for the GAN.")
+    gan_range = r["gan"]["js4_range"]
+    if gan_range < 0.02:
+        out.append(f"3. Inconclusive at this scale: ρ(W estimate, JS-4) = {fmt(sw)} for "
+                   f"WGAN-GP, but the GAN's samples never improved (its JS-4 moved by "
+                   f"{gan_range:.3f} in all), so its ρ(critic loss, JS-4) = {fmt(sl)} "
+                   "correlates with noise: there was no quality for its loss to track.")
+    else:
+        ok = sw is not None and sl is not None and sw > 0.5 and abs(sl) < sw
+        out.append(f"3. {'Reproduced' if ok else 'Not reproduced at this scale'}: ρ(W "
+                   f"estimate, JS-4) = {fmt(sw)} for WGAN-GP; ρ(critic loss, JS-4) = {fmt(sl)} "
+                   "for the GAN.")
     fd, dd = r["gp-finite-difference"], r["gp"]
     ok = fd["js4_best"] <= dd["js4_best"] + 0.05
     out.append(f"4. {'Reproduced' if ok else 'Not reproduced at this scale'}: the "
                f"finite-difference penalty reached best JS-4 {fmt(fd['js4_best'])} vs "
                f"{fmt(dd['js4_best'])} for the double-backward one, at "
-               f"{fmt(fd['s_per_iter'])} vs {fmt(dd['s_per_iter'])} s per generator step.")
+               f"{fmt(fd['s_per_iter'])} vs {fmt(dd['s_per_iter'])} s per generator step. "
+               f"It holds the slope along each real–fake line near 1 but not the gradient: "
+               f"‖∇D‖ at interpolates averaged {fmt(fd['slope_mean'])} under it, "
+               f"{fmt(dd['slope_mean'])} under the double-backward penalty.")
     return out
 
 
