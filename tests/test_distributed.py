@@ -48,6 +48,12 @@ def assert_same_training(single: dict, other: dict) -> None:
         assert compared >= len(single[part]) - 2  # at most a couple of zero-gradient biases
 
 
+def tiny_config(**overrides):
+    """The tiny preset as the torchrun commands below run it."""
+    return get_preset("tiny").with_overrides(batch_size=16, eval_every=100, diag_every=0,
+                                             **overrides)
+
+
 @pytest.fixture
 def tiny_args(small_corpus):
     return [small_corpus, "--preset", "tiny", "--batch-size", "16", "--device", "cpu",
@@ -57,16 +63,13 @@ def tiny_args(small_corpus):
 def test_two_ranks_match_one_process(small_corpus, tiny_args, tmp_path):
     torchrun(2, *tiny_args, "--iters", "3", "--out", tmp_path / "ddp")
     corpus = Corpus(small_corpus)
-    config = get_preset("tiny").with_overrides(batch_size=16, iters=3, eval_every=100,
-                                               diag_every=0)
-    train(corpus, config, tmp_path / "one", device="cpu")
+    train(corpus, tiny_config(iters=3), tmp_path / "one", device="cpu")
     one = torch.load(tmp_path / "one" / "checkpoint.pt", weights_only=True)
     ddp = torch.load(tmp_path / "ddp" / "checkpoint.pt", weights_only=True)
     assert ddp["step"] == one["step"] == 3
     assert_same_training(one, ddp)
     # and the nets did move: the comparison is not between two untouched initializations
-    init = get_preset("tiny").with_overrides(iters=0, eval_every=100, diag_every=0)
-    train(corpus, init.with_overrides(batch_size=16), tmp_path / "init", device="cpu")
+    train(corpus, tiny_config(iters=0), tmp_path / "init", device="cpu")
     start = torch.load(tmp_path / "init" / "checkpoint.pt", weights_only=True)
     assert not torch.equal(start["critic"]["fc.weight"], ddp["critic"]["fc.weight"])
 
@@ -75,8 +78,7 @@ def test_resume_with_another_rank_count(small_corpus, tiny_args, tmp_path):
     # 2 steps on 2 ranks, then 2 more on 1 process, equals 4 steps on 1 process.
     torchrun(2, *tiny_args, "--iters", "2", "--out", tmp_path / "mixed")
     corpus = Corpus(small_corpus)
-    config = get_preset("tiny").with_overrides(batch_size=16, iters=4, eval_every=100,
-                                               diag_every=0)
+    config = tiny_config(iters=4)
     train(corpus, config, tmp_path / "mixed", device="cpu")
     train(corpus, config, tmp_path / "one", device="cpu")
     mixed = torch.load(tmp_path / "mixed" / "checkpoint.pt", weights_only=True)

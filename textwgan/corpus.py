@@ -38,7 +38,6 @@ from .encoding import (
     encode_in_worker,
     init_worker,
     make_normalizer,
-    normalize_chunk,
 )
 from .errors import InputError, TextWGANError
 from .fileio import umask
@@ -216,18 +215,6 @@ def _text_column(spec: str, features) -> str:
 # Normalization
 
 
-def normalized_lines(lines: Iterator[str], normalizer) -> Iterator[str]:
-    """Normalize and strip lines, one Rust call per chunk of CHUNK_LINES."""
-    chunk: list[str] = []
-    for line in lines:
-        chunk.append(line)
-        if len(chunk) == CHUNK_LINES:
-            yield from normalize_chunk(chunk, normalizer)
-            chunk = []
-    if chunk:
-        yield from normalize_chunk(chunk, normalizer)
-
-
 # ---------------------------------------------------------------------------------------------
 # Prepare
 
@@ -377,7 +364,7 @@ class _NpyWriter:
     map, written pages do not stay in the process's memory."""
 
     def __init__(self, path: Path, dtype: np.dtype, shape: tuple[int, int]):
-        self.f = open(path, "wb")  # noqa: SIM115 (closed in close())
+        self.f = open(path, "wb")
         np.lib.format.write_array_header_1_0(self.f, {
             "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
             "shape": shape})

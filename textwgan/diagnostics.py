@@ -14,10 +14,9 @@ parameters' `.grad` are untouched) and the interpolation draws from its own seed
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from .config import Config
-from .losses import interpolates
+from .losses import adversarial_loss, gradient_norms, interpolates
 from .models import Critic
 
 HIST_BINS = 41  # odd: a bin centered on 0
@@ -27,9 +26,7 @@ def slope_stats(critic: Critic, real: torch.Tensor, fake: torch.Tensor, seed: in
                 ) -> dict[str, float]:
     """Mean and std of ‖∇ₓD(x̂)‖ over the batch, x̂ on the real–fake lines."""
     g = torch.Generator(device=real.device).manual_seed(seed)
-    x = interpolates(real, fake.detach(), g).requires_grad_(True)  # (B, T, V)
-    (grad,) = torch.autograd.grad(critic(x).float().sum(), x)
-    norms = grad.float().flatten(1).norm(2, dim=1)  # (B,)
+    norms = gradient_norms(critic, interpolates(real, fake.detach(), g), create_graph=False)
     return {"slope_mean": norms.mean().item(), "slope_std": norms.std(unbiased=False).item()}
 
 
@@ -37,11 +34,7 @@ def layer_gradient_norms(critic: Critic, real: torch.Tensor, fake: torch.Tensor,
                          ) -> dict[str, float]:
     """‖∂L/∂W‖ of the adversarial part of the critic's loss (penalty excluded, so that every
     method is measured on the same quantity), for each weight matrix, input to output."""
-    d_real, d_fake = critic(torch.cat([real, fake.detach()])).float().chunk(2)  # (B,), (B,)
-    if loss == "gan":
-        adversarial = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
-    else:
-        adversarial = d_fake.mean() - d_real.mean()
+    _, _, adversarial = adversarial_loss(critic, real, fake.detach(), loss)
     named = [(name, p) for name, p in critic.named_parameters() if p.dim() > 1]
     grads = torch.autograd.grad(adversarial, [p for _, p in named], allow_unused=True)
     return {name: (0.0 if g is None else g.float().norm().item())

@@ -41,10 +41,12 @@ def interpolates(real: torch.Tensor, fake: torch.Tensor,
     return eps * real + (1 - eps) * fake  # (B, T, V)
 
 
-def gradient_norms(critic: CriticFn, x: torch.Tensor) -> torch.Tensor:
-    """‖∇ₓ D(x)‖₂ per sample, over each sample's whole (T × V) input; differentiable."""
+def gradient_norms(critic: CriticFn, x: torch.Tensor, create_graph: bool = True,
+                   ) -> torch.Tensor:
+    """‖∇ₓ D(x)‖₂ per sample, over each sample's whole (T × V) input; differentiable unless
+    `create_graph` is False (diagnostics only read it)."""
     x = x.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)  # (B, T, V)
+    (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=create_graph)  # (B, T, V)
     # The norm is over all of a sample's inputs, not one axis (the well-known port's bug).
     return _fp32_or_wider(grad.flatten(1)).norm(2, dim=1)  # (B,)
 
@@ -100,6 +102,18 @@ def penalty(kind: str, critic: CriticFn, real: torch.Tensor, fake: torch.Tensor,
     raise ValueError(f"unknown Lipschitz method {kind!r}")
 
 
+def adversarial_loss(critic: CriticFn, real: torch.Tensor, fake: torch.Tensor, loss: str = "wgan",
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """D(real), D(fake) and the critic's loss without any penalty."""
+    # One forward for both halves: the same weights, half the launches.
+    d_real, d_fake = _fp32_or_wider(critic(torch.cat([real, fake]))).chunk(2)  # (B,), (B,)
+    if loss == "wgan":
+        return d_real, d_fake, d_fake.mean() - d_real.mean()
+    if loss == "gan":
+        return d_real, d_fake, F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+    raise ValueError(f"unknown loss {loss!r}")
+
+
 def critic_loss(critic: CriticFn, real: torch.Tensor, fake: torch.Tensor, gp_lambda: float,
                 lipschitz: str = "gp", loss: str = "wgan", shard: Shard = SINGLE,
                 penalty_critic: CriticFn | None = None,
@@ -112,14 +126,7 @@ def critic_loss(critic: CriticFn, real: torch.Tensor, fake: torch.Tensor, gp_lam
     bare module. A parameter's gradient from both paths is summed by autograd before its one
     accumulation, so DDP averages the whole gradient once: nothing is counted twice or lost."""
     fake = fake.detach()
-    # One forward for both halves: the same weights, half the launches.
-    d_real, d_fake = _fp32_or_wider(critic(torch.cat([real, fake]))).chunk(2)  # (B,), (B,)
-    if loss == "wgan":
-        adversarial = d_fake.mean() - d_real.mean()
-    elif loss == "gan":
-        adversarial = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
-    else:
-        raise ValueError(f"unknown loss {loss!r}")
+    d_real, d_fake, adversarial = adversarial_loss(critic, real, fake, loss)
     if gp_lambda > 0:
         pen, _ = penalty(lipschitz, penalty_critic or critic, real, fake, shard)
     else:
