@@ -102,11 +102,7 @@ def plain_port(config, corpus: Corpus, device: torch.device):
 
 
 def fast_path(config, corpus: Corpus, device: torch.device):
-    speed = speed_for(True, device)
-    if speed.tf32:
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-    state = build_state(config, len(corpus.charset), device, speed)
+    state = build_state(config, len(corpus.charset), device, speed_for(True, device))
     data = DeviceData(corpus, device)
 
     def iteration():

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from .encoding import PAD_CP, codepoints
 from .errors import InputError
 
 PAD, UNK = 0, 1
@@ -54,16 +55,14 @@ class Charset:
 
     def encode_many(self, lines: Iterable[str], seq_len: int) -> np.ndarray:
         """Lines → (N, seq_len) indices; characters outside the charset become UNK."""
-        lines = list(lines)
-        table = self._lookup_table()
-        out = np.full((len(lines), seq_len), PAD, dtype=self.dtype)
-        for row, line in enumerate(lines):
-            cut = line[:seq_len]
-            if not cut:
-                continue
-            cps = np.frombuffer(cut.encode("utf-32-le"), dtype=np.uint32)
-            out[row, : len(cps)] = table[cps]
-        return out
+        return self.lookup(codepoints(list(lines), seq_len))
+
+    def lookup(self, cps: np.ndarray) -> np.ndarray:
+        """(N, T) code points, PAD_CP marking the end → (N, T) indices (unknown: UNK)."""
+        pad = cps == PAD_CP
+        ids = self._lookup_table()[np.where(pad, 0, cps)]  # (N, T)
+        ids[pad] = PAD
+        return ids
 
     def decode(self, ids: Iterable[int]) -> str:
         """Indices → text. Everything from the first PAD on is dropped: the pad marks the end."""

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from . import __version__
-from .charset import PAD, UNK, Charset
+from .charset import UNK, Charset
 from .distributed import SINGLE, Shard
 from .encoding import (
     PAD_CP,
@@ -383,7 +383,6 @@ def _encode_file(path: Path, seq_len: int, charset: Charset, masks: Iterator | N
                  train: _NpyWriter, held: _NpyWriter | None) -> tuple[int, int]:
     """Pass 2: code points → charset indices, block by block, into `train` (or split by
     `masks` into train and held). Returns the characters and unknown characters written."""
-    table = charset._lookup_table()
     chars = unk = 0
     with open(path, "rb") as f:
         while True:
@@ -391,10 +390,8 @@ def _encode_file(path: Path, seq_len: int, charset: Charset, masks: Iterator | N
             if not block.size:
                 break
             block = block.reshape(-1, seq_len)  # (R, T)
-            pad = block == PAD_CP
-            ids = table[np.where(pad, 0, block)]  # (R, T)
-            ids[pad] = PAD
-            chars += int((~pad).sum())
+            ids = charset.lookup(block)  # (R, T)
+            chars += int((block != PAD_CP).sum())
             unk += int((ids == UNK).sum())
             if masks is None:
                 train.write(ids)

@@ -43,15 +43,20 @@ class Chunk:
     char_counts: np.ndarray  # how often each occurs
 
 
+def codepoints(lines: list[str], seq_len: int, errors: str = "strict") -> np.ndarray:
+    """Lines cut to seq_len → (N, seq_len) uint32 code points, PAD_CP after each line's end.
+    `errors` is the UTF-32 encoder's: "surrogatepass" keeps a lone surrogate as its code."""
+    out = np.full((len(lines), seq_len), PAD_CP, dtype=np.uint32)
+    for row, line in enumerate(lines):
+        cps = np.frombuffer(line[:seq_len].encode("utf-32-le", errors), np.uint32)
+        out[row, : len(cps)] = cps
+    return out
+
+
 def encode_chunk(lines: list[str], normalizer, seq_len: int) -> Chunk:
     kept = [s for s in normalize_chunk(lines, normalizer) if s]
-    out = np.full((len(kept), seq_len), PAD_CP, dtype=np.uint32)
-    truncated = 0
-    for row, line in enumerate(kept):
-        if len(line) > seq_len:
-            truncated += 1
-        cps = np.frombuffer(line[:seq_len].encode("utf-32-le", "surrogatepass"), np.uint32)
-        out[row, : len(cps)] = cps
+    out = codepoints(kept, seq_len, "surrogatepass")
+    truncated = sum(len(line) > seq_len for line in kept)
     chars, counts = np.unique(out[out != PAD_CP], return_counts=True)
     return Chunk(out, len(lines), len(lines) - len(kept), truncated, chars, counts)
 

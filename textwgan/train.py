@@ -127,6 +127,9 @@ def build_state(config: Config, vocab_size: int, device: torch.device, speed: Sp
     t = config.train
 
     critic_lr = t.lr if t.critic_lr is None else t.critic_lr
+    if speed.tf32:  # process-wide switches: PyTorch has no per-module TF32 setting
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     return TrainState(generator, critic,
                       make_optimizer(generator.parameters(), t.lr, config, speed),
                       make_optimizer(critic.parameters(), critic_lr, config, speed),
@@ -193,7 +196,7 @@ def generator_step(state: TrainState, config: Config, device: torch.device) -> t
 
 
 def make_checkpoint(state: TrainState, config: Config, corpus: Corpus, metrics: list[dict],
-                    device: torch.device | None = None) -> dict:
+                    ) -> dict:
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -207,7 +210,7 @@ def make_checkpoint(state: TrainState, config: Config, corpus: Corpus, metrics: 
         "critic": state.critic.state_dict(),
         "opt_generator": state.opt_generator.state_dict(),
         "opt_critic": state.opt_critic.state_dict(),
-        "rng": rng_state(device),
+        "rng": rng_state(next(state.generator.parameters()).device),
         "metrics": metrics,
     }
 
@@ -302,10 +305,9 @@ def _trim_log(path: Path, step: int) -> None:
 
 
 def _save(state: TrainState, config: Config, corpus: Corpus, metrics: list[dict], run: Path,
-          keep_last: int, device: torch.device) -> Path:
+          keep_last: int) -> Path:
     """checkpoint.pt (the latest), plus step_NNNNNNN.pt for the last `keep_last` saves."""
-    path = save_checkpoint(make_checkpoint(state, config, corpus, metrics, device),
-                           run / CHECKPOINT_NAME)
+    path = save_checkpoint(make_checkpoint(state, config, corpus, metrics), run / CHECKPOINT_NAME)
     if keep_last > 0:
         link_checkpoint(path, run / f"step_{state.step:07d}.pt")
         for old in sorted(run.glob("step_*.pt"))[:-keep_last]:
@@ -362,9 +364,6 @@ def train(corpus: Corpus, config: Config, out: str | Path | None = None, device:
              "textwgan_version": __version__}, indent=1) + "\n")
 
     batches = training_data(corpus, dev, data, shard)
-    if speed.tf32:
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
     state = build_state(config, len(corpus.charset), dev, speed)
     metrics: list[dict] = []
     if ckpt is not None:
@@ -427,13 +426,13 @@ def train(corpus: Corpus, config: Config, out: str | Path | None = None, device:
             if main and redo and ((step > 0 and step % t.save_every == 0) or last_step):
                 check_finite(step)
                 good_step = step
-                saved = _save(state, config, corpus, metrics, run, t.keep_last, dev)
+                saved = _save(state, config, corpus, metrics, run, t.keep_last)
                 emit("save", {"step": step, "path": str(saved)})
             if new_best:  # the checkpoint just written, or one of its own between saves
                 if saved is not None:
                     link_checkpoint(saved, run / BEST_NAME)
                 else:
-                    save_checkpoint(make_checkpoint(state, config, corpus, metrics, dev),
+                    save_checkpoint(make_checkpoint(state, config, corpus, metrics),
                                     run / BEST_NAME)
 
             if last_step:
@@ -479,7 +478,7 @@ def train(corpus: Corpus, config: Config, out: str | Path | None = None, device:
                     raise Interrupted(f"{name}: rank {shard.rank} stopped at step "
                                       f"{state.step}; rank 0 saved", signum)
                 check_finite(state.step)
-                path = _save(state, config, corpus, metrics, run, t.keep_last, dev)
+                path = _save(state, config, corpus, metrics, run, t.keep_last)
                 emit("save", {"step": state.step, "path": str(path)})
                 raise Interrupted(f"{name}: stopped at step {state.step} and saved {path}; "
                                   f"resume with: textwgan train --resume {run}", signum)
