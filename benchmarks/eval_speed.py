@@ -28,13 +28,14 @@ BW = ROOT.parent / "shared" / "corpora" / "billion_word_sample"
 
 def make_rows(n: int, seed: int) -> np.ndarray:
     """n sequences of 32 code points from the 1B-Word sample, each copy perturbed once."""
-    from textwgan.evaluate import codepoints, reference_lines
+    from textwgan.evaluation import reference_lines
+    from textwgan.text import PAD_CP, codepoints
 
     base = codepoints(reference_lines(BW / "1b_benchmark.dev.tokens")
                       + reference_lines(BW / "1b_benchmark.test.tokens"), 32)
     rng = np.random.default_rng(seed)
     rows = base[rng.integers(0, len(base), n)]  # (n, 32)
-    lengths = (rows != -1).sum(1)
+    lengths = (rows != PAD_CP).sum(1)
     pos = (rng.random(n) * lengths).astype(int)
     rows[np.arange(n), pos] = rng.integers(ord("a"), ord("z") + 1, n)
     return rows
@@ -42,7 +43,7 @@ def make_rows(n: int, seed: int) -> np.ndarray:
 
 def one_case(size: int, n_samples: int) -> dict:
     """Runs inside the subprocess: build the arrays, then time the evaluation only."""
-    from textwgan.evaluate import Reference, versus_reference, versus_train
+    from textwgan.evaluation import Reference, versus_reference, versus_train
     from textwgan.metrics import random_rows
 
     train, reference = make_rows(size, 1), make_rows(size, 2)
@@ -57,7 +58,7 @@ def one_case(size: int, n_samples: int) -> dict:
     seconds = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"reference": size, "train": size, "samples": n_samples, "seconds": seconds,
-            "peak_rss_mb": peak_mb, "js4": report["js4"]}
+            "peak_rss_mb": peak_mb, "js4": report["js"][4]}
 
 
 def main() -> None:

@@ -34,9 +34,9 @@ import numpy as np
 import torch
 
 from textwgan.config import Config, ModelConfig, TrainConfig
-from textwgan.corpus import BUNDLED, Corpus
+from textwgan.corpus import Corpus, bundled_corpus_path
 from textwgan.plot import plot_runs, read_run
-from textwgan.train import train
+from textwgan.training import train
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -292,13 +292,13 @@ def main() -> None:
                     "experiments.json")
     args = ap.parse_args()
 
-    corpus = Corpus(BUNDLED)
+    corpus = Corpus(bundled_corpus_path())
     config = base_config(args.iters)
     names = args.only or list(RUNS)
     for name in names:
         t0 = time.perf_counter()
         run = args.runs / f"{name}-{args.iters}"
-        train(corpus, config.with_overrides(**RUNS[name]), run, device=args.device)
+        train(corpus, config=config.with_overrides(**RUNS[name]), out=run, device=args.device)
         print(f"{name}: {time.perf_counter() - t0:.0f} s → {run}", file=sys.stderr, flush=True)
     if set(names) != set(RUNS):
         return

@@ -20,9 +20,11 @@ import time
 import torch
 
 from textwgan.config import get_preset
-from textwgan.corpus import BUNDLED, Corpus, DeviceData
+from textwgan.corpus import Corpus, bundled_corpus_path
+from textwgan.data import DeviceData
+from textwgan.device import resolve_device
 from textwgan.models import count_parameters
-from textwgan.train import build_state, critic_step, generator_step, resolve_device
+from textwgan.training import build_state, critic_step, generator_step
 
 
 def time_preset(name: str, corpus: Corpus, device: torch.device, iters: int, warmup: int):
@@ -66,7 +68,7 @@ def main() -> None:
     p.add_argument("--json", default=None, help="also write the results here")
     args = p.parse_args()
     device = resolve_device(args.device)
-    corpus = Corpus(BUNDLED)
+    corpus = Corpus(bundled_corpus_path())
     rows = []
     for name in args.presets.split(","):
         row = time_preset(name, corpus, device, args.iters, args.warmup)

@@ -29,7 +29,7 @@ SAMPLE = ROOT.parent / "shared" / "corpora" / "billion_word_sample"
 
 CHILD = """
 import json, os, sys, threading, time
-from textwgan.corpus import PrepareOptions, prepare
+from textwgan.preparation import prepare
 
 def kib(pid, key):
     try:
@@ -58,7 +58,7 @@ def watch():
                               sum(kib(c, "VmRSS") for c in children(os.getpid())))
 threading.Thread(target=watch, daemon=True).start()
 t0 = time.perf_counter()
-meta = prepare([sys.argv[1]], sys.argv[2], PrepareOptions(workers=int(sys.argv[3])))
+meta = prepare([sys.argv[1]], sys.argv[2], workers=int(sys.argv[3])).meta
 dt = time.perf_counter() - t0
 done.set()
 print(json.dumps({"seconds": dt, "lines": meta["counts"]["lines_read"],

@@ -31,9 +31,11 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
 from textwgan.config import get_preset
-from textwgan.corpus import BUNDLED, Corpus, DeviceData
+from textwgan.corpus import Corpus, bundled_corpus_path
+from textwgan.data import DeviceData
+from textwgan.device import resolve_device, speed_for
 from textwgan.models import Critic, Generator, count_parameters
-from textwgan.train import build_state, critic_step, generator_step, resolve_device, speed_for
+from textwgan.training import build_state, critic_step, generator_step
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -148,7 +150,7 @@ def main() -> None:
     args = ap.parse_args()
 
     device = resolve_device(args.device)
-    corpus = Corpus(BUNDLED)
+    corpus = Corpus(bundled_corpus_path())
     config = get_preset(args.preset).with_overrides(seq_len=corpus.seq_len)
     result: dict = {"preset": args.preset, "device": str(device), "iters": args.iters,
                     "torch": torch.__version__, "machine": platform.machine(),

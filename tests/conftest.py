@@ -7,11 +7,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from textwgan.corpus import bundled_corpus_path
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "corpora"
 COCO_TRAIN = ROOT / "corpora" / "coco-text" / "train.txt"
 COCO_TEST = ROOT / "corpora" / "coco-text" / "test.txt"
-BUNDLED = ROOT / "corpora" / "coco"
+BUNDLED = bundled_corpus_path()
 
 
 def shared(rel: str) -> Path:
@@ -33,12 +35,22 @@ def _isolate(monkeypatch, tmp_path):
 @pytest.fixture(scope="session")
 def small_corpus(tmp_path_factory) -> Path:
     """The first 2,000 COCO captions, 500 held out: a corpus folder tests can train on."""
-    from textwgan.corpus import PrepareOptions, prepare
+    from textwgan.preparation import prepare
 
     d = tmp_path_factory.mktemp("small_corpus")
     lines = COCO_TRAIN.read_text(encoding="utf-8").splitlines()
     (d / "train.txt").write_text("\n".join(lines[:2000]) + "\n", encoding="utf-8")
     (d / "held.txt").write_text("\n".join(lines[2000:2500]) + "\n", encoding="utf-8")
-    prepare([str(d / "train.txt")], d / "corpus",
-            PrepareOptions(heldout_file=str(d / "held.txt")))
+    prepare([str(d / "train.txt")], d / "corpus", heldout_file=str(d / "held.txt"))
     return d / "corpus"
+
+
+def fit(corpus, config, out, **kw):
+    """textwgan.train with the settings of `config` (those that differ from its preset's)."""
+    from textwgan.config import get_preset
+    from textwgan.training import train
+
+    d, base = config.to_dict(), get_preset(config.preset).to_dict()
+    overrides = {k: v for part in ("model", "train") for k, v in d[part].items()
+                 if (v != base[part][k] or k == "lipschitz") and k != "seq_len"}
+    return train(corpus, preset=config.preset, out=out, **{"device": "cpu", **kw}, **overrides)

@@ -10,13 +10,13 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from conftest import BUNDLED, COCO_TEST, shared
+from conftest import BUNDLED, COCO_TEST, COCO_TRAIN, shared
 from typer.testing import CliRunner
 
 from textwgan.cli import app
 from textwgan.corpus import Corpus
 from textwgan.critic_metric import critic_distance
-from textwgan.evaluate import codepoints, evaluate
+from textwgan.evaluation import evaluate
 from textwgan.lm import KneserNeyLM
 from textwgan.metrics import (
     copy_rate,
@@ -26,6 +26,7 @@ from textwgan.metrics import (
     word_validity,
     words,
 )
+from textwgan.text import PAD_CP, codepoints
 
 runner = CliRunner()
 
@@ -97,14 +98,21 @@ def test_kneser_ney_sums_to_one_on_real_text():
     c = Corpus(BUNDLED)
     lm = KneserNeyLM(np.asarray(c.train), 0, len(c.charset), 5)
     rows = np.asarray(c.heldout[:3])
+    bos = len(c.charset)
+
+    def history(row, cut):  # the last order - 1 tokens before position `cut`
+        return ([bos] * 4 + [int(x) for x in row[:cut]])[-4:]
+
     for row in rows:
-        for cut in (0, 1, 4, 9, 20):
-            p = lm.next_probs(row[:cut])
-            assert p.sum() == pytest.approx(1.0, abs=1e-12) and (p > 0).all()
+        p = lm.next_probs([history(row, cut) for cut in (0, 1, 4, 9, 20)])  # (5, V)
+        np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-12)
+        assert (p > 0).all()
     # A sequence's score is the chain of its next-symbol probabilities.
     row = rows[0]
     n = int((row != 0).sum())
-    chain = [math.log2(lm.next_probs(row[:j])[row[j]]) for j in range(min(n + 1, len(row)))]
+    steps = range(min(n + 1, len(row)))
+    p = lm.next_probs([history(row, j) for j in steps])
+    chain = [math.log2(p[i, row[j]]) for i, j in enumerate(steps)]
     np.testing.assert_allclose(lm.log2_probs(row[None]), chain, atol=1e-12)
 
 
@@ -139,7 +147,7 @@ def test_word_validity_matches_plain_python():
 
 
 def test_training_lines_are_all_copies_and_real_text_scores_near_its_floor():
-    report = evaluate(BUNDLED / "../coco-text/train.txt", corpus=BUNDLED, n=500)
+    report = evaluate(COCO_TRAIN, corpus=BUNDLED, n=500)
     assert report["copy_rate"] == 1.0 and report["word_validity"] == 1.0
     held = evaluate(COCO_TEST, corpus=BUNDLED, n=500, seed=3)
     # Held-out captions: few copies, words mostly known, LM scores near the real-text value.
@@ -153,11 +161,16 @@ def test_eval_on_1b_word_with_reference_files(tmp_path):
     samples = tmp_path / "s.txt"
     samples.write_text("\n".join(train.read_text(encoding="utf-8").splitlines()[:300]) + "\n",
                        encoding="utf-8")
-    report = evaluate(samples, reference=ref, train=train)
+    report = evaluate(samples, reference=ref, train=train, n=None)
     assert report["copy_rate"] == 1.0  # they are training lines
     assert 0 < report["js4"] < 0.6 and report["floor_js4"] > 0
     paper = evaluate(samples, reference=ref, train=train, protocol="paper", n=300)
-    assert paper["n"] == 300 and paper["reference_size"] == report["train_size"]
+    # The paper protocol holds 300 training lines back as its floor and scores against the
+    # rest: nothing is compared with itself.
+    assert paper["n"] == 300 and paper["reference_size"] == report["train_size"] - 300
+    assert paper["train_size"] == report["train_size"] - 300
+    # Only the corpus's own duplicate lines make held-back lines copies (it was 100%).
+    assert paper["floor_copy_rate"] < 0.05 and paper["floor_lm_bpc"] > 1.5
     assert "protocol:paper" in paper["signature"]
 
 
@@ -205,13 +218,13 @@ def test_eval_and_bench_cli(tmp_path):
 def test_eval_of_a_code_point_reference_without_training_text(tmp_path):
     samples = tmp_path / "s.txt"
     samples.write_text("héllo wörld\n中文\n", encoding="utf-8")
-    report = evaluate(samples, reference=COCO_TEST, seq_len=16)
+    report = evaluate(samples, reference=COCO_TEST, seq_len=16, n=None)
     assert "floor_js4" not in report and "copy_rate" not in report
-    assert report["n"] == 2 and codepoints(["中"], 2).tolist() == [[ord("中"), -1]]
+    assert report["n"] == 2 and codepoints(["中"], 2).tolist() == [[ord("中"), PAD_CP]]
 
 
 def test_fast_row_decoding_matches_charset_decode():
-    from textwgan.evaluate import Reference
+    from textwgan.evaluation import Reference
 
     c = Corpus(BUNDLED)
     rows = np.asarray(c.train[:500]).copy()
@@ -230,7 +243,7 @@ def test_row_metrics_on_real_1b_word_text():
     assert copy_rate(samples, train) == pytest.approx(
         sum(tuple(r) in train_set for r in samples.tolist()) / len(samples))
     assert distinct_rate(samples) == len({tuple(r) for r in samples.tolist()}) / len(samples)
-    for n, value in distinct_n(samples, pad=-1).items():
-        grams = [tuple(t[i:i + n]) for r in samples for t in [text_of(r, -1)]
+    for n, value in distinct_n(samples, pad=PAD_CP).items():
+        grams = [tuple(t[i:i + n]) for r in samples for t in [text_of(r, PAD_CP)]
                  for i in range(len(t) - n + 1)]
         assert value == pytest.approx(len(set(grams)) / len(grams))

@@ -10,12 +10,13 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import fit
 
 from textwgan.config import get_preset
-from textwgan.corpus import Corpus, DeviceData, MappedData, training_data
+from textwgan.corpus import Corpus
+from textwgan.data import DeviceData, MappedData, training_data
 from textwgan.distributed import Shard
 from textwgan.errors import InputError
-from textwgan.train import train
 
 # Parameters whose gradient is zero in exact arithmetic (a bias that shifts D(real) and
 # D(fake) alike) get only rounding noise, and Adam rescales any nonzero noise to a full step
@@ -63,13 +64,13 @@ def tiny_args(small_corpus):
 def test_two_ranks_match_one_process(small_corpus, tiny_args, tmp_path):
     torchrun(2, *tiny_args, "--iters", "3", "--out", tmp_path / "ddp")
     corpus = Corpus(small_corpus)
-    train(corpus, tiny_config(iters=3), tmp_path / "one", device="cpu")
+    fit(corpus, tiny_config(iters=3), tmp_path / "one")
     one = torch.load(tmp_path / "one" / "checkpoint.pt", weights_only=True)
     ddp = torch.load(tmp_path / "ddp" / "checkpoint.pt", weights_only=True)
     assert ddp["step"] == one["step"] == 3
     assert_same_training(one, ddp)
     # and the nets did move: the comparison is not between two untouched initializations
-    train(corpus, tiny_config(iters=0), tmp_path / "init", device="cpu")
+    fit(corpus, tiny_config(iters=0), tmp_path / "init")
     start = torch.load(tmp_path / "init" / "checkpoint.pt", weights_only=True)
     assert not torch.equal(start["critic"]["fc.weight"], ddp["critic"]["fc.weight"])
 
@@ -79,19 +80,21 @@ def test_resume_with_another_rank_count(small_corpus, tiny_args, tmp_path):
     torchrun(2, *tiny_args, "--iters", "2", "--out", tmp_path / "mixed")
     corpus = Corpus(small_corpus)
     config = tiny_config(iters=4)
-    train(corpus, config, tmp_path / "mixed", device="cpu")
-    train(corpus, config, tmp_path / "one", device="cpu")
+    fit(corpus, config, tmp_path / "mixed")
+    fit(corpus, config, tmp_path / "one")
     mixed = torch.load(tmp_path / "mixed" / "checkpoint.pt", weights_only=True)
     one = torch.load(tmp_path / "one" / "checkpoint.pt", weights_only=True)
     assert mixed["step"] == 4
     assert_same_training(one, mixed)
 
 
-def test_global_batch_must_divide_among_ranks(small_corpus, tmp_path):
+def test_global_batch_must_divide_among_ranks(small_corpus, tmp_path, monkeypatch):
     config = get_preset("tiny").with_overrides(batch_size=15)
+    monkeypatch.setenv("WORLD_SIZE", "2")  # what torchrun sets: checked before any rank starts
+    monkeypatch.setenv("RANK", "0")
     with pytest.raises(InputError, match="divide evenly among the 2 ranks"):
-        train(Corpus(small_corpus), config, tmp_path / "r", device="cpu",
-              shard=Shard(rank=0, world=2))
+        fit(Corpus(small_corpus), config, tmp_path / "r")
+    assert not (tmp_path / "r").exists()
 
 
 def test_rank_slices_tile_the_global_batch(small_corpus):
@@ -120,9 +123,9 @@ def test_training_data_modes(small_corpus, tmp_path):
     corpus = Corpus(small_corpus)
     assert isinstance(training_data(corpus, torch.device("cpu")), DeviceData)  # small: device
     assert isinstance(training_data(corpus, torch.device("cpu"), "mapped"), MappedData)
-    with pytest.raises(InputError, match="--data"):
+    with pytest.raises(InputError, match="data must be one of"):
         training_data(corpus, torch.device("cpu"), "ram")
     # A mapped run trains and resumes like any other.
     config = get_preset("tiny").with_overrides(iters=3, eval_every=100, diag_every=0)
-    run = train(corpus, config, tmp_path / "m", device="cpu", data="mapped")
+    run = fit(corpus, config, tmp_path / "m", data="mapped")
     assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 3

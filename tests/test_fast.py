@@ -7,8 +7,12 @@ import pytest
 import torch
 
 from textwgan.config import get_preset
-from textwgan.corpus import BUNDLED, Corpus, DeviceData
-from textwgan.train import EAGER, Speed, build_state, critic_step, generator_step, speed_for
+from textwgan.corpus import Corpus, bundled_corpus_path
+from textwgan.data import DeviceData
+from textwgan.device import EAGER, Speed, speed_for
+from textwgan.training import build_state, critic_step, generator_step
+
+BUNDLED = bundled_corpus_path()
 
 CPU = torch.device("cpu")
 # Stated tolerance of bf16 autocast over the first generator steps of `small`: the W
@@ -47,19 +51,40 @@ def test_bf16_autocast_matches_fp32_within_tolerance(eager):
     assert not torch.equal(w, w0)  # bf16 really ran: the figures differ a little
 
 
-def test_fused_adam_matches_the_plain_one(eager):
+def test_fused_adam_step_matches_the_plain_one():
+    # From identical parameters and gradients, the fused kernel and the per-tensor loop take the
+    # same Adam steps up to float rounding.
+    from textwgan.training import make_optimizer
+
+    config = get_preset("small")
+    torch.manual_seed(0)
+    params = [torch.randn(64, 32), torch.randn(32), torch.randn(7, 5, 3)]
+    grads = [[torch.randn_like(p) for p in params] for _ in range(3)]
+    results = []
+    for speed in (EAGER, Speed(fused_adam=True)):
+        ps = [p.clone().requires_grad_(True) for p in params]
+        opt = make_optimizer(ps, 1e-3, config, speed)
+        assert bool(opt.defaults["fused"]) == speed.fused_adam
+        for step_grads in grads:
+            for p, g in zip(ps, step_grads, strict=True):
+                p.grad = g.clone()
+            opt.step()
+        results.append([p.detach() for p in ps])
+    for p, a, b in zip(params, *results, strict=True):
+        assert not torch.equal(a, p)  # the steps were taken
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+
+
+# Over whole training steps the two kernels' rounding differences pass through the critic and
+# generator and grow: measured 2.4e-5 relative on the losses after 3 steps on one CPU.
+FUSED_TRAINING_RTOL = 1e-4
+
+
+def test_fused_adam_training_matches_the_plain_one(eager):
     w, g, state = first_steps(Speed(fused_adam=True))
     w0, g0, state0 = eager
-    torch.testing.assert_close(w, w0, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(g, g0, rtol=1e-5, atol=1e-6)
-    for net in ("generator", "critic"):
-        opt = getattr(state0, f"opt_{net}")
-        for p, p0 in zip(getattr(state, net).parameters(), getattr(state0, net).parameters(),
-                         strict=True):
-            # A bias with an exactly-zero gradient gets rounding noise, which Adam turns into
-            # full steps: only parameters with a real gradient are compared.
-            if opt.state[p0]["exp_avg_sq"].sqrt().max() > 1e-6:
-                torch.testing.assert_close(p, p0, rtol=0, atol=1e-5)
+    torch.testing.assert_close(w, w0, rtol=FUSED_TRAINING_RTOL, atol=1e-6)
+    torch.testing.assert_close(g, g0, rtol=FUSED_TRAINING_RTOL, atol=1e-6)
 
 
 def test_penalty_stays_fp32_under_autocast():

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from textwgan.config import Config, ModelConfig, get_preset
-from textwgan.corpus import Corpus, DeviceData
+from textwgan.corpus import Corpus
+from textwgan.data import DeviceData
 from textwgan.errors import InputError
 from textwgan.losses import (
     critic_loss,
@@ -16,7 +17,7 @@ from textwgan.losses import (
     interpolates,
 )
 from textwgan.models import Critic
-from textwgan.train import build_state, critic_step, generator_step
+from textwgan.training import build_state, critic_step, generator_step
 
 
 def linear_critic(w: torch.Tensor):

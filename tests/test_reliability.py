@@ -14,14 +14,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import fit
 from typer.testing import CliRunner
 
 from textwgan.checkpoint import VERSION, load_checkpoint, save_checkpoint
 from textwgan.cli import app
 from textwgan.config import get_preset
 from textwgan.corpus import Corpus
-from textwgan.errors import InputError
-from textwgan.train import Diverged, train
+from textwgan.errors import InputError, WriteError
+from textwgan.training import Diverged
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,9 +45,9 @@ def assert_same_training_state(a: dict, b: dict) -> None:
 
 def test_resume_continues_bit_identically(small_corpus, tmp_path):
     corpus = Corpus(small_corpus)
-    train(corpus, tiny(10), tmp_path / "straight", device="cpu")
-    train(corpus, tiny(6), tmp_path / "split", device="cpu")  # stops at 6 ...
-    train(corpus, tiny(10), tmp_path / "split", device="cpu")  # ... resumed to 10
+    fit(corpus, tiny(10), tmp_path / "straight")
+    fit(corpus, tiny(6), tmp_path / "split")  # stops at 6 ...
+    fit(corpus, tiny(10), tmp_path / "split")  # ... resumed to 10
     a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
     b = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=True)
     assert_same_training_state(a, b)
@@ -61,7 +62,7 @@ def test_resume_continues_bit_identically(small_corpus, tmp_path):
 
 def test_checkpoint_rotation_keeps_last_k_and_best(small_corpus, tmp_path):
     corpus = Corpus(small_corpus)
-    run = train(corpus, tiny(12, keep_last=2), tmp_path / "r", device="cpu")
+    run = fit(corpus, tiny(12, keep_last=2), tmp_path / "r")
     assert sorted(p.name for p in run.glob("step_*.pt")) == ["step_0000010.pt",
                                                             "step_0000012.pt"]
     best = load_checkpoint(run / "best.pt")
@@ -71,26 +72,26 @@ def test_checkpoint_rotation_keeps_last_k_and_best(small_corpus, tmp_path):
 
 def test_other_settings_in_an_existing_run_are_refused(small_corpus, tmp_path):
     corpus = Corpus(small_corpus)
-    train(corpus, tiny(2), tmp_path / "r", device="cpu")
+    fit(corpus, tiny(2), tmp_path / "r")
     with pytest.raises(InputError, match="train.lr"):
-        train(corpus, tiny(4, lr=1e-3), tmp_path / "r", device="cpu")
+        fit(corpus, tiny(4, lr=1e-3), tmp_path / "r")
     r = CliRunner().invoke(app, ["train", "--resume", str(tmp_path / "r"), "--lr", "0.1"])
     assert r.exit_code == 2 and "cannot change when resuming" in r.output
 
 
 def test_resume_with_another_charset_is_refused(small_corpus, tmp_path):
-    train(Corpus(small_corpus), tiny(2), tmp_path / "r", device="cpu")
+    fit(Corpus(small_corpus), tiny(2), tmp_path / "r")
     other = tmp_path / "other.txt"
     other.write_text("\n".join(["xyz only"] * 50), encoding="utf-8")
-    from textwgan.corpus import PrepareOptions, prepare
+    from textwgan.preparation import prepare
 
-    prepare([str(other)], tmp_path / "oc", PrepareOptions(heldout_fraction=0.2))
+    prepare([str(other)], tmp_path / "oc", heldout_fraction=0.2)
     with pytest.raises(InputError, match="another charset"):
-        train(Corpus(tmp_path / "oc"), tiny(4), tmp_path / "r", device="cpu")
+        fit(Corpus(tmp_path / "oc"), tiny(4), tmp_path / "r")
 
 
 def test_nan_loss_stops_with_last_good_checkpoint(small_corpus, tmp_path, monkeypatch):
-    import textwgan.train as tr
+    import textwgan.training as tr
 
     real_step = tr.generator_step
     calls = {"n": 0}
@@ -102,8 +103,7 @@ def test_nan_loss_stops_with_last_good_checkpoint(small_corpus, tmp_path, monkey
 
     monkeypatch.setattr(tr, "generator_step", poisoned)
     with pytest.raises(Diverged, match="NaN or Inf"):
-        train(Corpus(small_corpus), tiny(20).with_overrides(log_every=5), tmp_path / "r",
-              device="cpu")
+        fit(Corpus(small_corpus), tiny(20).with_overrides(log_every=5), tmp_path / "r")
     ckpt = load_checkpoint(tmp_path / "r" / "checkpoint.pt")
     assert ckpt["step"] == 2  # saved before the poison; the bad steps were never saved
     assert all(torch.isfinite(v).all() for v in ckpt["generator"].values())
@@ -119,7 +119,8 @@ def test_full_disk_during_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(torch, "save", full_disk)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(WriteError, match="No space left on device; free some space.*the "
+                                         "previous file is kept"):
         save_checkpoint({"format": "textwgan.checkpoint", "version": VERSION, "step": 2}, path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]  # no temporary left
@@ -175,7 +176,7 @@ def test_signal_saves_and_resumes_exactly(small_corpus, tmp_path, sig):
     assert r.exit_code == 0, r.output
     config = get_preset("tiny").with_overrides(iters=n + 3, seed=2, eval_every=100000,
                                                save_every=1000)
-    train(Corpus(small_corpus), config, tmp_path / "straight", device="cpu")
+    fit(Corpus(small_corpus), config, tmp_path / "straight")
     assert_same_training_state(load_checkpoint(run / "checkpoint.pt"),
                                load_checkpoint(tmp_path / "straight" / "checkpoint.pt"))
 
@@ -198,7 +199,7 @@ def test_kill_9_never_leaves_an_unloadable_checkpoint(small_corpus, tmp_path):
 
 def test_stale_temporary_files_are_cleared_on_resume(small_corpus, tmp_path):
     corpus = Corpus(small_corpus)
-    train(corpus, tiny(2), tmp_path / "r", device="cpu")
+    fit(corpus, tiny(2), tmp_path / "r")
     (tmp_path / "r" / ".checkpoint.pt.abc123.tmp").write_bytes(b"half a checkpoint")
-    train(corpus, tiny(4), tmp_path / "r", device="cpu")
+    fit(corpus, tiny(4), tmp_path / "r")
     assert not list((tmp_path / "r").glob(".*.tmp"))

@@ -12,33 +12,33 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from .encoding import PAD_CP, codepoints
-from .errors import InputError
+from .errors import InputError, setting
+from .text import PAD_CP, codepoints, rows_to_text
 
 PAD, UNK = 0, 1
-# Stand-ins used only when a decoded sample must show an unknown character.
-UNK_CHAR = "\ufffd"
+UNK_CHAR = "\ufffd"  # what an unknown character decodes to
 
 
 class Charset:
-    """Characters ↔ indices. `chars[i]` is the character of index i for i ≥ 2."""
+    """Characters ↔ indices. `chars[i]` is the character of index i + 2."""
 
     def __init__(self, chars: Sequence[str]):
         chars = list(chars)
+        if not all(isinstance(c, str) and len(c) == 1 and c != "\n" for c in chars):
+            raise InputError("charset entries must be single characters other than newline")
         if len(set(chars)) != len(chars):
             raise InputError("charset has repeated characters")
-        if any(len(c) != 1 or c == "\n" for c in chars):
-            raise InputError("charset entries must be single characters other than newline")
         self.chars = chars
         self.index = {c: i + 2 for i, c in enumerate(chars)}
         self._table: np.ndarray | None = None
+        self._codes: np.ndarray | None = None
 
     @classmethod
     def from_counts(cls, counts: Counter | dict[str, int], max_size: int = 2048) -> Charset:
         """The most frequent characters, so that with pad and unk there are at most `max_size`."""
         if max_size < 3:
-            raise InputError(f"--max-chars must be at least 3 (pad, unk and one character), "
-                             f"got {max_size}")
+            raise InputError(f"{setting('max_chars')} must be at least 3 (pad, unk and one "
+                             f"character), got {max_size}")
         # Ties broken by code point so the same counts always give the same charset.
         ranked = sorted((c for c in counts if c != "\n"), key=lambda c: (-counts[c], c))
         return cls(ranked[: max_size - 2])
@@ -65,14 +65,19 @@ class Charset:
         return ids
 
     def decode(self, ids: Iterable[int]) -> str:
-        """Indices → text. Everything from the first PAD on is dropped: the pad marks the end."""
-        out = []
-        for i in ids:
-            i = int(i)
-            if i == PAD:
-                break
-            out.append(UNK_CHAR if i == UNK or i >= len(self) else self.chars[i - 2])
-        return "".join(out)
+        """Indices → text, ended at the first PAD."""
+        return self.decode_many(np.asarray(list(ids)).reshape(1, -1))[0]
+
+    def decode_many(self, ids: np.ndarray) -> list[str]:
+        """(N, T) indices → N texts, each ended at its first PAD; unknown indices as U+FFFD."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if ids.ndim != 2:
+            raise ValueError(f"need an (N, T) array of indices, got shape {ids.shape}")
+        codes = self._code_table()
+        known = (ids >= 0) & (ids < len(codes))
+        cps = np.where(known, codes[np.clip(ids, 0, len(codes) - 1)], ord(UNK_CHAR))  # (N, T)
+        cps = np.where(ids == PAD, PAD_CP, cps)
+        return rows_to_text(cps)
 
     @property
     def dtype(self) -> np.dtype:
@@ -87,6 +92,13 @@ class Charset:
             self._table = table
         return self._table
 
+    def _code_table(self) -> np.ndarray:
+        """index → code point (pad's entry is never read; unk is U+FFFD)."""
+        if self._codes is None:
+            self._codes = np.array([0, ord(UNK_CHAR)] + [ord(c) for c in self.chars],
+                                   dtype=np.int64)
+        return self._codes
+
     def to_json(self) -> str:
         return json.dumps({"format": "textwgan.charset", "version": 1, "pad": PAD, "unk": UNK,
                            "chars": self.chars}, ensure_ascii=False, indent=1)
@@ -95,7 +107,9 @@ class Charset:
     def from_json(cls, text: str) -> Charset:
         try:
             d = json.loads(text)
-            assert d["format"] == "textwgan.charset" and d["version"] == 1
-            return cls(d["chars"])
-        except (ValueError, KeyError, TypeError, AssertionError) as e:
-            raise InputError(f"not a textwgan charset file ({e.__class__.__name__})") from None
+            if (not isinstance(d, dict) or d.get("format") != "textwgan.charset"
+                    or d.get("version") != 1 or not isinstance(d.get("chars"), list)):
+                raise ValueError
+        except ValueError:
+            raise InputError("not a textwgan charset file") from None
+        return cls(d["chars"])

@@ -1,12 +1,19 @@
-"""Self-contained, versioned checkpoints: save atomically, load without running code.
+"""Checkpoints: the schema (what is saved, what is restored, what an export keeps), atomic
+saves, and loads that check a file before anything uses it.
 
 A checkpoint is a plain dict of tensors and primitives, loadable with
 `torch.load(path, weights_only=True)`:
 
     format, version, textwgan_version, step, config (dict), charset (list of characters),
-    corpus (name, fingerprint, seq_len, normalization), generator, critic (state dicts),
-    opt_generator, opt_critic (optimizer state dicts; absent in generator-only exports),
-    rng (torch CPU and CUDA generator states), metrics (evaluation records so far)
+    corpus (path, fingerprint, seq_len, normalization), generator (state dict), metrics
+    (evaluation records so far), elapsed (training seconds so far, across resumes);
+    training checkpoints also: critic (state dict), opt_generator, opt_critic (optimizer state
+    dicts), rng (torch CPU and CUDA generator states). A generator-only export has
+    `export: "generator"` and none of the training keys.
+
+`load_checkpoint` checks the zip archive's CRCs (a flipped bit is caught, not loaded), refuses
+pickled code, and checks the keys, the settings and every weight's shape against the settings
+and the charset.
 """
 
 from __future__ import annotations
@@ -16,21 +23,104 @@ import pickle
 import re
 import shutil
 import zipfile
+from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
+from . import __version__
+from .charset import Charset
+from .config import Config
 from .errors import InputError
-from .fileio import atomic_write
+from .fileio import atomic_write, is_torch_archive, temp_prefix, write_failure
+from .models import Critic, Generator
+
+if TYPE_CHECKING:
+    from .corpus import Corpus
+    from .training import TrainState
 
 FORMAT, VERSION = "textwgan.checkpoint", 1
 CHECKPOINT_NAME = "checkpoint.pt"
 BEST_NAME = "best.pt"  # the checkpoint of the lowest JS-4 seen at an evaluation
 DEFAULT_ROOT = Path("checkpoints")
-# The generator shipped with the project: what `textwgan sample` uses when no run exists yet.
-SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints" / "coco-small" / "generator.pt"
 EXPORT_KEYS = ("format", "version", "textwgan_version", "step", "config", "charset", "corpus",
-               "generator", "metrics")
+               "generator", "metrics", "elapsed")
+TRAINING_KEYS = ("critic", "opt_generator", "opt_critic", "rng")
+
+
+def shipped_generator() -> Path:
+    """The generator shipped inside the package: what `sample` uses when no run exists yet."""
+    return Path(str(resources.files("textwgan") / "assets" / "generators" / "coco-small.pt"))
+
+
+# --------------------------------------------------------------------------------------------
+# The schema
+
+
+def training_checkpoint(state: TrainState, config: Config, corpus: Corpus, metrics: list[dict],
+                        elapsed: float) -> dict:
+    """Everything a run needs to continue exactly where it is."""
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "textwgan_version": __version__,
+        "step": state.step,
+        "config": config.to_dict(),
+        "charset": list(corpus.charset.chars),
+        "corpus": {"path": str(corpus.path), "fingerprint": corpus.fingerprint,
+                   "seq_len": corpus.seq_len, "normalization": corpus.meta["normalization"]},
+        "generator": state.generator.state_dict(),
+        "critic": state.critic.state_dict(),
+        "opt_generator": state.opt_generator.state_dict(),
+        "opt_critic": state.opt_critic.state_dict(),
+        "rng": rng_state(next(state.generator.parameters()).device),
+        "metrics": metrics,
+        "elapsed": elapsed,
+    }
+
+
+def restore_training(state: TrainState, ckpt: dict, device: torch.device) -> None:
+    """Put a training checkpoint's nets, optimizers, step and RNG state into `state`. Call
+    after building the nets (building reseeds the RNG)."""
+    if is_export(ckpt):
+        raise InputError("a generator-only export cannot be resumed (it has no critic or "
+                         "optimizer state); resume from the run's checkpoint.pt")
+    state.generator.load_state_dict(ckpt["generator"])
+    state.critic.load_state_dict(ckpt["critic"])
+    try:
+        for opt, key in ((state.opt_generator, "opt_generator"), (state.opt_critic, "opt_critic")):
+            opt.load_state_dict(ckpt[key])
+            _own_policy(opt)
+        set_rng_state(ckpt["rng"], device)
+    except (ValueError, KeyError, TypeError, RuntimeError) as e:
+        raise InputError(f"the checkpoint's optimizer or RNG state does not fit this run "
+                         f"({str(e).splitlines()[0] if str(e) else e.__class__.__name__})"
+                         ) from None
+    state.step = ckpt["step"]
+
+
+def _own_policy(opt: torch.optim.Optimizer) -> None:
+    """How an optimizer runs (fused, capturable, foreach) is this invocation's choice, not the
+    saved run's, which load_state_dict brings back; Adam's step counts follow the choice
+    (on the parameters' device for fused and capturable Adam, on the CPU otherwise)."""
+    for group in opt.param_groups:
+        for k in ("fused", "capturable", "foreach"):
+            if k in opt.defaults:
+                group[k] = opt.defaults[k]
+        on_device = bool(group.get("fused") or group.get("capturable"))
+        for p in group["params"]:
+            st = opt.state.get(p, {})
+            if torch.is_tensor(st.get("step")):
+                st["step"] = st["step"].to(p.device if on_device else "cpu", torch.float32)
+
+
+def elapsed_of(ckpt: dict) -> float:
+    """Training seconds before this checkpoint (older checkpoints: the last evaluation's)."""
+    if isinstance(ckpt.get("elapsed"), (int, float)):
+        return float(ckpt["elapsed"])
+    times = [m.get("time") for m in ckpt.get("metrics", []) if isinstance(m, dict)]
+    return max((t for t in times if isinstance(t, (int, float))), default=0.0)
 
 
 def export_generator(ckpt: dict) -> dict:
@@ -42,6 +132,14 @@ def export_generator(ckpt: dict) -> dict:
     return out
 
 
+def is_export(ckpt: dict) -> bool:
+    return ckpt.get("export") == "generator"
+
+
+# --------------------------------------------------------------------------------------------
+# Files
+
+
 def save_checkpoint(ckpt: dict, path: str | Path) -> Path:
     """Write atomically: a temporary file in the same folder, fsync, then rename over `path`."""
     return atomic_write(path, lambda f: torch.save(ckpt, f))
@@ -50,13 +148,17 @@ def save_checkpoint(ckpt: dict, path: str | Path) -> Path:
 def link_checkpoint(src: Path, dst: Path) -> Path:
     """Make `dst` a second name of `src` (a copy where hard links are not supported),
     atomically: `dst` is whole or absent."""
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
+    tmp = dst.with_name(f"{temp_prefix(dst.name)}link.tmp")
     try:
-        os.link(src, tmp)
-    except OSError:
-        shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise write_failure(dst, e, kept=dst.exists()) from None
     return dst
 
 
@@ -70,6 +172,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         # is never handed to the unpickler.
         raise InputError(f"{path}: not a textwgan checkpoint (not a PyTorch zip archive; "
                          "truncated, or a file of another kind)")
+    _check_integrity(path)
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
@@ -77,16 +180,82 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         what = f" (it asks for {found.group(1)})" if found else ""
         raise InputError(f"{path}: refused: the file holds objects other than tensors and plain "
                          f"data, which could run code when loaded{what}") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as e:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
         raise InputError(f"{path}: not a readable checkpoint (truncated or damaged: "
                          f"{str(e).splitlines()[0] if str(e) else e.__class__.__name__})"
                          ) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise InputError(f"{path}: not a textwgan checkpoint")
-    if ckpt.get("version", 0) > VERSION:
-        raise InputError(f"{path}: checkpoint format version {ckpt['version']} is newer than "
+    version = ckpt.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise InputError(f"{path}: not a textwgan checkpoint (no format version)")
+    if version > VERSION:
+        raise InputError(f"{path}: checkpoint format version {version} is newer than "
                          f"this textwgan reads ({VERSION}); upgrade textwgan")
+    try:
+        _check_contents(ckpt)
+    except InputError as e:
+        raise InputError(f"{path}: damaged checkpoint: {e.message}") from None
     return ckpt
+
+
+def _check_integrity(path: Path) -> None:
+    """Every member's CRC: torch.load alone would load a flipped bit silently."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            bad = z.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        raise InputError(f"{path}: not a readable checkpoint (truncated or damaged: {e})"
+                         ) from None
+    if bad is not None:
+        raise InputError(f"{path}: damaged checkpoint: {bad} fails its checksum (a corrupted "
+                         "copy or a failing disk); use another checkpoint, e.g. a step_*.pt")
+
+
+def _check_contents(ckpt: dict) -> None:
+    required = ["step", "config", "charset", "generator"]
+    if not is_export(ckpt):
+        required += [*TRAINING_KEYS, "metrics"]
+    missing = [k for k in required if k not in ckpt]
+    if missing:
+        raise InputError(f"it has no {', '.join(missing)}")
+    step = ckpt["step"]
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise InputError(f"its step is {step!r}")
+    if not isinstance(ckpt.get("metrics", []), list):
+        raise InputError("its metrics are not a list")
+    if not isinstance(ckpt["config"], dict):
+        raise InputError("its settings are not a dict")
+    config = Config.from_dict(ckpt["config"])
+    if not isinstance(ckpt["charset"], list):
+        raise InputError("its charset is not a list of characters")
+    charset = Charset(ckpt["charset"])
+    nets = [("generator", Generator)] + ([] if is_export(ckpt) else [("critic", Critic)])
+    for key, cls in nets:
+        with torch.device("meta"):  # shapes only: no memory, no time
+            expected = cls(config.model, len(charset)).state_dict()
+        saved = ckpt[key]
+        if not isinstance(saved, dict) or set(saved) != set(expected):
+            raise InputError(f"its {key} weights do not match its settings")
+        for name, tensor in expected.items():
+            if not isinstance(saved[name], torch.Tensor) or saved[name].shape != tensor.shape:
+                got = getattr(saved[name], "shape", type(saved[name]).__name__)
+                raise InputError(f"its {key} weight {name} has shape {tuple(got)}, but its "
+                                 f"settings and charset of {len(charset)} symbols need "
+                                 f"{tuple(tensor.shape)}")
+
+
+def checkpoint_kind(path: Path) -> str | None:
+    """"training", "export", or None (not a readable textwgan checkpoint)."""
+    if not is_torch_archive(path):
+        return None
+    try:
+        ckpt = torch.load(path, map_location="meta", weights_only=True)
+    except Exception:  # a damaged archive is nobody's checkpoint worth protecting
+        return None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        return None
+    return "export" if is_export(ckpt) else "training"
 
 
 def find_checkpoint(spec: str | Path | None = None, root: str | Path = DEFAULT_ROOT) -> Path:
@@ -105,10 +274,15 @@ def find_checkpoint(spec: str | Path | None = None, root: str | Path = DEFAULT_R
     found = sorted(root.glob(f"*/{CHECKPOINT_NAME}"), key=lambda p: p.stat().st_mtime)
     if found:
         return found[-1]
-    if SHIPPED.is_file():
-        return SHIPPED
+    shipped = shipped_generator()
+    if shipped.is_file():
+        return shipped
     raise InputError(f"no run found under {root}/; train one with `textwgan train` or "
-                     "pass --checkpoint")
+                     "name a checkpoint")
+
+
+# --------------------------------------------------------------------------------------------
+# Random state
 
 
 def rng_state(device: torch.device | None = None) -> dict:

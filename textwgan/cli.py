@@ -1,23 +1,31 @@
 """The `textwgan` command line: thin commands that parse options, call one library function,
 and render the result with rich. Library errors (TextWGANError) become one line and an exit
-code here, and only here."""
+code here, and only here; a setting named in a message is shown as this command's flag.
+"""
 
 from __future__ import annotations
 
 import functools
 import json
+import os
+import re
+import shlex
 import sys
+import time
+import traceback
+import typing
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from . import __version__
-from .errors import InputError, TextWGANError
+from .errors import InputError, TextWGANError, setting
 
 app = typer.Typer(
     name="textwgan",
@@ -25,37 +33,94 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help text is shown as written: "textwgan[plot]" keeps its brackets
 )
-out = Console()
-err = Console(stderr=True)
+
+
+def _console(stderr: bool) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    tty = stream.isatty()
+    # Not a terminal (a file, a pipe): no wrapping, so long lines and commands stay whole.
+    return Console(stderr=stderr, emoji=False, highlight=False, soft_wrap=not tty,
+                   width=None if tty else 1000, markup=False)
+
+
+out = _console(stderr=False)
+err = _console(stderr=True)
+
+
+def say(message: str, style: str | None = None) -> None:
+    """One line on stderr, shown exactly as written (paths included)."""
+    err.print(Text(message, style=style or ""), soft_wrap=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Errors: one line, an exit code, never a traceback
+
+
+def flag_names(fn) -> dict[str, str]:
+    """Setting name → the command's flag for it (seq_len → --seq-len, n_blocks → --blocks),
+    read from the command's own option declarations."""
+    flags = {}
+    for name, hint in typing.get_type_hints(fn, include_extras=True).items():
+        for meta in getattr(hint, "__metadata__", ()):
+            if isinstance(meta, typer.models.OptionInfo):
+                # With Annotated, typer keeps the first declaration in `default`.
+                decls = [meta.default, *(meta.param_decls or ())]
+                longs = [d.split("/")[0] for d in decls
+                         if isinstance(d, str) and d.startswith("--")]
+                flag = max(longs, key=len) if longs else "--" + name.replace("_", "-")
+                flags[name] = flag
+                flags.setdefault(flag.lstrip("-").replace("-", "_"), flag)
+    return flags
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    say(f"error: {message}", "bold red")
+    return typer.Exit(code)
 
 
 def friendly(fn):
-    """Turn a library error into `error: <message>` on stderr and its exit code."""
+    """The last net: every failure is one line on stderr and an exit code."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
         except TextWGANError as e:
-            # escape: a message may hold brackets ("textwgan[plot]") that rich would eat
-            err.print(f"[bold red]error:[/] {escape(e.message)}", highlight=False,
-                      soft_wrap=True)
-            raise typer.Exit(e.exit_code) from None
-        except OSError as e:  # a full disk, a vanished file: still one line, not a traceback
-            err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
-        except RuntimeError as e:
-            if "out of memory" not in str(e):
-                raise
-            err.print("[bold red]error:[/] out of memory; lower --batch-size (or -n), or use a "
-                      "device with more memory", highlight=False)
-            raise typer.Exit(1) from None
+            flags = flag_names(fn)
+            message = e.render(lambda name: flags.get(name, name))
+            if getattr(e, "exit_code", 1) in (130, 143):  # stopped as asked: not an error
+                say(message)
+                raise typer.Exit(e.exit_code) from None
+            raise _fail(message, e.exit_code) from None
+        except (MemoryError, RuntimeError) as e:
+            text = str(e).lower()
+            if isinstance(e, MemoryError) or "out of memory" in text \
+                    or "can't allocate memory" in text:
+                raise _fail("out of memory; lower --batch-size or -n, or use a machine with more "
+                            "memory", 2) from None
+            raise _fail(_internal(e), 1) from None
+        except OSError as e:  # a vanished file, a full disk: still one line
+            where = f"{e.filename}: " if e.filename else ""
+            raise _fail(f"{where}{e.strerror or e}", 1) from None
         except KeyboardInterrupt:
-            err.print("interrupted")
+            say("interrupted")
             raise typer.Exit(130) from None
+        except Exception as e:  # a bug of ours: still one line, with a way to see more
+            raise _fail(_internal(e), 1) from None
 
     return wrapper
+
+
+def _internal(e: BaseException) -> str:
+    if os.environ.get("TEXTWGAN_DEBUG"):
+        traceback.print_exc()
+    first = (str(e).splitlines() or [""])[0]
+    return (f"internal error ({e.__class__.__name__}: {first}); this is a bug in textwgan: "
+            "please report it with the command you ran (TEXTWGAN_DEBUG=1 shows the traceback)")
 
 
 def version_callback(value: bool):
@@ -66,50 +131,89 @@ def version_callback(value: bool):
 
 @app.callback()
 def root(
-    version: Annotated[bool, typer.Option("--version", callback=version_callback,
+    version: Annotated[bool, typer.Option("--version", callback=version_callback, metavar="",
                                           is_eager=True, help="Print the version and exit.")
                        ] = False,
 ):
-    """Character-level text GANs with WGAN-GP: prepare a corpus, train, sample, evaluate."""
+    """Character-level text GANs with WGAN-GP: prepare a corpus, train, sample, evaluate.
+
+    Example: textwgan train && textwgan sample -n 10
+    """
 
 
-# ---------------------------------------------------------------------------------------------
+def _parse_list(text: str, what: str, kind=int) -> list:
+    try:
+        return [kind(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise InputError(f"{setting(what)} must be comma-separated numbers, got {text!r}"
+                         ) from None
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)", re.IGNORECASE)
+_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str | None) -> float | None:
+    """`90s`, `10m`, `1h30m`, `2h`, or plain seconds → seconds."""
+    if text is None:
+        return None
+    s = text.strip().replace(" ", "")
+    pos, total = 0, 0.0
+    for m in _DURATION.finditer(s):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _UNIT[m.group(2).lower()]
+        pos = m.end()
+    if not s or pos != len(s) or not total > 0 or total == float("inf"):
+        raise InputError(f"{setting('time_limit')} must be a duration such as 90s, 10m, 1h or "
+                         f"1h30m, got {text!r}")
+    return total
+
+
+# --------------------------------------------------------------------------------------------
+# prepare
 
 
 @app.command(epilog="Example: textwgan prepare corpus.txt --out corpora/mine --lowercase")
 @friendly
 def prepare(
     sources: Annotated[list[str], typer.Argument(
-        help="Text files, folders of text files, or hf:NAME[:CONFIG[:SPLIT]] datasets.",
-        show_default=False)],
-    out_dir: Annotated[Path, typer.Option("--out", help="Corpus folder to write.",
-                                          show_default=False)],
-    seq_len: Annotated[int, typer.Option(help="Characters per example (longer lines are cut).")
-                       ] = 32,
+        metavar="SOURCE...", show_default=False,
+        help="Text files, folders of text files, - for standard input, or "
+             "hf:NAME[:CONFIG[:SPLIT]] datasets.")],
+    out_dir: Annotated[Path, typer.Option("--out", metavar="DIR", show_default=False,
+                                          help="Corpus folder to write.")],
+    seq_len: Annotated[int, typer.Option(metavar="N", help="Characters per example (longer "
+                                                            "lines are cut).")] = 32,
     heldout_fraction: Annotated[float, typer.Option(
-        help="Share of lines held out as the evaluation reference.")] = 0.1,
+        metavar="F", help="Share of lines held out as the evaluation reference.")] = 0.1,
     heldout_file: Annotated[str | None, typer.Option(
+        metavar="FILE", show_default=False,
         help="Use this file as the held-out split instead of a fraction.")] = None,
-    lowercase: Annotated[bool, typer.Option(help="Lowercase after NFKC normalization.")] = False,
-    max_chars: Annotated[int, typer.Option(help="Charset cap, pad and unk included.")] = 2048,
-    seed: Annotated[int, typer.Option(help="Seed of the held-out draw.")] = 0,
+    lowercase: Annotated[bool, typer.Option(help="Lowercase after NFKC normalization.")
+                         ] = False,
+    max_chars: Annotated[int, typer.Option(metavar="N", help="Charset cap, pad and unk "
+                                                              "included.")] = 2048,
+    seed: Annotated[int, typer.Option(metavar="N", help="Seed of the held-out draw.")] = 0,
     workers: Annotated[int, typer.Option(
-        help="Encoding processes; 0: one per CPU (at most 8) for inputs over 16 MiB.")] = 0,
+        metavar="N", help="Encoding processes; 0: one per CPU (at most 8) for inputs over "
+                          "16 MiB.")] = 0,
 ):
     """Prepare text into a corpus folder: normalized, cut, padded, encoded, split.
 
     Streams its input (memory stays flat however large it is) and writes memory-mapped arrays.
+    An existing --out is replaced only if it is a corpus folder made by textwgan that holds
+    nothing else.
     """
-    from .corpus import PrepareOptions
-    from .corpus import prepare as prepare_corpus
+    from .preparation import prepare as prepare_corpus
 
-    opts = PrepareOptions(seq_len=seq_len, heldout_fraction=heldout_fraction,
-                          heldout_file=heldout_file, lowercase=lowercase, max_chars=max_chars,
-                          seed=seed, workers=workers)
     with err.status("preparing…"):
-        meta = prepare_corpus(sources, out_dir, opts)
-    c = meta["counts"]
-    table = Table(title=f"corpus {out_dir}", show_header=False)
+        corpus = prepare_corpus(sources, out_dir, seq_len=seq_len,
+                                heldout_fraction=heldout_fraction, heldout_file=heldout_file,
+                                lowercase=lowercase, max_chars=max_chars, seed=seed,
+                                workers=workers)
+    meta, c = corpus.meta, corpus.meta["counts"]
+    table = Table(title=Text(f"corpus {out_dir}"), show_header=False, box=box.SIMPLE)
     for label, value in [
         ("lines read", f"{c['lines_read']:,}"), ("blank (dropped)", f"{c['empty']:,}"),
         ("kept", f"{c['kept']:,}"),
@@ -120,209 +224,366 @@ def prepare(
         ("unk rate", f"{c['unk_rate']:.4%}"),
         ("invalid UTF-8 bytes (read as U+FFFD)", f"{c['invalid_utf8_bytes']:,}"),
     ]:
-        table.add_row(label, value)
+        table.add_row(Text(label), Text(value))
     out.print(table)
 
 
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------
+# train
 
 
-@app.command(epilog="Example: textwgan train corpus.txt --preset small --iters 2000")
+class TrainDisplay:
+    """What `train` shows: a progress bar on a terminal; elsewhere (a file, a pipe) plain
+    lines, with a progress line every `every` seconds between evaluations."""
+
+    def __init__(self, every: float = 30.0):
+        self.tty = err.is_terminal
+        self.every = every
+        self.last = 0.0
+        self.iters = 0
+        self.progress = Progress(
+            TextColumn("train"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]} it/s  W {task.fields[w]}"), TimeRemainingColumn(),
+            console=err, transient=False, disable=not self.tty)
+        self.task = None
+        self.end: dict | None = None
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.__exit__(*exc)
+
+    def line(self, message: str) -> None:
+        if self.tty:
+            self.progress.console.print(Text(message), soft_wrap=True)
+        else:
+            say(message)
+
+    def __call__(self, kind: str, r: dict) -> None:
+        if kind == "note":
+            self.line(r["message"])
+        elif kind == "start":
+            how = f"resumed at step {r['step']:,}" if r["resumed"] else "new"
+            ranks = f" × {r['ranks']} ranks" if r["ranks"] > 1 else ""
+            threads = f", {r['threads']} threads" if r["device"] == "cpu" else ""
+            limit = (f", stopping after {_duration(r['time_limit'])}" if r["time_limit"]
+                     else "")
+            self.iters = r["iters"]
+            self.line(f"run {r['run']} ({how}) on {r['device']}{ranks}{threads}: "
+                      f"{r['train_sequences']:,} training sequences, {r['vocab_size']} symbols, "
+                      f"{r['iters']:,} generator steps{limit}")
+            self.task = self.progress.add_task("train", total=r["iters"], completed=r["step"],
+                                               rate="-", w="-")
+            self.last = time.monotonic()
+        elif kind == "log":
+            self.progress.update(self.task, completed=r["step"], rate=f"{r['it_s']:.2f}",
+                                 w=f"{r['w_estimate']:.3f}")
+            if not self.tty and time.monotonic() - self.last >= self.every:
+                self.last = time.monotonic()
+                left = (self.iters - r["step"]) / max(r["it_s"], 1e-9)
+                say(f"step {r['step']:,}/{self.iters:,}  {r['it_s']:.2f} it/s  "
+                    f"W {r['w_estimate']:.3f}  about {_duration(left)} left")
+        elif kind == "eval":
+            self.line(f"step {r['step']:>7,}  JS-4 {r['js4']:.3f} (floor {r['floor_js4']:.3f})  "
+                      f"JS-1 {r['js1']:.3f}  e.g. {r['examples'][0]!r}")
+            if r["step"] > 0 and r["distinct"] < 0.1:
+                self.line(f"  note: the samples are nearly all alike ({r['distinct']:.0%} "
+                          "distinct): the generator has collapsed onto a few outputs. Early in a "
+                          "run this often passes; if it lasts, try a lower --lr or more "
+                          "--critic-iters")
+            self.last = time.monotonic()
+        elif kind == "end":
+            self.end = r
+            self.progress.update(self.task, completed=r["step"])
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    if seconds < 90:
+        return f"{seconds}s"
+    if seconds < 5400:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def _optional_bool(name: str, help: str):
+    return Annotated[bool | None, typer.Option(f"--{name}/--no-{name}", help=help,
+                                               show_default=False)]
+
+
+@app.command(epilog="Example: textwgan train corpus.txt --preset small --time-limit 10m")
 @friendly
 def train(
     corpus: Annotated[str | None, typer.Argument(
-        help="Text file, folder, hf:NAME, or corpus folder; default: the bundled COCO captions.",
-        show_default=False)] = None,
+        metavar="[CORPUS]", show_default=False,
+        help="Text file, folder, - (standard input), hf:NAME, or corpus folder; default: the "
+             "bundled COCO captions.")] = None,
     out_dir: Annotated[Path | None, typer.Option(
-        "--out", help="Run folder; default checkpoints/<corpus>-<preset>-<time>.",
-        show_default=False)] = None,
+        "--out", metavar="DIR", show_default=False,
+        help="Run folder; default checkpoints/<corpus>-<preset>-<time>.")] = None,
     preset: Annotated[str, typer.Option(
-        help="paper, default, small, tiny, or auto (default on a GPU, small on a CPU).")
-                      ] = "auto",
-    iters: Annotated[int | None, typer.Option(help="Generator steps.", show_default=False)
+        metavar="NAME", help="paper, default, small, tiny, or auto (default on a GPU, small on "
+                             "a CPU).")] = "auto",
+    iters: Annotated[int | None, typer.Option(metavar="N", show_default=False,
+                                              help="Generator steps (default: the preset's).")
                      ] = None,
-    batch_size: Annotated[int | None, typer.Option(show_default=False)] = None,
+    time_limit: Annotated[str | None, typer.Option(
+        metavar="DURATION", show_default=False,
+        help="Stop at the first step past this much training time (90s, 10m, 1h30m); it "
+             "evaluates and saves as at the last step, and --resume continues.")] = None,
+    batch_size: Annotated[int | None, typer.Option(
+        metavar="N", show_default=False,
+        help="Sequences per batch (the global batch under torchrun; default: the preset's).")
+                          ] = None,
     critic_iters: Annotated[int | None, typer.Option(
-        help="Critic steps per generator step.", show_default=False)] = None,
-    gp_lambda: Annotated[float | None, typer.Option(help="Gradient penalty weight.",
-                                                    show_default=False)] = None,
-    lr: Annotated[float | None, typer.Option(help="Adam learning rate, both nets.",
-                                             show_default=False)] = None,
+        metavar="N", show_default=False, help="Critic steps per generator step.")] = None,
+    gp_lambda: Annotated[float | None, typer.Option(
+        metavar="X", show_default=False, help="Gradient penalty weight.")] = None,
+    lr: Annotated[float | None, typer.Option(
+        metavar="X", show_default=False, help="Adam learning rate (generator; critic too "
+                                              "unless --critic-lr).")] = None,
     critic_lr: Annotated[float | None, typer.Option(
-        help="Critic learning rate, if not --lr.", show_default=False)] = None,
-    critic_norm: Annotated[str | None, typer.Option(
-        help="layer or none (batch norm is refused: it breaks the per-sample penalty).",
-        show_default=False)] = None,
-    lipschitz: Annotated[str | None, typer.Option(
-        help="gp (default with --loss wgan), gp-one-sided, gp-finite-difference, clip, or none "
-             "(default with --loss gan).", show_default=False)] = None,
-    clip_value: Annotated[float | None, typer.Option(
-        help="With --lipschitz clip: weights are clipped to [-c, c] (default 0.01).",
-        show_default=False)] = None,
-    loss: Annotated[str | None, typer.Option(
-        help="wgan (default) or gan (the standard non-saturating GAN baseline).",
-        show_default=False)] = None,
-    optimizer: Annotated[str | None, typer.Option(
-        help="auto (RMSProp with clip, else Adam), adam, or rmsprop.", show_default=False)
+        metavar="X", show_default=False, help="The critic's learning rate, if not --lr.")
                          ] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    seed: Annotated[int | None, typer.Option(show_default=False)] = None,
-    fast: Annotated[bool | None, typer.Option(
-        "--fast/--no-fast", help="The fast path: bf16 autocast, TF32 and fused Adam on CUDA "
-                                 "(fused Adam only on a CPU). Default: on for CUDA.",
-        show_default=False)] = None,
+    betas: Annotated[str | None, typer.Option(
+        metavar="B1,B2", show_default=False, help="Adam betas (default 0.5,0.9).")] = None,
+    channels: Annotated[int | None, typer.Option(
+        metavar="N", show_default=False, help="Generator width (and the critic's unless "
+                                              "--critic-channels).")] = None,
+    n_blocks: Annotated[int | None, typer.Option(
+        "--blocks", metavar="N", show_default=False,
+        help="Generator residual blocks (and the critic's unless --critic-blocks).")] = None,
+    critic_channels: Annotated[int | None, typer.Option(
+        metavar="N", show_default=False, help="Critic width.")] = None,
+    critic_blocks: Annotated[int | None, typer.Option(
+        metavar="N", show_default=False, help="Critic residual blocks.")] = None,
+    residual_scale: Annotated[float | None, typer.Option(
+        metavar="X", show_default=False, help="Scale of each residual branch (default 0.3).")
+                              ] = None,
+    critic_norm: Annotated[str | None, typer.Option(
+        metavar="NAME", show_default=False,
+        help="layer or none (batch norm is refused: it breaks the per-sample penalty).")] = None,
+    lipschitz: Annotated[str | None, typer.Option(
+        metavar="NAME", show_default=False,
+        help="gp (default with --loss wgan), gp-one-sided, gp-finite-difference, clip, or none "
+             "(default with --loss gan).")] = None,
+    clip_value: Annotated[float | None, typer.Option(
+        metavar="C", show_default=False,
+        help="With --lipschitz clip: weights are clipped to [-c, c] (default 0.01).")] = None,
+    loss: Annotated[str | None, typer.Option(
+        metavar="NAME", show_default=False,
+        help="wgan (default) or gan (the standard non-saturating GAN baseline).")] = None,
+    optimizer: Annotated[str | None, typer.Option(
+        metavar="NAME", show_default=False,
+        help="auto (RMSProp with clip, else Adam), adam, or rmsprop.")] = None,
+    device: Annotated[str, typer.Option(metavar="NAME", help="auto, cpu, cuda or cuda:N.")
+                      ] = "auto",
+    threads: Annotated[int | None, typer.Option(
+        metavar="N", show_default=False, help="CPU threads (default: all cores). The same "
+                                              "count repeats a run bit for bit.")] = None,
+    seed: Annotated[int | None, typer.Option(
+        metavar="N", show_default=False, help="Seed of the weights and every random draw "
+                                              "(default 0).")] = None,
+    fast: _optional_bool("fast", "The fast path: bf16 autocast, TF32 and fused Adam on CUDA "
+                                 "(fused Adam only on a CPU). Default: on for CUDA.") = None,
+    cuda_graphs: Annotated[bool, typer.Option(
+        "--cuda-graphs", metavar="",
+        help="Capture the critic and generator steps as CUDA graphs (CUDA only; elsewhere the "
+             "same steps run eagerly).")] = False,
     data: Annotated[str, typer.Option(
+        metavar="MODE",
         help="Where the training split lives: device (copied whole), mapped (read from the "
              "memory map per batch: corpora larger than memory), or auto (device up to 1 GiB).")
                     ] = "auto",
     diag_every: Annotated[int | None, typer.Option(
-        help="Steps between critic diagnostics in log.jsonl (0: never).", show_default=False)
-                          ] = None,
+        metavar="N", show_default=False,
+        help="Steps between critic diagnostics in log.jsonl (0: never).")] = None,
     eval_every: Annotated[int | None, typer.Option(
-        help="Steps between JS evaluations.", show_default=False)] = None,
+        metavar="N", show_default=False, help="Steps between JS evaluations.")] = None,
     save_every: Annotated[int | None, typer.Option(
-        help="Steps between checkpoints.", show_default=False)] = None,
+        metavar="N", show_default=False, help="Steps between checkpoints.")] = None,
     keep_last: Annotated[int | None, typer.Option(
-        help="Step checkpoints kept beside checkpoint.pt and best.pt.", show_default=False)
-                         ] = None,
+        metavar="N", show_default=False,
+        help="Step checkpoints kept beside checkpoint.pt and best.pt.")] = None,
     resume: Annotated[Path | None, typer.Option(
-        help="Continue the run in this folder with its own settings (--iters, --eval-every, "
-             "--save-every may change).", show_default=False)] = None,
-    lowercase: Annotated[bool, typer.Option(
-        help="When CORPUS is text: lowercase it while preparing.")] = False,
-    seq_len: Annotated[int, typer.Option(
-        help="When CORPUS is text: characters per example.")] = 32,
+        metavar="RUN", show_default=False,
+        help="Continue the run in this folder with its own settings (only --iters, "
+             "--time-limit, --eval-every, --save-every, --keep-last, --diag-every may change).")
+                      ] = None,
+    lowercase: _optional_bool("lowercase", "When CORPUS is text: lowercase it while preparing "
+                                           "(a prepared corpus keeps its own).") = None,
+    seq_len: Annotated[int | None, typer.Option(
+        metavar="N", show_default=False,
+        help="When CORPUS is text: characters per example (default 32; a prepared corpus "
+             "keeps its own).")] = None,
 ):
     """Train a WGAN-GP on a corpus; writes checkpoints, a JSONL log and samples to a run folder.
 
     Several GPUs or machines: launch with torchrun (see the README), e.g.
     torchrun --nproc-per-node 4 -m textwgan train corpus.txt --out checkpoints/run
     """
-    from .config import get_preset
-    from .corpus import PrepareOptions, resolve_corpus
-    from .distributed import env_shard, main_first, setup, teardown
-    from .train import resolve_device, run_settings
-    from .train import train as train_run
+    from .training import train as train_run
 
-    schedule = dict(iters=iters, eval_every=eval_every, save_every=save_every,
-                    keep_last=keep_last, diag_every=diag_every)
-    if clip_value is not None and lipschitz != "clip":
-        raise InputError("--clip-value applies only with --lipschitz clip")
-    if loss == "gan" and lipschitz is None:
-        lipschitz = "none"  # the standard GAN baseline has no Lipschitz constraint
-    settings = dict(batch_size=batch_size, critic_iters=critic_iters, gp_lambda=gp_lambda,
-                    lr=lr, critic_lr=critic_lr, critic_norm=critic_norm, seed=seed,
-                    lipschitz=lipschitz, clip_value=clip_value, loss=loss, optimizer=optimizer)
-    shard = env_shard()  # rank 0 of 1 unless launched by torchrun
-    dev = resolve_device(device)
-    if resume is not None:
-        fixed = [k for k, v in settings.items() if v is not None]
-        if fixed or preset != "auto":
-            name = fixed[0].replace("_", "-") if fixed else "preset"
-            raise InputError(f"--{name} cannot change when resuming: a resumed run keeps its "
-                             "settings (only --iters, --eval-every, --save-every, --keep-last, "
-                             "--diag-every may change)")
-        if not resume.is_dir():
-            raise InputError(f"--resume {resume}: give the run folder (it holds checkpoint.pt "
-                             "and the log the run continues)")
-        saved, saved_corpus = run_settings(resume)
-        config = saved.with_overrides(**schedule).validate()
-        corpus = corpus or saved_corpus
-        out_dir = resume
+    overrides = dict(
+        iters=iters, time_limit=parse_duration(time_limit), batch_size=batch_size,
+        critic_iters=critic_iters, gp_lambda=gp_lambda, lr=lr, critic_lr=critic_lr,
+        betas=tuple(_parse_list(betas, "betas", float)) if betas is not None else None,
+        channels=channels, n_blocks=n_blocks, critic_channels=critic_channels,
+        critic_blocks=critic_blocks, residual_scale=residual_scale, critic_norm=critic_norm,
+        lipschitz=lipschitz, clip_value=clip_value, loss=loss, optimizer=optimizer, seed=seed,
+        diag_every=diag_every, eval_every=eval_every, save_every=save_every,
+        keep_last=keep_last)
+    with TrainDisplay(float(os.environ.get("TEXTWGAN_PROGRESS_EVERY", "30"))) as display:
+        run = train_run(corpus, preset=preset, out=out_dir, resume=resume, device=device,
+                        data=data, fast=fast, cuda_graphs=cuda_graphs, threads=threads,
+                        seq_len=seq_len, lowercase=lowercase, on_event=display, **overrides)
+    end = display.end
+    if end is None:  # not rank 0 under torchrun: rank 0 reports
+        return
+    quoted = shlex.quote(str(run))
+    if not end["complete"]:
+        out.print(Text(f"stopped at the time limit, step {end['step']:,}: {run}\n"
+                       f"continue with: textwgan train --resume {quoted}\n"
+                       f"sample with: textwgan sample -n 100 --checkpoint {quoted}"))
     else:
-        if preset == "auto":
-            preset = "default" if dev.type == "cuda" else "small"
-            if shard.is_main:
-                err.print(f"preset: {preset} (auto, on {dev.type})")
-        config = get_preset(preset).with_overrides(**schedule, **settings).validate()
-    say = (lambda msg: err.print(msg)) if shard.is_main else (lambda msg: None)
-    progress = Progress(
-        TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]} it/s  W {task.fields[w]}"),
-        TimeRemainingColumn(), console=err, transient=False, disable=not shard.is_main,
-    )
-    task = progress.add_task("train", total=config.train.iters, rate="-", w="-")
-
-    def on_event(kind: str, r: dict) -> None:
-        if kind == "start":
-            how = f"resumed at step {r['step']:,}" if r["resumed"] else "new"
-            ranks = f" × {r['ranks']} ranks" if r["ranks"] > 1 else ""
-            err.print(f"run {r['run']} ({how}) on {r['device']}{ranks}: "
-                      f"{r['train_sequences']:,} training sequences, {r['vocab_size']} symbols, "
-                      f"{r['iters']:,} generator steps")
-            progress.update(task, completed=r["step"])
-        elif kind == "log":
-            progress.update(task, completed=r["step"], rate=f"{r['it_s']:.2f}",
-                            w=f"{r['w_estimate']:.3f}")
-        elif kind == "eval":
-            progress.console.print(
-                f"step {r['step']:>7,}  JS-4 {r['js4']:.3f} (floor {r['floor_js4']:.3f})  "
-                f"JS-1 {r['js1']:.3f}  e.g. {r['examples'][0]!r}", highlight=False)
-        elif kind == "end":
-            progress.update(task, completed=r["step"])
-
-    try:
-        dev = setup(shard, dev)  # joins the process group under torchrun
-        with main_first(shard):  # one rank prepares (and caches) a text corpus, then the rest
-            prepared = resolve_corpus(corpus, PrepareOptions(seq_len=seq_len,
-                                                             lowercase=lowercase), log=say)
-        with progress:
-            run = train_run(prepared, config, out_dir, device=str(dev), on_event=on_event,
-                            data=data, shard=shard, fast=fast)
-    finally:
-        teardown(shard)
-    if shard.is_main:
-        out.print(f"done: {run}\nsample with: textwgan sample -n 100 --checkpoint {run}")
+        out.print(Text(f"done: {run}\nsample with: textwgan sample -n 100 --checkpoint {quoted}"))
 
 
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------
+# sample, export, baseline
+
+
+def _output_file(path: Path | None, what: str, may_replace=None) -> Path | None:
+    from .fileio import check_output_file
+
+    return None if path is None else check_output_file(path, what, may_replace)
 
 
 @app.command(epilog="Example: textwgan sample -n 100 --checkpoint checkpoints/<run> --out s.txt")
 @friendly
 def sample(
-    n: Annotated[int, typer.Option("-n", "--n", help="Number of samples.")] = 100,
+    n: Annotated[int, typer.Option("-n", "--n", metavar="N", help="Number of samples.")] = 100,
     checkpoint: Annotated[str | None, typer.Option(
-        help="Checkpoint file or run folder; default: the newest run under checkpoints/.",
-        show_default=False)] = None,
-    seed: Annotated[int, typer.Option(help="Noise seed: the same seed, the same samples.")] = 0,
+        metavar="PATH", show_default=False,
+        help="Checkpoint file or run folder; default: the newest run under checkpoints/, else "
+             "the generator shipped with textwgan.")] = None,
+    seed: Annotated[int, typer.Option(metavar="N", help="Noise seed: the same seed, the same "
+                                                         "samples.")] = 0,
     temperature: Annotated[float, typer.Option(
-        help="0 decodes by argmax; above 0 samples each position at that temperature.")] = 0.0,
+        metavar="T", help="0 decodes by argmax; above 0 samples each position at that "
+                          "temperature.")] = 0.0,
     out_file: Annotated[Path | None, typer.Option(
-        "--out", help="Write here instead of standard output.", show_default=False)] = None,
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+        "--out", metavar="FILE", show_default=False,
+        help="Write here instead of standard output.")] = None,
+    device: Annotated[str, typer.Option(metavar="NAME", help="cpu or cuda.")] = "cpu",
+    threads: Annotated[int | None, typer.Option(
+        metavar="N", show_default=False, help="CPU threads (default: all cores).")] = None,
 ):
     """Generate text from a trained generator, one sample per line."""
+    from .device import set_threads
     from .fileio import write_lines
-    from .sample import sample_texts
+    from .sample import check_sampling, load_generator
 
-    texts = sample_texts(checkpoint, n, seed, temperature, device)
-    if out_file is None:
-        sys.stdout.write("".join(t + "\n" for t in texts))
+    set_threads(threads)
+    check_sampling(n, seed, temperature)
+    target = _output_file(out_file, "samples")
+    gen = load_generator(checkpoint, device=device)
+    if gen.shipped:
+        say("using the generator shipped with textwgan (COCO captions, CPU-trained); train "
+            "your own with: textwgan train")
     else:
-        write_lines(out_file, texts)
-        err.print(f"wrote {len(texts)} samples to {out_file}")
+        say(f"using {gen.source} (step {gen.step:,})")
+    texts = gen.sample(n, seed=seed, temperature=temperature)
+    if target is None:
+        sys.stdout.write("".join(t.replace("\n", " ") + "\n" for t in texts))
+    else:
+        write_lines(target, texts)
+        say(f"wrote {len(texts)} samples to {target}")
 
 
-# ---------------------------------------------------------------------------------------------
+@app.command(epilog="Example: textwgan export checkpoints/<run> --out generator.pt --best")
+@friendly
+def export(
+    run: Annotated[str, typer.Argument(metavar="RUN", show_default=False,
+                                       help="Run folder or checkpoint file.")],
+    out_file: Annotated[Path, typer.Option("--out", metavar="FILE", show_default=False,
+                                           help="File to write.")],
+    best: Annotated[bool, typer.Option(
+        "--best", metavar="",
+        help="From a run folder, export best.pt (lowest JS-4), not the latest.")] = False,
+):
+    """Write a generator-only checkpoint: what sampling needs, a quarter of the size.
+
+    It never overwrites a training checkpoint: --out must be a new file or an earlier export.
+    """
+    from .checkpoint import (
+        BEST_NAME,
+        checkpoint_kind,
+        export_generator,
+        find_checkpoint,
+        load_checkpoint,
+        save_checkpoint,
+    )
+
+    target = _output_file(out_file, "export",
+                          may_replace=lambda p: checkpoint_kind(p) == "export")
+    source = Path(run) / BEST_NAME if best and Path(run).is_dir() else find_checkpoint(run)
+    if target.exists() and target.resolve() == source.resolve():
+        raise InputError(f"{target}: is the checkpoint being exported; choose another "
+                         f"{setting('out_file')}")
+    ckpt = load_checkpoint(source)
+    path = save_checkpoint(export_generator(ckpt), target)
+    say(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB, step {ckpt['step']:,}) "
+        f"from {source}")
 
 
-def parse_orders(text: str) -> tuple[int, ...]:
-    try:
-        orders = tuple(sorted({int(x) for x in text.split(",") if x.strip()}))
-    except ValueError:
-        raise typer.BadParameter(f"expected comma-separated integers, got {text!r}") from None
-    if not orders or orders[0] < 1:
-        raise typer.BadParameter("orders must be positive integers, e.g. 1,2,3,4")
-    return orders
+@app.command(epilog="Example: textwgan baseline corpora/coco --order 5 -n 640 --out kn5.txt")
+@friendly
+def baseline(
+    corpus: Annotated[Path, typer.Argument(metavar="CORPUS", show_default=False,
+                                           help="Corpus folder (its training split).")],
+    order: Annotated[int, typer.Option(metavar="N", help="n-gram order of the Kneser–Ney "
+                                                          "model.")] = 5,
+    n: Annotated[int, typer.Option("-n", "--n", metavar="N", help="Number of samples.")] = 640,
+    temperature: Annotated[float, typer.Option(
+        metavar="T", help="1 samples the model as it is; lower is more conservative; 0 is "
+                          "greedy (every sample alike).")] = 1.0,
+    seed: Annotated[int, typer.Option(metavar="N", help="Seed of the draws.")] = 0,
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", metavar="FILE", show_default=False,
+        help="Write here instead of standard output.")] = None,
+):
+    """Sample text from an interpolated Kneser–Ney character model of a corpus's training split:
+    the autoregressive baseline to put beside a GAN in `textwgan bench`.
+    """
+    from .evaluation import sample_baseline
+    from .fileio import write_lines
+
+    target = _output_file(out_file, "samples")
+    texts = sample_baseline(corpus, order=order, n=n, temperature=temperature, seed=seed)
+    if target is None:
+        sys.stdout.write("".join(t.replace("\n", " ") + "\n" for t in texts))
+    else:
+        write_lines(target, texts)
+        say(f"wrote {len(texts)} samples to {target}")
 
 
-ROW_METRICS = [  # (key, label, format)
-    ("js1", "JS-1", ".4f"), ("js2", "JS-2", ".4f"), ("js3", "JS-3", ".4f"), ("js4", "JS-4", ".4f"),
-    ("copy_rate", "copy rate", ".1%"), ("distinct", "distinct", ".1%"),
-    ("distinct_4", "distinct-4", ".1%"), ("word_validity", "word validity", ".1%"),
-    ("lm_bpc", "LM bits/char", ".3f"), ("reverse_lm_bpc", "reverse LM bits/char", ".3f"),
-    ("critic_w", "critic distance", ".3f"),
+# --------------------------------------------------------------------------------------------
+# eval, bench
+
+
+ROW_METRICS = [  # (key, label, short label, format, in the default bench table)
+    ("js1", "JS-1", "JS-1", ".4f", False), ("js2", "JS-2", "JS-2", ".4f", False),
+    ("js3", "JS-3", "JS-3", ".4f", False), ("js4", "JS-4", "JS-4", ".4f", True),
+    ("copy_rate", "copy rate", "copies", ".1%", True),
+    ("distinct", "distinct", "distinct", ".1%", True),
+    ("distinct_4", "distinct-4", "dist-4", ".1%", False),
+    ("word_validity", "word validity", "words", ".1%", True),
+    ("lm_bpc", "LM bits/char", "LM", ".3f", True),
+    ("reverse_lm_bpc", "reverse LM bits/char", "rev LM", ".3f", True),
+    ("critic_w", "critic distance", "critic", ".3f", True),
 ]
 
 
@@ -331,7 +592,8 @@ def _fmt(value, spec: str) -> str:
 
 
 def _metric_rows(report: dict) -> list[tuple[str, str, str]]:
-    keys = [(k, label, spec) for k, label, spec in ROW_METRICS if report.get(k) is not None]
+    keys = [(k, label, spec) for k, label, _, spec, _ in ROW_METRICS
+            if report.get(k) is not None]
     extra = [(f"js{n}", f"JS-{n}", ".4f") for n in report["orders"] if n > 4]
     return [(label, _fmt(report[k], spec), _fmt(report.get(f"floor_{k}"), spec))
             for k, label, spec in keys[:4] + extra + keys[4:]
@@ -339,26 +601,32 @@ def _metric_rows(report: dict) -> list[tuple[str, str, str]]:
 
 
 InputArg = Annotated[str, typer.Argument(
-    help="Samples file (one per line), checkpoint file, or run folder.", show_default=False)]
+    metavar="INPUT", show_default=False,
+    help="Samples file (one per line, - for standard input), checkpoint file, or run folder.")]
 CorpusOpt = Annotated[Path | None, typer.Option(
-    help="Corpus folder: score against its held-out split, floors from real text.",
-    show_default=False)]
+    metavar="DIR", show_default=False,
+    help="Corpus folder: score against its held-out split, floors from real text.")]
 ReferenceOpt = Annotated[Path | None, typer.Option(
-    help="Reference text file instead of a corpus (raw code points).", show_default=False)]
+    metavar="FILE", show_default=False,
+    help="Reference text file instead of a corpus (raw code points).")]
 TrainOpt = Annotated[Path | None, typer.Option(
-    "--train", help="With --reference: the training text (floors, copy rate, LM).",
-    show_default=False)]
-NOpt = Annotated[int | None, typer.Option(
-    "--n", help="Samples to score: the first N of a file, or N drawn from a checkpoint "
-                "(default: all of a file; 640 from a checkpoint).", show_default=False)]
-SeedOpt = Annotated[int, typer.Option(help="Seed of every random draw (samples, floors).")]
-OrdersOpt = Annotated[str, typer.Option(help="n-gram orders for JS.")]
+    "--train", metavar="FILE", show_default=False,
+    help="With --reference: the training text (floors, copy rate, LM).")]
+SeedOpt = Annotated[int, typer.Option(metavar="N", help="Seed of every random draw (samples, "
+                                                        "floors).")]
+OrdersOpt = Annotated[str, typer.Option(metavar="LIST", help="n-gram orders for JS.")]
 ProtocolOpt = Annotated[str, typer.Option(
-    help="heldout (vs the held-out split) or paper (640 samples vs the training set, as "
-         "gan_language.py).")]
+    metavar="NAME",
+    help="heldout (vs the held-out split) or paper (gan_language.py: 640 samples vs the "
+         "training split, 640 training lines held back as the floor).")]
 CriticOpt = Annotated[bool, typer.Option(
-    "--critic", help="Also train a fresh critic to tell samples from real text (slower).")]
-LmOrderOpt = Annotated[int, typer.Option(help="Order of the Kneser-Ney character LM.")]
+    "--critic", metavar="",
+    help="Also train a fresh critic to tell samples from real text (slower).")]
+LmOrderOpt = Annotated[int, typer.Option(metavar="N",
+                                         help="Order of the Kneser–Ney character LM.")]
+ThreadsOpt = Annotated[int | None, typer.Option(
+    metavar="N", show_default=False, help="CPU threads for sampling (default: all cores).")]
+JsonOpt = Annotated[bool, typer.Option("--json", metavar="", help="Print one JSON object.")]
 
 
 @app.command("eval", epilog="Example: textwgan eval samples.txt --corpus corpora/coco --json")
@@ -368,136 +636,177 @@ def eval_(
     corpus: CorpusOpt = None,
     reference: ReferenceOpt = None,
     train_file: TrainOpt = None,
-    n: NOpt = None,
+    n: Annotated[int | None, typer.Option(
+        "--n", metavar="N", show_default=False,
+        help="Samples to score: the first N of a file, or N drawn from a checkpoint (default: "
+             "all of a file; 640 from a checkpoint).")] = None,
     seed: SeedOpt = 0,
     orders: OrdersOpt = "1,2,3,4",
     protocol: ProtocolOpt = "heldout",
     critic: CriticOpt = False,
     lm_order: LmOrderOpt = 5,
-    seq_len: Annotated[int, typer.Option(help="With --reference: sequence length.")] = 32,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    temperature: Annotated[float, typer.Option(
+        metavar="T", help="From a checkpoint: 0 decodes by argmax, above 0 samples at that "
+                          "temperature.")] = 0.0,
+    gan_bpc: Annotated[int | None, typer.Option(
+        metavar="K", show_default=False,
+        help="From a checkpoint, with --corpus: also a Monte-Carlo upper bound on the bits per "
+             "character the generator gives held-out text, from K noise draws (slow; see "
+             "docs/benchmark.md).")] = None,
+    seq_len: Annotated[int | None, typer.Option(
+        metavar="N", show_default=False,
+        help="With --reference: sequence length (default 32).")] = None,
+    threads: ThreadsOpt = None,
+    as_json: JsonOpt = False,
 ):
     """Score samples against held-out text, each metric beside the value real text gets."""
-    from .evaluate import evaluate
+    from .device import set_threads
+    from .evaluation import evaluate
 
+    set_threads(threads)
     with err.status("scoring…"):
-        report = evaluate(source, corpus, reference, train_file, n, seed, parse_orders(orders),
-                          protocol, lm_order, critic, seq_len)
+        report = evaluate(source, corpus=corpus, reference=reference, train=train_file, n=n,
+                          seed=seed, orders=_parse_list(orders, "orders"), protocol=protocol,
+                          lm_order=lm_order, critic=critic, seq_len=seq_len,
+                          temperature=temperature, gan_bpc=gan_bpc).to_dict()
     if as_json:
         sys.stdout.write(json.dumps(report) + "\n")
         return
-    table = Table(title=f"{source}: {report['n']:,} samples vs {report['reference_size']:,} "
-                        f"{'training' if protocol == 'paper' else 'held-out'} sequences")
+    against = "held-back training" if protocol == "paper" else "held-out"
+    table = Table(title=Text(f"{report['input']}: {report['n']:,} samples vs "
+                             f"{report['reference_size']:,} {against} sequences"),
+                  box=box.SIMPLE)
     table.add_column("metric")
-    table.add_column("samples", justify="right")
-    table.add_column(f"real text ({report['n']:,})", justify="right")
+    table.add_column("samples", justify="right", no_wrap=True)
+    table.add_column(f"real text ({report['n']:,})", justify="right", no_wrap=True)
     for row in _metric_rows(report):
-        table.add_row(*row)
+        table.add_row(*map(Text, row))
+    if report.get("gan_bpc") is not None:
+        table.add_row(Text(f"GAN bits/char bound (K={report['gan_bpc_draws']:,})"),
+                      Text(f"{report['gan_bpc']:.3f}"), Text("-"))
     out.print(table)
-    out.print(report["signature"], style="dim", highlight=False, soft_wrap=True)
+    out.print(Text(report["signature"], style="dim"), soft_wrap=True)
 
 
-@app.command(epilog="Example: textwgan bench run1/ samples.txt --corpus corpora/coco --markdown")
+@app.command(epilog="Example: textwgan bench run1/ samples.txt --corpus corpora/coco "
+                    "--temperatures 0.7,1.0 --baseline kn5")
 @friendly
 def bench(
-    sources: Annotated[list[str], typer.Argument(
-        help="Samples files, checkpoints or run folders.", show_default=False)],
+    sources: Annotated[list[str] | None, typer.Argument(
+        metavar="[INPUT]...", show_default=False,
+        help="Samples files, checkpoints or run folders.")] = None,
     corpus: CorpusOpt = None,
     reference: ReferenceOpt = None,
     train_file: TrainOpt = None,
-    n: NOpt = None,
+    n: Annotated[int | None, typer.Option(
+        "--n", metavar="N", show_default=False,
+        help="Sequences per input, the same for every row (default: the smallest samples "
+             "file, else 640).")] = None,
     seed: SeedOpt = 0,
     orders: OrdersOpt = "1,2,3,4",
     protocol: ProtocolOpt = "heldout",
     critic: CriticOpt = False,
     lm_order: LmOrderOpt = 5,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")
+    temperatures: Annotated[str | None, typer.Option(
+        metavar="LIST", show_default=False,
+        help="Also score checkpoints and run folders at these sampling temperatures, e.g. "
+             "0.5,0.7,1.0,1.3 (argmax is always a row).")] = None,
+    baseline: Annotated[str | None, typer.Option(
+        metavar="knN", show_default=False,
+        help="Add the Kneser–Ney character model of order N (e.g. kn5), trained on the "
+             "training text, at each temperature (1.0 if none given).")] = None,
+    plot_file: Annotated[Path | None, typer.Option(
+        "--plot", metavar="FILE.png", show_default=False,
+        help="Draw the quality–diversity plane and JS-4 against temperature (needs "
+             "pip install 'textwgan[plot]').")] = None,
+    threads: ThreadsOpt = None,
+    wide: Annotated[bool, typer.Option("--wide", metavar="",
+                                       help="Show every metric (wide terminals).")] = False,
+    as_json: JsonOpt = False,
+    markdown: Annotated[bool, typer.Option("--markdown", metavar="",
+                                           help="Print a Markdown table (every metric).")
                         ] = False,
 ):
-    """Score several sample sets side by side, plus a real-text row, sorted by JS-4."""
-    from .evaluate import bench_rows
+    """Score several inputs side by side at one common N, plus a real-text row, by JS-4."""
+    from .device import set_threads
+    from .evaluation import bench as bench_rows
 
+    set_threads(threads)
+    if plot_file is not None:
+        from .plot import check_png_output
+
+        check_png_output(plot_file)
     with err.status("scoring…"):
-        result = bench_rows(sources, corpus, reference, train_file, n, seed,
-                            parse_orders(orders), protocol, lm_order, critic)
+        result = bench_rows(sources or [], corpus=corpus, reference=reference,
+                            train=train_file, n=n, seed=seed,
+                            orders=_parse_list(orders, "orders"), protocol=protocol,
+                            lm_order=lm_order, critic=critic, temperatures=temperatures,
+                            baseline=baseline)
+    if plot_file is not None:
+        from .plot import plot_bench
+
+        plot_bench(result, plot_file)
+        say(f"wrote {plot_file}")
     if as_json:
         sys.stdout.write(json.dumps(result) + "\n")
         return
-    cols = [(k, label, spec) for k, label, spec in ROW_METRICS
-            if any(row.get(k) is not None for row in result["rows"])]
-    header = ["input", "n", *[label for _, label, _ in cols]]
-    body = [[row["input"], f"{row['n']:,}", *[_fmt(row.get(k), spec) for k, _, spec in cols]]
-            for row in result["rows"]]
+    present = [m for m in ROW_METRICS if any(r.get(m[0]) is not None for r in result["rows"])]
     if markdown:
+        header = ["input", "n", *[label for _, label, _, _, _ in present]]
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(r) + " |" for r in body]
+        lines += ["| " + " | ".join([r["input"], f"{r['n']:,}",
+                                     *[_fmt(r.get(k), spec) for k, _, _, spec, _ in present]])
+                  + " |" for r in result["rows"]]
         sys.stdout.write("\n".join(lines) + f"\n\n`{result['signature']}`\n")
         return
-    table = Table(title="textwgan bench")
-    for i, h in enumerate(header):
-        table.add_column(h, justify="left" if i == 0 else "right")
-    for r in body:
-        table.add_row(*r)
+    cols = present if wide else [m for m in present if m[4]]
+    table = Table(title=Text(f"textwgan bench: {result['n']:,} sequences per row"),
+                  box=box.SIMPLE, pad_edge=False)
+    table.add_column("input", overflow="fold", ratio=1, min_width=12)
+    for _, label, short, _, _ in cols:
+        table.add_column(label if wide else short, justify="right", no_wrap=True)
+    for r in result["rows"]:
+        table.add_row(Text(r["input"]), *[Text(_fmt(r.get(k), spec))
+                                          for k, _, _, spec, _ in cols])
     out.print(table)
-    out.print(result["signature"], style="dim", highlight=False, soft_wrap=True)
+    if not wide and len(cols) < len(present):
+        say("more metrics: --wide, --markdown or --json")
+    out.print(Text(result["signature"], style="dim"), soft_wrap=True)
 
 
-# ---------------------------------------------------------------------------------------------
-
-
-@app.command(epilog="Example: textwgan export checkpoints/<run> --out generator.pt --best")
-@friendly
-def export(
-    run: Annotated[str, typer.Argument(help="Run folder or checkpoint file.",
-                                       show_default=False)],
-    out_file: Annotated[Path, typer.Option("--out", help="File to write.",
-                                           show_default=False)],
-    best: Annotated[bool, typer.Option(
-        "--best", help="From a run folder, export best.pt (lowest JS-4), not the latest.")
-                    ] = False,
-):
-    """Write a generator-only checkpoint: what sampling needs, a quarter of the size."""
-    from .checkpoint import BEST_NAME, export_generator, find_checkpoint, load_checkpoint
-    from .checkpoint import save_checkpoint as save
-
-    source = Path(run) / BEST_NAME if best and Path(run).is_dir() else find_checkpoint(run)
-    ckpt = load_checkpoint(source)
-    path = save(export_generator(ckpt), out_file)
-    err.print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB, step {ckpt['step']:,}) "
-              f"from {source}")
-
-
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------
+# plot
 
 
 @app.command(epilog="Example: textwgan plot checkpoints/gp checkpoints/clip --out runs.png")
 @friendly
 def plot(
-    runs: Annotated[list[Path], typer.Argument(help="Run folders (or their log.jsonl).",
-                                               show_default=False)],
+    runs: Annotated[list[Path], typer.Argument(metavar="RUN...", show_default=False,
+                                               help="Run folders (or their log.jsonl).")],
     out_file: Annotated[Path | None, typer.Option(
-        "--out", help="PNG to write (needs matplotlib: pip install 'textwgan[plot]'); "
-                      "without it, a terminal summary.", show_default=False)] = None,
+        "--out", metavar="FILE.png", show_default=False,
+        help="PNG to write (needs matplotlib: pip install 'textwgan[plot]'); without it, a "
+             "terminal summary.")] = None,
 ):
     """Plot training curves, critic weight histograms and per-layer gradient norms of runs."""
-    from .plot import plot_runs, read_run, run_summaries, sparkline
+    from .plot import check_png_output, plot_runs, read_run, run_summaries, sparkline
 
+    if out_file is not None:
+        check_png_output(out_file)
     logs = [read_run(r) for r in runs]
     if out_file is not None:
         plot_runs(logs, out_file)
-        err.print(f"wrote {out_file}")
+        say(f"wrote {out_file}")
         return
     # One block per run, not a table: sparklines stay readable in a narrow terminal.
     for r in run_summaries(logs):
-        out.print(f"[bold]{escape(r['run'])}[/]  {r['steps']:,} steps", highlight=False)
-        out.print(f"  W estimate  {sparkline(r['w'])}  last {_fmt(r['w_last'], '.4f')}",
-                  highlight=False)
-        out.print(f"  JS-4        {sparkline(r['js4'])}  best {_fmt(r['js4_best'], '.3f')}, "
-                  f"last {_fmt(r['js4_last'], '.3f')}", highlight=False)
+        out.print(Text(f"{r['run']}  {r['steps']:,} steps", style="bold"))
+        out.print(Text(f"  W estimate  {sparkline(r['w'])}  last {_fmt(r['w_last'], '.4f')}"))
+        out.print(Text(f"  JS-4        {sparkline(r['js4'])}  best {_fmt(r['js4_best'], '.3f')}"
+                       f", last {_fmt(r['js4_last'], '.3f')}"))
         if r["slope_mean"] is not None:
-            out.print(f"  ‖∇D‖ at interpolates {r['slope_mean']:.3f}, weights at bound "
-                      f"{r['at_bound']:.1%} (last diagnostic)", highlight=False)
+            out.print(Text(f"  ‖∇D‖ at interpolates {r['slope_mean']:.3f}, weights at bound "
+                           f"{r['at_bound']:.1%} (last diagnostic)"))
 
 
 def main() -> None:

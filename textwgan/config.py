@@ -1,48 +1,65 @@
-"""Model and training settings, and the named presets.
+"""Model and training settings, the named presets, and the rules between options.
 
 `paper` is gan_language.py (Gulrajani et al. 2017) exactly; `default` is the same network with a
 layer-normalized critic; `small` trains in minutes on a laptop CPU; `tiny` exists for tests.
+`build_config` applies the rules that hold between options, for the CLI and Python callers
+alike.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from .errors import InputError
+from .errors import InputError, setting
+from .text import DEFAULT_SEQ_LEN, MAX_SEQ_LEN, MIN_SEQ_LEN
 
 CRITIC_NORMS = ("layer", "none")
 LIPSCHITZ = ("gp", "gp-one-sided", "gp-finite-difference", "clip", "none")
 LOSSES = ("wgan", "gan")
 OPTIMIZERS = ("auto", "adam", "rmsprop")
+MAX_SEED = 2**63 - 1  # torch and numpy seeds are 64-bit
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    seq_len: int = 32  # the paper's window: long enough for words, short enough to train fast
+    seq_len: int = DEFAULT_SEQ_LEN
     noise_dim: int = 128
-    channels: int = 512
-    n_blocks: int = 5
+    channels: int = 512  # the generator's width (and the critic's, unless critic_channels)
+    n_blocks: int = 5  # the generator's residual blocks (and the critic's, unless critic_blocks)
     # The gradient penalty is per sample, so the critic may normalize only within a sample.
     critic_norm: str = "layer"
     residual_scale: float = 0.3  # gan_language.py scales each residual branch by 0.3
+    # The critic's own width and depth (None: the generator's): the two nets' capacities need
+    # not match, and on a CPU the critic's steps cost most of the time.
+    critic_channels: int | None = None
+    critic_blocks: int | None = None
+
+    @property
+    def critic_width(self) -> int:
+        return self.channels if self.critic_channels is None else self.critic_channels
+
+    @property
+    def critic_depth(self) -> int:
+        return self.n_blocks if self.critic_blocks is None else self.critic_blocks
 
     def validate(self) -> ModelConfig:
         if self.critic_norm == "batch":
             raise InputError(
-                "batch norm in the critic is refused: the gradient penalty is computed per sample, "
-                "and batch norm mixes the samples of a batch so each critic output depends on the "
-                "others; use --critic-norm layer (default) or none"
-            )
-        if self.critic_norm not in CRITIC_NORMS:
-            raise InputError(
-                f"unknown critic norm {self.critic_norm!r}; choose one of {', '.join(CRITIC_NORMS)}"
-            )
-        for name in ("seq_len", "noise_dim", "channels"):
-            if getattr(self, name) < 1:
-                raise InputError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.n_blocks < 0:
-            raise InputError(f"n_blocks must be 0 or more, got {self.n_blocks}")
+                "batch norm in the critic is refused: the gradient penalty is computed per "
+                "sample, and batch norm mixes the samples of a batch so each critic output "
+                f"depends on the others; use {setting('critic_norm')} layer (default) or none")
+        _choice("critic_norm", self.critic_norm, CRITIC_NORMS)
+        _int("seq_len", self.seq_len, MIN_SEQ_LEN, MAX_SEQ_LEN)
+        _int("noise_dim", self.noise_dim, 1, 4096)
+        _int("channels", self.channels, 1, 8192)
+        _int("n_blocks", self.n_blocks, 0, 64)
+        if self.critic_channels is not None:
+            _int("critic_channels", self.critic_channels, 1, 8192)
+        if self.critic_blocks is not None:
+            _int("critic_blocks", self.critic_blocks, 0, 64)
+        _float("residual_scale", self.residual_scale, 0.0, 10.0)
         return self
 
 
@@ -73,6 +90,9 @@ class TrainConfig:
     # Diagnostics (slopes at interpolates, per-layer gradient norms, weight histograms) cost a
     # forward and two backwards: every 100 steps is under 1% of the training time.
     diag_every: int = 100
+    # Wall-clock budget of one invocation, in seconds (None: none): the run stops at the first
+    # step past it, evaluates and saves as at the last step, and can be resumed later.
+    time_limit: float | None = None
 
     @property
     def optimizer_name(self) -> str:
@@ -81,38 +101,56 @@ class TrainConfig:
         return "rmsprop" if self.lipschitz == "clip" else "adam"
 
     def validate(self) -> TrainConfig:
-        for name in ("batch_size", "critic_iters", "log_every", "eval_every", "save_every",
-                     "eval_samples"):
-            if getattr(self, name) < 1:
-                raise InputError(f"--{name.replace('_', '-')} must be at least 1, "
-                                 f"got {getattr(self, name)}")
-        for name, most in (("batch_size", 1 << 20), ("critic_iters", 10_000),
-                           ("eval_samples", 1 << 20)):
-            if getattr(self, name) > most:
-                raise InputError(f"--{name.replace('_', '-')} {getattr(self, name)} is absurd; "
-                                 f"use at most {most:,}")
-        if self.keep_last < 0:
-            raise InputError(f"--keep-last must be 0 or more, got {self.keep_last}")
-        if self.iters < 0:
-            raise InputError(f"--iters must be 0 or more, got {self.iters}")
-        if not self.lr > 0:
-            raise InputError(f"--lr must be positive, got {self.lr}")
-        if self.critic_lr is not None and not self.critic_lr > 0:
-            raise InputError(f"--critic-lr must be positive, got {self.critic_lr}")
-        if self.gp_lambda < 0:
-            raise InputError(f"--gp-lambda must be 0 or more, got {self.gp_lambda}")
+        _int("batch_size", self.batch_size, 1, 1 << 20)
+        _int("critic_iters", self.critic_iters, 1, 10_000)
+        _int("iters", self.iters, 0, 10**12)
+        _int("seed", self.seed, 0, MAX_SEED)
+        for name in ("log_every", "eval_every", "save_every"):
+            _int(name, getattr(self, name), 1, 10**12)
+        _int("eval_samples", self.eval_samples, 1, 1 << 20)
+        _int("keep_last", self.keep_last, 0, 10**6)
+        _int("diag_every", self.diag_every, 0, 10**12, "(0: never)")
+        _float("gp_lambda", self.gp_lambda, 0.0, 1e6)
+        _positive("lr", self.lr)
+        if self.critic_lr is not None:
+            _positive("critic_lr", self.critic_lr)
+        _positive("clip_value", self.clip_value)
+        if self.time_limit is not None:
+            _positive("time_limit", self.time_limit)
         for name, allowed in (("lipschitz", LIPSCHITZ), ("loss", LOSSES),
                               ("optimizer", OPTIMIZERS)):
-            if getattr(self, name) not in allowed:
-                raise InputError(f"unknown --{name} {getattr(self, name)!r}; choose one of "
-                                 f"{', '.join(allowed)}")
-        if not self.clip_value > 0:
-            raise InputError(f"--clip-value must be positive, got {self.clip_value}")
-        if self.diag_every < 0:
-            raise InputError(f"--diag-every must be 0 (off) or more, got {self.diag_every}")
-        if not all(0 <= b < 1 for b in self.betas):
-            raise InputError(f"Adam betas must lie in [0, 1), got {self.betas}")
+            _choice(name, getattr(self, name), allowed)
+        betas = self.betas
+        if (not isinstance(betas, (tuple, list)) or len(betas) != 2
+                or not all(_is_number(b) and 0 <= b < 1 for b in betas)):
+            raise InputError(f"{setting('betas')} must be two numbers in [0, 1), got {betas!r}")
         return self
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _int(name: str, value, low: int, high: int, why: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InputError(f"{setting(name)} must be an integer from {low:,} to {high:,}"
+                         f"{' ' + why if why else ''}, got {value!r}")
+
+
+def _float(name: str, value, low: float, high: float) -> None:
+    if not _is_number(value) or not low <= value <= high:
+        raise InputError(f"{setting(name)} must be a number from {low:g} to {high:g}, "
+                         f"got {value!r}")
+
+
+def _positive(name: str, value) -> None:
+    if not _is_number(value) or not value > 0:
+        raise InputError(f"{setting(name)} must be a positive finite number, got {value!r}")
+
+
+def _choice(name: str, value, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise InputError(f"unknown {setting(name)} {value!r}; choose one of {', '.join(allowed)}")
 
 
 @dataclass(frozen=True)
@@ -128,11 +166,17 @@ class Config:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Config:
-        train = dict(d["train"])
-        train["betas"] = tuple(train["betas"])
-        return cls(model=ModelConfig(**_known(ModelConfig, d["model"])),
-                   train=TrainConfig(**_known(TrainConfig, train)),
-                   preset=d.get("preset", "custom"))
+        """A config from its dict (a checkpoint's); keys this version does not know are
+        ignored, keys it lacks take their defaults. Raises InputError when malformed."""
+        try:
+            train = dict(d["train"])
+            if "betas" in train:
+                train["betas"] = tuple(train["betas"])
+            return cls(model=ModelConfig(**_known(ModelConfig, d["model"])),
+                       train=TrainConfig(**_known(TrainConfig, train)),
+                       preset=str(d.get("preset", "custom"))).validate()
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise InputError("the saved settings are malformed") from None
 
     def with_overrides(self, **overrides: Any) -> Config:
         """A copy with the given model or training fields replaced (None means keep)."""
@@ -145,9 +189,10 @@ class Config:
             if key in model_names:
                 model_kw[key] = value
             elif key in train_names:
-                train_kw[key] = value
+                train_kw[key] = tuple(value) if key == "betas" else value
             else:
-                raise InputError(f"unknown setting {key!r}")
+                raise InputError(f"unknown setting {key!r}; known: "
+                                 f"{', '.join(sorted(model_names | train_names))}")
         return replace(self, model=replace(self.model, **model_kw),
                        train=replace(self.train, **train_kw))
 
@@ -160,6 +205,20 @@ class Config:
 def _known(cls, d: dict[str, Any]) -> dict[str, Any]:
     names = {f.name for f in fields(cls)}
     return {k: v for k, v in d.items() if k in names}
+
+
+# Fields that only say when to log, evaluate, save or stop: a run may be resumed with others.
+SCHEDULE_FIELDS = frozenset({"iters", "log_every", "eval_every", "save_every", "keep_last",
+                             "diag_every", "time_limit"})
+SETTING_FIELDS = frozenset(f.name for f in fields(ModelConfig) + fields(TrainConfig)
+                           if f.name not in SCHEDULE_FIELDS)
+
+
+def settings_diff(a: Config, b: Config) -> list[str]:
+    """Names of the model and training fields (schedule aside) in which two configs differ."""
+    da, db = a.to_dict(), b.to_dict()
+    return [f"{part}.{k}" for part in ("model", "train") for k in da[part]
+            if k not in SCHEDULE_FIELDS and da[part][k] != db[part].get(k)]
 
 
 PRESETS: dict[str, Config] = {
@@ -185,10 +244,39 @@ PRESETS: dict[str, Config] = {
                                      diag_every=5),
                    preset="tiny"),
 }
+PRESET_NAMES = ("auto", *PRESETS)
 
 
 def get_preset(name: str) -> Config:
     try:
         return PRESETS[name]
-    except KeyError:
-        raise InputError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
+    except (KeyError, TypeError):
+        raise InputError(f"unknown {setting('preset')} {name!r}; choose one of "
+                         f"{', '.join(PRESET_NAMES)}") from None
+
+
+def auto_preset(device_type: str) -> str:
+    """`auto`: the paper-sized `default` on a GPU, `small` elsewhere."""
+    return "default" if device_type == "cuda" else "small"
+
+
+def build_config(preset: str = "auto", device_type: str = "cpu", **overrides: Any) -> Config:
+    """A new run's config: the preset (auto: by device) with overrides, after the rules that
+    hold between options. `None` overrides mean "not given"."""
+    name = auto_preset(device_type) if preset == "auto" else preset
+    if overrides.get("clip_value") is not None and overrides.get("lipschitz") != "clip":
+        raise InputError(f"{setting('clip_value')} applies only with {setting('lipschitz')} "
+                         "clip")
+    if overrides.get("loss") == "gan" and overrides.get("lipschitz") is None:
+        overrides["lipschitz"] = "none"  # the standard GAN baseline has no Lipschitz constraint
+    return get_preset(name).with_overrides(**overrides).validate()
+
+
+def resumed_config(saved: Config, **overrides: Any) -> Config:
+    """A resumed run's config: its own settings, with only schedule fields changed."""
+    fixed = sorted(k for k, v in overrides.items() if v is not None and k not in SCHEDULE_FIELDS)
+    if fixed:
+        may = ", ".join(setting(k) for k in sorted(SCHEDULE_FIELDS))
+        raise InputError(f"{setting(fixed[0])} cannot change when resuming: a resumed run keeps "
+                         f"its settings (only {may} may change)")
+    return saved.with_overrides(**overrides).validate()

@@ -17,6 +17,10 @@ from .losses import critic_loss
 from .models import Critic
 
 MAX_ROWS = 2000  # per side: enough for a stable mean, cheap on a CPU
+# On a CPU the critic trains on one thread: its result must not depend on how many cores the
+# machine has, and a small critic gains little from more threads but loses a lot to a busy
+# machine (benchmarks/cpu_threads.py).
+CPU_THREADS = 1
 
 
 def critic_distance(a: np.ndarray, b: np.ndarray, vocab_size: int, steps: int = 200,
@@ -31,6 +35,9 @@ def critic_distance(a: np.ndarray, b: np.ndarray, vocab_size: int, steps: int = 
     b = np.asarray(b)[np.sort(rng.choice(len(b), rows, replace=False))]
     gen = torch.Generator().manual_seed(seed)
     torch_state = torch.get_rng_state()  # the critic's init must not shift a caller's RNG
+    threads = torch.get_num_threads()
+    if torch.device(device).type == "cpu":
+        torch.set_num_threads(CPU_THREADS)
     torch.manual_seed(seed)
     try:
         t = a.shape[1]
@@ -61,3 +68,4 @@ def critic_distance(a: np.ndarray, b: np.ndarray, vocab_size: int, steps: int = 
             return mean_score(test_b) - mean_score(test_a)
     finally:
         torch.set_rng_state(torch_state)
+        torch.set_num_threads(threads)

@@ -1,9 +1,9 @@
 """Text → code points, chunk by chunk: the work `prepare` spreads over processes.
 
 Kept free of torch so that a worker process starts in a fraction of a second and a few tens
-of MB. Each chunk of raw lines is normalized (NFKC, optional lowercase, stripped), its
-non-empty lines cut to seq_len and written as a (n, seq_len) uint32 matrix of code points
-padded with PAD_CP, with the counts the charset and the report need.
+of MB. Each chunk of raw lines is normalized (NFKC, optional lowercase, stripped), and its
+non-empty lines are cut to seq_len and written as a (n, seq_len) uint32 matrix of code points
+padded with PAD_CP, with the counts the report needs.
 """
 
 from __future__ import annotations
@@ -12,23 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-PAD_CP = np.uint32(0xFFFFFFFF)  # beyond Unicode: never a character
-
-
-def make_normalizer(lowercase: bool):
-    from tokenizers import normalizers
-
-    steps = [normalizers.NFKC()]
-    if lowercase:
-        steps.append(normalizers.Lowercase())
-    return normalizers.Sequence(steps)
-
-
-def normalize_chunk(lines: list[str], normalizer) -> list[str]:
-    """Normalize lines in one Rust call and strip surrounding whitespace. Joining with newlines
-    is safe: NFKC and lowercasing never create or remove a newline."""
-    text = normalizer.normalize_str("\n".join(line.replace("\n", " ") for line in lines))
-    return [s.strip() for s in text.split("\n")]
+from .text import codepoints, make_normalizer, normalize_lines
 
 
 @dataclass
@@ -39,26 +23,12 @@ class Chunk:
     lines_read: int
     empty: int
     truncated: int
-    chars: np.ndarray  # distinct code points among the kept (cut) characters
-    char_counts: np.ndarray  # how often each occurs
-
-
-def codepoints(lines: list[str], seq_len: int, errors: str = "strict") -> np.ndarray:
-    """Lines cut to seq_len → (N, seq_len) uint32 code points, PAD_CP after each line's end.
-    `errors` is the UTF-32 encoder's: "surrogatepass" keeps a lone surrogate as its code."""
-    out = np.full((len(lines), seq_len), PAD_CP, dtype=np.uint32)
-    for row, line in enumerate(lines):
-        cps = np.frombuffer(line[:seq_len].encode("utf-32-le", errors), np.uint32)
-        out[row, : len(cps)] = cps
-    return out
 
 
 def encode_chunk(lines: list[str], normalizer, seq_len: int) -> Chunk:
-    kept = [s for s in normalize_chunk(lines, normalizer) if s]
-    out = codepoints(kept, seq_len, "surrogatepass")
+    kept = [s for s in normalize_lines(lines, normalizer) if s]
     truncated = sum(len(line) > seq_len for line in kept)
-    chars, counts = np.unique(out[out != PAD_CP], return_counts=True)
-    return Chunk(out, len(lines), len(lines) - len(kept), truncated, chars, counts)
+    return Chunk(codepoints(kept, seq_len), len(lines), len(lines) - len(kept), truncated)
 
 
 # Worker-process side: the normalizer is built once per process, not sent with every chunk.

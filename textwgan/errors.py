@@ -1,8 +1,27 @@
-"""The one exception type of textwgan.
+"""The exception types of textwgan, and how a message names a setting.
 
-Library code raises `TextWGANError` (or `InputError` for bad input and options); only the CLI
-turns it into a one-line message and an exit code.
+Library code raises `TextWGANError` (`InputError` for bad input and options); only the CLI
+turns it into a one-line message and an exit code. A message names a setting with
+`setting("seq_len")`: a Python caller reads `seq_len`, the command line reads `--seq-len`.
 """
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+_MARK = "\x1f"  # a control character no path or value typed by a user contains
+_SETTING = re.compile(f"{_MARK}(\\w+){_MARK}")
+
+
+def setting(name: str) -> str:
+    """A setting's name inside an error message, rendered by whoever shows the message."""
+    return f"{_MARK}{name}{_MARK}"
+
+
+def render(message: str, name_of: Callable[[str], str] = lambda name: name) -> str:
+    """The message with every `setting(...)` shown as `name_of(name)`."""
+    return _SETTING.sub(lambda m: name_of(m.group(1)), message)
 
 
 class TextWGANError(Exception):
@@ -11,11 +30,21 @@ class TextWGANError(Exception):
     exit_code = 1  # runtime failure
 
     def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+        self.raw = message
+        self.message = render(message)
+        super().__init__(self.message)
+
+    def render(self, name_of: Callable[[str], str]) -> str:
+        return render(self.raw, name_of)
 
 
 class InputError(TextWGANError):
-    """Bad input: a missing or unreadable file, a bad option value, an incompatible artifact."""
+    """Bad input: a missing or unreadable file, a bad option value, an incompatible artifact,
+    or more than the machine can hold (what the user chose, and can change)."""
 
     exit_code = 2
+
+
+class WriteError(TextWGANError):
+    """A file could not be written (a full disk, a quota, a vanished folder); what was there
+    before is kept."""

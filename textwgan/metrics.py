@@ -1,4 +1,5 @@
-"""Character-level language-quality metrics: n-gram Jensen–Shannon divergence and its floor.
+"""Character-level language-quality metrics: n-gram Jensen–Shannon divergence, copy rate,
+distinct rates, word validity, and the signature that says what a score means.
 
 Protocol (DESIGN.md): tokens are characters after the corpus's normalization; n-grams are
 counted inside each sequence padded to the sequence length (the pad marks where text ends, so
@@ -13,79 +14,23 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import __version__
+from .ngrams import dense, window_keys
+from .text import text_mask
 
 DEFAULT_ORDERS = (1, 2, 3, 4)
 
 
-def _ngram_ids(seqs: np.ndarray, orders: Sequence[int]) -> dict[int, tuple[np.ndarray, int]]:
-    """For each order n: (ids of every n-gram window, shape (N, T−n+1); number of distinct ids).
-
-    Keys grow one token at a time, key_n = rank(key_{n−1})·V + token, and are re-ranked after
-    each order, so they stay below (distinct n-grams)·V whatever n is: no overflow.
-    """
-    tokens = np.unique(seqs, return_inverse=True)[1].reshape(seqs.shape)  # dense 0..V-1
-    vocab = int(tokens.max()) + 1 if tokens.size else 1
-    out: dict[int, tuple[np.ndarray, int]] = {}
-    keys = tokens.astype(np.int64)  # (N, T): 1-gram keys
-    n_ids = vocab
-    for n in range(1, max(orders) + 1):
-        if n > 1:
-            keys = keys[:, :-1] * vocab + tokens[:, n - 1:]  # (N, T-n+1)
-            uniq, inv = np.unique(keys, return_inverse=True)
-            keys, n_ids = inv.reshape(keys.shape), len(uniq)
-        if n in orders:
-            out[n] = (keys, n_ids)
-    return out
-
-
-def js_from_counts(p_counts: np.ndarray, q_counts: np.ndarray) -> float:
-    """JS divergence in bits between two count vectors over the same outcomes."""
-    p = p_counts / p_counts.sum()
-    q = q_counts / q_counts.sum()
-    m = 0.5 * (p + q)
-    kl_pm = np.sum(p[p > 0] * np.log2(p[p > 0] / m[p > 0]))
-    kl_qm = np.sum(q[q > 0] * np.log2(q[q > 0] / m[q > 0]))
-    return float(0.5 * kl_pm + 0.5 * kl_qm)
-
-
-def js_divergences(samples: np.ndarray, reference: np.ndarray,
-                   orders: Sequence[int] = DEFAULT_ORDERS) -> dict[int, float]:
-    """JS-n between the n-gram distributions of two sets of padded sequences, per order n."""
-    samples, reference = np.asarray(samples), np.asarray(reference)
-    if samples.ndim != 2 or reference.ndim != 2 or samples.shape[1] != reference.shape[1]:
-        raise ValueError(f"need two (N, T) arrays with the same T, got {samples.shape} and "
-                         f"{reference.shape}")
-    if len(samples) == 0 or len(reference) == 0:
-        raise ValueError("cannot score an empty set of sequences")
-    seq_len = samples.shape[1]
-    if max(orders) > seq_len or min(orders) < 1:
-        raise ValueError(f"orders must lie in 1..{seq_len} (the sequence length), got {orders}")
-    both = np.concatenate([samples, reference]).astype(np.int64)  # (Ns+Nr, T)
-    result = {}
-    for n, (ids, n_ids) in _ngram_ids(both, orders).items():
-        p = np.bincount(ids[: len(samples)].ravel(), minlength=n_ids)
-        q = np.bincount(ids[len(samples):].ravel(), minlength=n_ids)
-        result[n] = js_from_counts(p, q)
-    return result
-
-
 class NgramCounts:
-    """The n-gram counts of one set of sequences (dense ids < vocab_size), kept sorted so other
-    sets can be scored against it without sorting it again: for a large reference, once."""
+    """The n-gram counts of one set of sequences (dense tokens < vocab_size), kept sorted so
+    other sets are scored against it without sorting it again: for a large reference, once."""
 
     def __init__(self, seqs: np.ndarray, vocab_size: int, orders: Sequence[int]):
         seqs = np.asarray(seqs, dtype=np.int64)
-        if vocab_size ** max(orders) >= 2 ** 62:
-            raise ValueError("orders too high for explicit n-gram keys; use js_divergences")
-        self.vocab_size, self.tables = vocab_size, {}
-        key = np.zeros((len(seqs), seqs.shape[1]), dtype=np.int64)
-        for n in range(1, max(orders) + 1):
-            key = key[:, :-1] * vocab_size + seqs[:, n - 1:] if n > 1 else seqs.copy()
-            if n in orders:
-                self.tables[n] = np.unique(key, return_counts=True)
+        self.tables = {n: np.unique(window_keys(seqs, n, vocab_size), return_counts=True)
+                       for n in orders}
 
     def js(self, other: NgramCounts) -> dict[int, float]:
-        """JS-n between this set and `other` (same coding), per order both hold.
+        """JS-n in bits between this set and `other` (same coding), per order this set holds.
 
         Outcomes only one side has add ½·(its probability) each, so the union of the two key
         sets is never built: the sum over other-only outcomes is ½·(1 − Σ q over shared)."""
@@ -105,36 +50,73 @@ class NgramCounts:
         return out
 
 
+def js_divergences(samples: np.ndarray, reference: np.ndarray,
+                   orders: Sequence[int] = DEFAULT_ORDERS) -> dict[int, float]:
+    """JS-n between the n-gram distributions of two sets of padded sequences, per order n."""
+    samples, reference = np.asarray(samples), np.asarray(reference)
+    if samples.ndim != 2 or reference.ndim != 2 or samples.shape[1] != reference.shape[1]:
+        raise ValueError(f"need two (N, T) arrays with the same T, got {samples.shape} and "
+                         f"{reference.shape}")
+    if len(samples) == 0 or len(reference) == 0:
+        raise ValueError("cannot score an empty set of sequences")
+    if max(orders) > samples.shape[1] or min(orders) < 1:
+        raise ValueError(f"orders must lie in 1..{samples.shape[1]} (the sequence length), "
+                         f"got {orders}")
+    (s, r), vocab = dense(samples, reference)
+    return NgramCounts(s, vocab, orders).js(NgramCounts(r, vocab, orders))
+
+
 def random_rows(array: np.ndarray, n: int, seed: int) -> np.ndarray:
     """n rows drawn without replacement (with replacement only if n exceeds the rows)."""
+    return np.asarray(array[random_indices(len(array), n, seed)])
+
+
+def random_indices(size: int, n: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    idx = rng.choice(len(array), size=n, replace=n > len(array))
-    return np.asarray(array[np.sort(idx)])
+    return np.sort(rng.choice(size, size=n, replace=n > size))
 
 
-def signature(protocol: str, n: int, reference_size: int, orders: Sequence[int], seed: int,
-              seq_len: int) -> str:
-    """What a score means: two scores compare only when their signatures are equal."""
-    return (f"textwgan-js|protocol:{protocol}|n:{n}|ref:{reference_size}"
-            f"|orders:{','.join(map(str, orders))}|T:{seq_len}|pad:counted|unit:bits"
-            f"|seed:{seed}|version:{__version__}")
+def signature(*, protocol: str, n: int, reference_size: int, train_size: int | None,
+              orders: Sequence[int], seq_len: int, seed: int, corpus: str,
+              lm_order: int | None = None, critic: bool = False,
+              temperature: float | None = None) -> str:
+    """What a score means: two scores compare only when their signatures are equal. `corpus`
+    identifies the text itself (a corpus fingerprint, or a hash of the reference)."""
+    parts = [f"protocol:{protocol}", f"n:{n}", f"ref:{reference_size}",
+             f"train:{train_size or 0}", f"corpus:{corpus[:12] or '-'}",
+             f"orders:{','.join(map(str, orders))}", f"lm:{lm_order or '-'}",
+             f"critic:{'yes' if critic else 'no'}", f"T:{seq_len}", "pad:counted",
+             "unit:bits", f"seed:{seed}"]
+    if temperature is not None:
+        parts.append(f"temperature:{'argmax' if temperature == 0 else format(temperature, 'g')}")
+    return "textwgan-eval|" + "|".join(parts) + f"|version:{__version__}"
 
 
 def js_report(samples: np.ndarray, reference: np.ndarray, train: np.ndarray | None,
               orders: Sequence[int] = DEFAULT_ORDERS, seed: int = 0,
-              protocol: str = "heldout") -> dict:
+              protocol: str = "heldout", corpus_id: str = "", vocab_size: int | None = None,
+              reference_counts: NgramCounts | None = None) -> dict:
     """JS-n of samples vs reference, beside the floor: the same for as many real training
-    sequences (drawn with `seed`). Keys: js1.., floor_js1.., n, reference_size, signature."""
+    sequences (drawn with `seed`). Keys: js1.., floor_js1.., n, reference_size, signature.
+    With `vocab_size`, the rows are already dense tokens below it (charset indices), and
+    `reference_counts` may hold the reference's tables from an earlier call."""
     report: dict = {"n": len(samples), "reference_size": len(reference)}
-    js = js_divergences(samples, reference, orders)
+    floor_rows = [random_rows(train, len(samples), seed)] if train is not None else []
+    if vocab_size is None:
+        (samples, reference, *floor_rows), vocab_size = dense(samples, reference, *floor_rows)
+        reference_counts = None
+    ref_counts = reference_counts or NgramCounts(reference, vocab_size, orders)
+    js = NgramCounts(samples, vocab_size, orders).js(ref_counts)
     report.update({f"js{k}": v for k, v in js.items()})
-    if train is not None:
-        floor = js_divergences(random_rows(train, len(samples), seed), reference, orders)
+    if floor_rows:
+        floor = NgramCounts(floor_rows[0], vocab_size, orders).js(ref_counts)
         report.update({f"floor_js{k}": v for k, v in floor.items()})
     report["orders"] = list(orders)
     report["seed"] = seed
-    report["signature"] = signature(protocol, len(samples), len(reference), orders, seed,
-                                    samples.shape[1])
+    report["signature"] = signature(
+        protocol=protocol, n=len(samples), reference_size=len(reference),
+        train_size=len(train) if train is not None else None, orders=orders,
+        seq_len=samples.shape[1], seed=seed, corpus=corpus_id)
     return report
 
 
@@ -163,14 +145,13 @@ def distinct_rate(samples: np.ndarray) -> float:
 def distinct_n(samples: np.ndarray, pad: int, orders: Sequence[int] = DEFAULT_ORDERS,
                ) -> dict[int, float]:
     """Distinct character n-grams / all n-grams, over windows inside the text (no pad)."""
-    samples = np.asarray(samples, dtype=np.int64)
-    text = samples != pad
+    samples = np.asarray(samples)
+    inside_text = text_mask(samples, pad)  # (N, T)
+    (tokens,), vocab = dense(samples)
     out = {}
-    for n, (ids, _) in _ngram_ids(samples, [k for k in orders if k <= samples.shape[1]]).items():
-        inside = np.ones_like(ids, dtype=bool)
-        for i in range(n):
-            inside &= text[:, i:i + ids.shape[1]]
-        kept = ids[inside]
+    for n in (k for k in orders if k <= samples.shape[1]):
+        keys = window_keys(tokens, n, vocab)  # (N, T-n+1)
+        kept = keys[inside_text[:, n - 1:]]  # a window is inside when its last token is
         out[n] = len(np.unique(kept)) / len(kept) if len(kept) else 0.0
     return out
 

@@ -62,10 +62,11 @@ class Critic(nn.Module):
         super().__init__()
         cfg.validate()  # refuses batch norm with the reason
         self.cfg, self.vocab_size = cfg, vocab_size
-        self.inp = nn.Conv1d(vocab_size, cfg.channels, 1)
-        self.blocks = nn.Sequential(*[ResBlock(cfg.channels, cfg.critic_norm, cfg.residual_scale)
-                                      for _ in range(cfg.n_blocks)])
-        self.fc = nn.Linear(cfg.seq_len * cfg.channels, 1)
+        width = cfg.critic_width
+        self.inp = nn.Conv1d(vocab_size, width, 1)
+        self.blocks = nn.Sequential(*[ResBlock(width, cfg.critic_norm, cfg.residual_scale)
+                                      for _ in range(cfg.critic_depth)])
+        self.fc = nn.Linear(cfg.seq_len * width, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.inp(x.transpose(1, 2))  # (B, C, T)

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .diagnostics import HIST_BINS
-from .errors import InputError
-from .fileio import atomic_write
+from .errors import InputError, setting
+from .fileio import atomic_write, check_output_file
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -30,26 +30,58 @@ class RunLog:
 
 
 def read_run(run: str | Path) -> RunLog:
+    """A run's records. A torn last line (a crash mid-write) is skipped; any other line that is
+    not a JSON object, or a record without its figures, is refused with one line."""
     run = Path(run)
     log = run / "log.jsonl" if run.is_dir() else run
     if not log.is_file():
         raise InputError(f"{run}: no log.jsonl; give a run folder written by `textwgan train`")
-    config = {}
-    if (log.parent / "config.json").is_file():
-        config = json.loads((log.parent / "config.json").read_text(encoding="utf-8"))["config"]
-    out = RunLog(log.parent, log.parent.name, config)
-    for n, line in enumerate(log.read_text(encoding="utf-8").splitlines(), 1):
+    out = RunLog(log.parent, log.parent.name, _read_config(log.parent / "config.json"))
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as e:
+        raise InputError(f"{log}: cannot read ({e.strerror})") from None
+    for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
+        except ValueError:
+            if n == len(lines):
+                continue  # torn by a crash: resuming drops it too
             raise InputError(f"{log}:{n}: not a JSON line; is this a textwgan log?") from None
-        {"train": out.train, "eval": out.evals, "diag": out.diags}.get(
-            record.get("kind"), []).append(record)
+        if not isinstance(record, dict):
+            raise InputError(f"{log}:{n}: not a JSON object; is this a textwgan log?")
+        kind = record.get("kind")
+        need = _FIELDS.get(kind, ())
+        if any(not _is_number(record.get(k)) for k in need):
+            raise InputError(f"{log}:{n}: a {kind} record without {', '.join(need)}; is this "
+                             "a textwgan log?")
+        {"train": out.train, "eval": out.evals, "diag": out.diags}.get(kind, []).append(record)
     if not (out.train or out.evals):
         raise InputError(f"{log}: holds no training or evaluation records yet")
     return out
+
+
+_FIELDS = {"train": ("step", "w_estimate"), "eval": ("step", "js4", "time"),
+           "diag": ("step", "slope_mean", "slope_std")}
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _read_config(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise InputError(f"{path}: not valid JSON; is this a textwgan run folder?") from None
+    config = d.get("config") if isinstance(d, dict) else None
+    if not isinstance(config, dict) or not isinstance(config.get("train", {}), dict):
+        raise InputError(f"{path}: holds no run settings; is this a textwgan run folder?")
+    return config
 
 
 def describe(run: RunLog) -> str:
@@ -102,12 +134,21 @@ def _pyplot():
     return plt
 
 
-def plot_runs(runs: list[RunLog], out: str | Path) -> Path:
-    """One PNG, six panels, the runs overlaid: W estimate and JS-4 against step, JS-4 against
-    wall time, the last critic weight histogram, per-layer gradient norms, and slopes."""
+def check_png_output(out: str | Path) -> Path:
+    """A .png path that may be written (checked before any work)."""
     out = Path(out)
     if out.suffix.lower() != ".png":
-        raise InputError(f"{out}: --out must name a .png file")
+        raise InputError(f"{out}: {setting('out')} must name a .png file")
+    check_output_file(out, "figure")
+    _pyplot()
+    return out
+
+
+def plot_runs(runs: list[RunLog], out: str | Path) -> Path:
+    """One PNG, six panels, the runs overlaid: W estimate and JS-4 against step, JS-4 against
+    training time (summed over resumes), the last critic weight histogram, per-layer gradient
+    norms, and slopes."""
+    out = check_png_output(out)
     plt = _pyplot()
     fig, axes = plt.subplots(2, 3, figsize=(16, 9), constrained_layout=True)
     (ax_w, ax_js, ax_time), (ax_hist, ax_layers, ax_slope) = axes
@@ -146,7 +187,8 @@ def plot_runs(runs: list[RunLog], out: str | Path) -> Path:
              ylabel="mean D(real) − D(fake)")
     ax_js.set(title="JS-4 vs held-out (dotted: real-text floor)", xlabel="generator step",
               ylabel="JS-4")
-    ax_time.set(title="JS-4 against wall time", xlabel="minutes", ylabel="JS-4")
+    ax_time.set(title="JS-4 against training time", xlabel="minutes (summed over resumes)",
+                ylabel="JS-4")
     ax_hist.set(title="critic weights at the last diagnostic", yscale="log",
                 xlabel="weight / bound (c under clipping, else max |w|)", ylabel="share")
     ax_layers.set(title="‖∂L/∂W‖ per critic layer, input → output", yscale="log")
@@ -155,6 +197,58 @@ def plot_runs(runs: list[RunLog], out: str | Path) -> Path:
     for ax in axes.flat:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
+    try:
+        atomic_write(out, lambda f: fig.savefig(f, format="png", dpi=110))
+    finally:
+        plt.close(fig)
+    return out
+
+
+def plot_bench(result: dict, out: str | Path) -> Path:
+    """Two panels from a bench result: the quality–diversity plane (LM bits/char of the samples
+    under a model of the training text, against the bits/char a model of the samples gives
+    held-out text; lower is better on both), one curve per model across temperatures with the
+    real-text point marked; and JS-4 against temperature (argmax drawn at 0)."""
+    out = check_png_output(out)
+    plt = _pyplot()
+    rows = result["rows"]
+    fig, (ax_qd, ax_js) = plt.subplots(1, 2, figsize=(13, 5.5), constrained_layout=True)
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        if r["kind"] != "real":
+            groups.setdefault(r["source"], []).append(r)
+    for i, (source, members) in enumerate(groups.items()):
+        color = f"C{i % 10}"
+        members = sorted(members, key=lambda r: r["temperature"] or 0.0)
+        label = Path(source).name if members[0]["kind"] != "baseline" else source
+        xs = [r["lm_bpc"] for r in members]
+        ys = [r["reverse_lm_bpc"] for r in members]
+        if None in xs or None in ys:
+            continue
+        ax_qd.plot(xs, ys, "o-", color=color, label=label, ms=4)
+        for r, x, y in zip(members, xs, ys, strict=True):
+            if r["temperature"] is not None:
+                ax_qd.annotate("argmax" if r["temperature"] == 0 else f"T={r['temperature']:g}",
+                               (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        temps = [r["temperature"] for r in members if r["temperature"] is not None]
+        if temps:
+            ax_js.plot(temps, [r["js4"] for r in members if r["temperature"] is not None], "o-",
+                       color=color, label=label, ms=4)
+        else:
+            ax_js.axhline(members[0]["js4"], color=color, ls="--", lw=1, label=label)
+    real = next((r for r in rows if r["kind"] == "real"), None)
+    if real is not None and real.get("lm_bpc") is not None:
+        ax_qd.plot([real["lm_bpc"]], [real["reverse_lm_bpc"]], "k*", ms=12, label="real text")
+        ax_js.axhline(real["js4"], color="k", ls=":", lw=1, label="real text (floor)")
+    ax_qd.set(title="quality–diversity (lower is better on both axes)",
+              xlabel="LM bits/char of the samples (quality)",
+              ylabel="reverse LM bits/char of held-out text (diversity)")
+    ax_js.set(title="JS-4 against sampling temperature (0: argmax)",
+              xlabel="temperature", ylabel="JS-4")
+    for ax in (ax_qd, ax_js):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    fig.suptitle(result["signature"], fontsize=6)
     try:
         atomic_write(out, lambda f: fig.savefig(f, format="png", dpi=110))
     finally:

@@ -1,36 +1,42 @@
-"""Decoding generator outputs into text: argmax per position (default) or temperature sampling."""
+"""Decoding generator outputs into text: argmax per position (default) or temperature sampling.
+
+`load_generator` gives a `TextGenerator` from a checkpoint file, a run folder, or (nothing)
+the newest run under checkpoints/, else the generator shipped with the package.
+"""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .charset import PAD, Charset
-from .checkpoint import find_checkpoint, load_checkpoint
-from .config import Config
-from .errors import InputError
+from .checkpoint import find_checkpoint, load_checkpoint, shipped_generator
+from .config import MAX_SEED, Config
+from .errors import InputError, setting
 from .models import Generator
+from .text import cut_at_pad
 
 MAX_SAMPLES = 10_000_000  # ids are held in memory before decoding: 10 M × 32 × 8 B = 2.5 GB
+MAX_TEMPERATURE = 1000.0  # far past uniform sampling already
 
 
-def load_generator(ckpt: dict, device: str | torch.device = "cpu",
-                   ) -> tuple[Generator, Charset, Config]:
-    """The generator, charset and config a checkpoint holds: nothing else is needed."""
-    config = Config.from_dict(ckpt["config"])
-    charset = Charset(ckpt["charset"])
-    generator = Generator(config.model, len(charset))
-    generator.load_state_dict(ckpt["generator"])
-    return generator.to(device).eval(), charset, config
-
-
-def cut_at_pad(ids: np.ndarray) -> np.ndarray:
-    """Everything from a row's first pad on becomes pad: the pad marks where text ends."""
-    ids = np.array(ids, copy=True)
-    ids[np.maximum.accumulate(ids == PAD, axis=1)] = PAD
-    return ids
+def check_sampling(n: int, seed: int, temperature: float) -> None:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise InputError(f"{setting('n')} must be at least 1, got {n!r}")
+    if n > MAX_SAMPLES:
+        raise InputError(f"{setting('n')} {n:,} is more than one call makes ({MAX_SAMPLES:,}); "
+                         f"sample several times with different {setting('seed')} values")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise InputError(f"{setting('seed')} must be an integer from 0 to {MAX_SEED:,}, "
+                         f"got {seed!r}")
+    if (not isinstance(temperature, (int, float)) or not math.isfinite(temperature)
+            or not 0 <= temperature <= MAX_TEMPERATURE):
+        raise InputError(f"{setting('temperature')} must be 0 (argmax) or a positive number up "
+                         f"to {MAX_TEMPERATURE:g}, got {temperature!r}")
 
 
 @torch.no_grad()
@@ -38,13 +44,7 @@ def generate_ids(generator: Generator, n: int, seed: int = 0, temperature: float
                  batch_size: int = 1024) -> np.ndarray:
     """(n, T) charset indices, cut at the first pad. Noise is drawn on the CPU from `seed`, so
     the same seed gives the same samples on any device."""
-    if n < 1:
-        raise InputError(f"-n must be at least 1, got {n}")
-    if n > MAX_SAMPLES:
-        raise InputError(f"-n {n:,} is more than one call makes ({MAX_SAMPLES:,}); "
-                         "call sample several times with different --seed values")
-    if temperature < 0:
-        raise InputError(f"--temperature must be 0 (argmax) or positive, got {temperature}")
+    check_sampling(n, seed, temperature)
     device = next(generator.parameters()).device
     rng = torch.Generator().manual_seed(seed)
     out = []
@@ -57,12 +57,59 @@ def generate_ids(generator: Generator, n: int, seed: int = 0, temperature: float
             probs = torch.softmax(logits.cpu() / temperature, dim=-1)  # (B, T, V)
             ids = torch.multinomial(probs.flatten(0, 1), 1, generator=rng).view(probs.shape[:2])
         out.append(ids.cpu().numpy())
-    return cut_at_pad(np.concatenate(out))
+    return cut_at_pad(np.concatenate(out), PAD)
 
 
-def sample_texts(checkpoint: str | Path | None = None, n: int = 100, seed: int = 0,
-                 temperature: float = 0.0, device: str = "cpu") -> list[str]:
-    """n samples from a checkpoint file, a run folder, or the newest run under checkpoints/."""
-    ckpt = load_checkpoint(find_checkpoint(checkpoint))
-    generator, charset, _ = load_generator(ckpt, device)
-    return [charset.decode(row) for row in generate_ids(generator, n, seed, temperature)]
+@dataclass
+class TextGenerator:
+    """A trained generator with its charset: what sampling needs, nothing else."""
+
+    generator: Generator
+    charset: Charset
+    config: Config
+    source: Path  # the checkpoint file it came from
+    step: int
+
+    @property
+    def shipped(self) -> bool:
+        """True for the generator shipped with textwgan (no run of one's own yet)."""
+        return self.source == shipped_generator()
+
+    @property
+    def seq_len(self) -> int:
+        return self.config.model.seq_len
+
+    def sample_ids(self, n: int, seed: int = 0, temperature: float = 0.0) -> np.ndarray:
+        """(n, T) charset indices, cut at the first pad."""
+        self.generator.eval()
+        return generate_ids(self.generator, n, seed, temperature)
+
+    def sample(self, n: int, seed: int = 0, temperature: float = 0.0) -> list[str]:
+        """n texts: argmax per position at temperature 0, else sampled at that temperature.
+        The same seed gives the same texts."""
+        return self.charset.decode_many(self.sample_ids(n, seed, temperature))
+
+    def __repr__(self) -> str:
+        return (f"TextGenerator({str(self.source)!r}, step {self.step:,}, "
+                f"{len(self.charset)} symbols, {self.seq_len} characters)")
+
+
+def generator_from(ckpt: dict, source: Path, device: str | torch.device = "cpu",
+                   ) -> TextGenerator:
+    """The generator a loaded (and checked) checkpoint holds."""
+    config = Config.from_dict(ckpt["config"])
+    charset = Charset(ckpt["charset"])
+    generator = Generator(config.model, len(charset))
+    generator.load_state_dict(ckpt["generator"])
+    return TextGenerator(generator.to(device).eval(), charset, config, source, ckpt["step"])
+
+
+def load_generator(path_or_run: str | Path | None = None, *, device: str = "cpu",
+                   ) -> TextGenerator:
+    """A generator from a checkpoint file or a run folder; None: the newest run under
+    checkpoints/, else the generator shipped with textwgan."""
+    from .device import resolve_device
+
+    dev = resolve_device(device)
+    source = find_checkpoint(path_or_run)
+    return generator_from(load_checkpoint(source), source, dev)

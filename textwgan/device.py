@@ -1,0 +1,91 @@
+"""Where and how fast a step runs: the device, CPU threads, and the fast path's switches.
+
+None of this changes what a step computes beyond rounding. On a CPU the thread count does
+change rounding, so it is fixed per run (`--threads`, default: all cores) and runs with the
+same count repeat bit for bit. How idle threads wait does not change results; textwgan's
+package import sets a short spin (GOMP_SPINCOUNT) unless the user chose a policy, because
+the default long spin collapses training speed when another program uses the CPU
+(benchmarks/cpu_threads.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .errors import InputError, setting
+
+MAX_THREADS = 1024
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not isinstance(name, str) or not (name in ("cpu", "cuda") or _cuda_index(name)):
+        raise InputError(f"{setting('device')} must be auto, cpu, cuda or cuda:N, got {name!r}")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise InputError(f"{setting('device')} {name}: no CUDA GPU is visible to PyTorch; "
+                             "use cpu")
+        index = _cuda_index(name)
+        if index is not None and index >= torch.cuda.device_count():
+            raise InputError(f"{setting('device')} {name}: only {torch.cuda.device_count()} "
+                             "GPU(s) are visible")
+    return torch.device(name)
+
+
+def _cuda_index(name: str) -> int | None:
+    head, _, tail = name.partition(":")
+    return int(tail) if head == "cuda" and tail.isdigit() else None
+
+
+def set_threads(threads: int | None) -> int:
+    """Use `threads` CPU threads for torch's intra-op work (None: leave torch's default, one
+    per core). Returns the count in use."""
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int) \
+                or not 1 <= threads <= MAX_THREADS:
+            raise InputError(f"{setting('threads')} must be an integer from 1 to "
+                             f"{MAX_THREADS}, got {threads!r}")
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
+@dataclass(frozen=True)
+class Speed:
+    """How a step runs, not what it computes (up to rounding): the fast path's switches."""
+
+    # bf16 autocast for the convolutions and matmuls; the penalty's norm and every loss
+    # reduction stay in fp32 (losses.py widens them).
+    autocast: torch.dtype | None = None
+    tf32: bool = False  # TF32 for fp32 matmuls and convolutions left outside autocast
+    fused_adam: bool = False  # one kernel for the whole optimizer step, not one per tensor
+    # Capture the critic and generator steps as CUDA graphs (static shapes, one launch each);
+    # where CUDA is absent, the same static-buffer step runs eagerly.
+    cuda_graphs: bool = False
+
+    def context(self, device: torch.device):
+        return torch.autocast(device.type, dtype=self.autocast or torch.bfloat16,
+                              enabled=self.autocast is not None)
+
+    def apply_process_settings(self) -> None:
+        if self.tf32:  # process-wide switches: PyTorch has no per-module TF32 setting
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+
+
+EAGER = Speed()
+
+
+def speed_for(fast: bool | None, device: torch.device, cuda_graphs: bool = False) -> Speed:
+    """The fast path's switches for a device; `fast=None` means on for CUDA, off elsewhere.
+    On a CPU only the fused optimizer applies: bf16 without AMX units is slower, not faster."""
+    if fast is None:
+        fast = device.type == "cuda"
+    if not fast:
+        return Speed(cuda_graphs=cuda_graphs)
+    if device.type == "cuda":
+        return Speed(autocast=torch.bfloat16, tf32=True, fused_adam=True,
+                     cuda_graphs=cuda_graphs)
+    return Speed(fused_adam=True, cuda_graphs=cuda_graphs)

@@ -1,0 +1,192 @@
+"""A training run's folder: what may become one, the lock that keeps it to one process, and its
+files, written so that a crash never costs more than the steps since the last save:
+
+    config.json      the run's settings (format "textwgan.run": what makes a folder a run)
+    log.jsonl        one JSON record per line: train, diag and eval records
+    checkpoint.pt    the latest checkpoint; best.pt (lowest JS-4); step_NNNNNNN.pt (the last few)
+    samples/         step_NNNNNNN.txt: the evaluation samples of each evaluation
+    .lock            held (flock) by the process training in the folder
+
+A torn last log line (a full disk, a kill mid-write) is dropped when the run resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+from .checkpoint import BEST_NAME, CHECKPOINT_NAME, link_checkpoint, save_checkpoint
+from .errors import InputError, setting
+from .fileio import atomic_write_text, clean_stale, write_failure, write_lines
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; one process per run folder is on the user
+    fcntl = None
+
+RUN_FORMAT = "textwgan.run"
+LOCK_NAME = ".lock"
+LOG_NAME = "log.jsonl"
+CONFIG_NAME = "config.json"
+
+
+def folder_kind(path: Path) -> str:
+    """"new" (absent or empty) or "run" (a textwgan run); anything else is refused, since a
+    run writes several files into its folder."""
+    if not path.exists():
+        return "new"
+    if not path.is_dir():
+        raise InputError(f"{path}: exists and is not a folder; give {setting('out')} a folder "
+                         "for the run")
+    if (path / CHECKPOINT_NAME).is_file() or _is_run_config(path / CONFIG_NAME):
+        return "run"
+    entries = sorted(e.name for e in os.scandir(path)
+                     if not e.name.startswith(".") and not (e.name == "samples" and e.is_dir()))
+    if not entries:
+        return "new"
+    if (path / "meta.json").is_file():
+        raise InputError(f"{path}: is a corpus folder; a run needs a folder of its own: choose "
+                         f"another {setting('out')}")
+    shown = ", ".join(entries[:4]) + (", …" if len(entries) > 4 else "")
+    raise InputError(f"{path}: exists and is not a textwgan run folder (it holds {shown}); "
+                     f"choose a new or empty folder for {setting('out')}")
+
+
+def _is_run_config(path: Path) -> bool:
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    # textwgan 0.1.0 wrote no format field; its config.json had these two keys
+    return isinstance(d, dict) and (d.get("format") == RUN_FORMAT
+                                    or {"config", "textwgan_version"} <= set(d))
+
+
+def read_log(path: Path) -> list[dict]:
+    """The log's records; lines that do not parse as JSON objects (a torn last line) are
+    skipped."""
+    records = []
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return records
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+class RunFolder:
+    """The folder of one run, locked for the life of the `with` block (rank 0 only under
+    torchrun: the other ranks write nothing)."""
+
+    def __init__(self, path: str | Path, main: bool = True):
+        self.path = Path(path)
+        self.main = main
+        self._lock_fd: int | None = None
+        self._log = None
+
+    def __enter__(self) -> RunFolder:
+        if not self.main:
+            return self
+        try:
+            (self.path / "samples").mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise InputError(f"{self.path}: cannot create the run folder ({e.strerror})"
+                             ) from None
+        self._lock()
+        clean_stale(self.path, legacy=True)  # half-written files of a killed process
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._log is not None:
+            try:
+                self._log.close()
+            except OSError:
+                pass
+            self._log = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing releases the lock
+            self._lock_fd = None
+
+    def _lock(self) -> None:
+        if fcntl is None:
+            return
+        path = self.path / LOCK_NAME
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise InputError(f"{path}: cannot create the run's lock file ({e.strerror})"
+                             ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            raise InputError(f"{self.path}: another textwgan train is using this run folder "
+                             f"({holder}); wait for it to finish, or choose another "
+                             f"{setting('out')}") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
+        self._lock_fd = fd
+
+    # ---------------------------------------------------------------------------------------
+
+    def write_config(self, record: dict) -> None:
+        if self.main:
+            atomic_write_text(self.path / CONFIG_NAME, json.dumps(
+                {"format": RUN_FORMAT, **record}, indent=1) + "\n")
+
+    def trim_log(self, step: int) -> None:
+        """Keep only records up to `step` (a resumed run redoes the steps after it) and drop
+        lines that do not parse."""
+        path = self.path / LOG_NAME
+        if not self.main or not path.exists():
+            return
+        keep = [r for r in read_log(path) if _step(r) <= step]
+        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in keep))
+
+    def log(self, record: dict) -> None:
+        if not self.main:
+            return
+        path = self.path / LOG_NAME
+        try:
+            if self._log is None:
+                self._log = open(path, "a", encoding="utf-8")
+            self._log.write(json.dumps(record) + "\n")
+            self._log.flush()
+        except OSError as e:
+            raise write_failure(path, e, kept=False) from None
+
+    def write_samples(self, step: int, texts: list[str]) -> Path:
+        return write_lines(self.path / "samples" / f"step_{step:07d}.txt", texts)
+
+    def save(self, ckpt: dict, keep_last: int) -> Path:
+        """checkpoint.pt (the latest), plus step_NNNNNNN.pt for the last `keep_last` saves."""
+        path = save_checkpoint(ckpt, self.path / CHECKPOINT_NAME)
+        if keep_last > 0:
+            link_checkpoint(path, self.path / f"step_{ckpt['step']:07d}.pt")
+            for old in sorted(self.path.glob("step_*.pt"))[:-keep_last]:
+                old.unlink(missing_ok=True)
+        return path
+
+    def save_best(self, saved: Path | None, ckpt_now) -> None:
+        """best.pt: the checkpoint just saved, or (between saves) one of its own."""
+        if saved is not None:
+            link_checkpoint(saved, self.path / BEST_NAME)
+        else:
+            save_checkpoint(ckpt_now(), self.path / BEST_NAME)
+
+    def has_checkpoint(self) -> bool:
+        return (self.path / CHECKPOINT_NAME).is_file()
+
+
+def _step(record: dict) -> int:
+    step = record.get("step", 0)
+    return step if isinstance(step, int) else 0

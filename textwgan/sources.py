@@ -1,0 +1,269 @@
+"""Reading text sources: files, folders of files, pipes and standard input, Hugging Face datasets.
+
+A source is read more than once (a fingerprint, then the prepare passes), so a stream that
+can be read only once (`-`, a pipe, a FIFO) is first copied to a temporary file, which is
+removed when the `open_sources` block ends. No torch here.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import hashlib
+import os
+import select
+import shutil
+import stat
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputError
+from .fileio import STDIN, clean_stale, looks_binary, temp_prefix
+
+HF_PREFIX = "hf:"
+READ_BLOCK = 1 << 20
+HF_BATCH = 4096
+# How long to wait for a FIFO's writer: a FIFO nobody writes to would block forever.
+FIFO_WAIT_S = float(os.environ.get("TEXTWGAN_FIFO_WAIT", "10"))
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input: a regular file (a stream's copy for pipes), or a Hugging Face dataset."""
+
+    spec: str  # as the user gave it
+    path: Path | None = None
+
+    @property
+    def name(self) -> str:
+        if self.spec == STDIN:
+            return "stdin"
+        return self.spec if self.path is None else Path(self.spec).name
+
+    def raw_lines(self, keep_chars: int = 1 << 30) -> Iterator[str]:
+        """Lines without their ends, each cut to at most `keep_chars` characters after its
+        leading whitespace, so one endless line never has to fit in memory."""
+        if self.path is not None:
+            yield from file_lines(self.path, keep_chars)
+        else:
+            for line in _hf_lines(self.spec):
+                yield line.lstrip()[:keep_chars]
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha256()
+        if self.path is not None:
+            with open(self.path, "rb") as f:
+                while block := f.read(READ_BLOCK):
+                    h.update(block)
+        else:
+            h.update(_hf_dataset(self.spec)._fingerprint.encode())
+        return h.hexdigest()
+
+    def size(self) -> float:
+        """Bytes to read (infinite for a dataset: its size is not known up front)."""
+        return self.path.stat().st_size if self.path is not None else float("inf")
+
+
+class InvalidBytes:
+    """Counts bytes that are not UTF-8; each one is read as U+FFFD rather than stopping."""
+
+    count = 0
+
+    @classmethod
+    def handler(cls, err: UnicodeDecodeError) -> tuple[str, int]:
+        cls.count += err.end - err.start
+        return "\ufffd" * (err.end - err.start), err.end
+
+
+codecs.register_error("textwgan.count", InvalidBytes.handler)
+
+
+def file_lines(path: Path, keep_chars: int) -> Iterator[str]:
+    """Stream a file's lines: UTF-8 (bad bytes counted and replaced), a leading BOM dropped,
+    \n, \r\n and a lone \r all ending a line. Reads fixed-size blocks, never a whole line."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="textwgan.count")
+    partial, carry, first = "", "", True
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(READ_BLOCK)
+            text = carry + decoder.decode(block, final=not block)
+            carry = ""
+            if first:
+                text, first = text.removeprefix("\ufeff"), False
+            if block and text.endswith("\r"):  # maybe half of a \r\n: wait for the next block
+                text, carry = text[:-1], "\r"
+            pieces = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            for piece in pieces[:-1]:
+                yield (partial + piece).lstrip()[:keep_chars]
+                partial = ""
+            # The unfinished line: leading whitespace is dropped (strip would drop it later)
+            # and only what can matter after cutting is kept.
+            partial = (partial + pieces[-1]).lstrip()[:keep_chars]
+            if not block:
+                break
+    if partial:
+        yield partial
+
+
+@contextlib.contextmanager
+def open_sources(specs: Sequence[str]) -> Iterator[list[Source]]:
+    """The sources named by `specs`, streams copied to temporary files for the block's life."""
+    with contextlib.ExitStack() as stack:
+        yield resolve_sources(specs, stack)
+
+
+def resolve_sources(specs: Sequence[str], stack: contextlib.ExitStack) -> list[Source]:
+    """Expand files, folders (every non-hidden text file below, sorted), streams and hf: specs.
+    Temporary copies of streams are removed when `stack` closes."""
+    if not specs:
+        raise InputError("no source given: name a text file, a folder of text files, - for "
+                         "standard input, or hf:NAME")
+    sources: list[Source] = []
+    for spec in specs:
+        spec = str(spec)
+        if spec.startswith(HF_PREFIX):
+            _parse_hf(spec)  # a malformed spec fails here, before any work
+            sources.append(Source(spec))
+            continue
+        if spec == STDIN:
+            sources.append(Source(spec, _spool(spec, stack)))
+            continue
+        path = Path(spec)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise InputError(f"{spec}: no such file or folder") from None
+        except OSError as e:
+            raise InputError(f"{spec}: cannot read ({e.strerror})") from None
+        if stat.S_ISDIR(st.st_mode):
+            files = sorted(p for p in path.rglob("*") if p.is_file()
+                           and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                           and not _looks_binary(p))
+            if not files:
+                raise InputError(f"{spec}: folder holds no text files")
+            sources.extend(Source(str(p), p) for p in files)
+        elif stat.S_ISFIFO(st.st_mode) or (stat.S_ISCHR(st.st_mode) and _is_stdin(path)):
+            sources.append(Source(spec, _spool(spec, stack)))
+        elif stat.S_ISREG(st.st_mode):
+            if _looks_binary(path):
+                raise InputError(f"{spec}: looks like a binary file (it has NUL bytes), not "
+                                 "text; give a UTF-8 text file, one example per line")
+            sources.append(Source(spec, path))
+        else:
+            raise InputError(f"{spec}: is a device, not a text file, folder or pipe")
+    return sources
+
+
+def _is_stdin(path: Path) -> bool:
+    try:
+        return os.path.samestat(path.stat(), os.fstat(sys.stdin.fileno()))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _looks_binary(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return looks_binary(f.read(8192))
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror})") from None
+
+
+def _spool(spec: str, stack: contextlib.ExitStack) -> Path:
+    """Copy a stream (standard input, a pipe, a FIFO) to a temporary file, once."""
+    tmp_dir = Path(tempfile.gettempdir())
+    clean_stale(tmp_dir, "textwgan-stream")
+    fd, name = tempfile.mkstemp(prefix=temp_prefix("textwgan-stream"), suffix=".tmp",
+                                dir=tmp_dir)
+    path = Path(name)
+    stack.callback(path.unlink, missing_ok=True)
+    with os.fdopen(fd, "wb") as out:
+        if spec == STDIN:
+            if sys.stdin is None or sys.stdin.isatty():
+                raise InputError("standard input is a terminal, not text: pipe text in, e.g. "
+                                 "cat corpus.txt | textwgan prepare - --out DIR")
+            shutil.copyfileobj(sys.stdin.buffer, out, READ_BLOCK)
+        else:
+            with _open_stream(spec) as stream:
+                shutil.copyfileobj(stream, out, READ_BLOCK)
+    with open(path, "rb") as f:
+        if looks_binary(f.read(8192)):
+            raise InputError(f"{spec}: looks like binary data (it has NUL bytes), not text")
+    return path
+
+
+@contextlib.contextmanager
+def _open_stream(spec: str):
+    """Open a FIFO without blocking forever: wait up to FIFO_WAIT_S for a writer."""
+    try:
+        fd = os.open(spec, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as e:
+        raise InputError(f"{spec}: cannot read ({e.strerror})") from None
+    try:
+        poll = select.poll()
+        poll.register(fd, select.POLLIN | select.POLLHUP)
+        deadline = time.monotonic() + FIFO_WAIT_S
+        while not poll.poll(100):
+            if time.monotonic() > deadline:
+                raise InputError(f"{spec}: no program writes to this pipe (waited "
+                                 f"{FIFO_WAIT_S:g} s); start the writer first, or give a file")
+        os.set_blocking(fd, True)  # a writer is there: from now on, wait for its data
+        with os.fdopen(fd, "rb", closefd=True) as stream:
+            fd = -1
+            yield stream
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _parse_hf(spec: str) -> tuple[str, str | None, str]:
+    parts = spec[len(HF_PREFIX):].split(":")
+    if not parts[0] or len(parts) > 3:
+        raise InputError(f"{spec}: expected hf:NAME, hf:NAME:CONFIG or hf:NAME:CONFIG:SPLIT")
+    name = parts[0]
+    config = parts[1] if len(parts) > 1 and parts[1] else None
+    split = parts[2] if len(parts) > 2 and parts[2] else "train"
+    return name, config, split
+
+
+def _hf_dataset(spec: str):
+    """Load a dataset split with Hugging Face `datasets` (a hub name or a local folder)."""
+    name, config, split = _parse_hf(spec)
+    import datasets  # a required dependency, imported late: it takes seconds
+
+    try:
+        saved = Path(name)
+        if (saved / "state.json").exists() or (saved / "dataset_dict.json").exists():
+            ds = datasets.load_from_disk(name)
+            if isinstance(ds, datasets.DatasetDict):
+                ds = ds[split]
+        else:
+            ds = datasets.load_dataset(name, config, split=split)
+    except Exception as e:  # datasets raises many types: network, missing split, bad config
+        raise InputError(f"{spec}: could not load the dataset ({e.__class__.__name__}: "
+                         f"{str(e).splitlines()[0] if str(e) else 'no detail'})") from None
+    return ds
+
+
+def _hf_lines(spec: str) -> Iterator[str]:
+    ds = _hf_dataset(spec)
+    column = _text_column(spec, ds.features)
+    for batch in ds.iter(batch_size=HF_BATCH):
+        for text in batch[column]:
+            # A record may hold several lines; each non-empty line is one example, as for files.
+            yield from (text or "").splitlines()
+
+
+def _text_column(spec: str, features) -> str:
+    if "text" in features:
+        return "text"
+    strings = [k for k, v in features.items() if getattr(v, "dtype", None) in ("string",
+                                                                               "large_string")]
+    if len(strings) == 1:
+        return strings[0]
+    raise InputError(f"{spec}: no 'text' column and {len(strings)} string columns "
+                     f"({', '.join(strings) or 'none'}); rename the text column to 'text'")

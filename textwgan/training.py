@@ -1,0 +1,509 @@
+"""Training: the steps, the loop, and `train`, which turns a request into a run.
+
+`train` applies the same rules for the CLI and for Python callers (presets, resuming, what may
+change on resume, a corpus prepared with other settings) and checks everything before it
+writes anything. `loop` is the training loop, in one screen: evaluation at step 0, every
+`eval_every` steps and at the last step (or the first step past the time limit); checkpoints
+every `save_every` steps, at the last step, and when SIGINT or SIGTERM asks the run to stop.
+Host syncs (`.item()`) happen only when a log line, an evaluation or a save is due. A run is
+resumed exactly: weights, optimizer state, step, metrics and RNG state all come back.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import torch
+
+from . import __version__
+from .checkpoint import (
+    CHECKPOINT_NAME,
+    DEFAULT_ROOT,
+    elapsed_of,
+    load_checkpoint,
+    restore_training,
+    training_checkpoint,
+)
+from .config import SCHEDULE_FIELDS, Config, build_config, resumed_config, settings_diff
+from .corpus import Corpus
+from .data import DeviceData, MappedData, check_data_mode, training_data
+from .device import EAGER, Speed, resolve_device, set_threads, speed_for
+from .diagnostics import critic_diagnostics
+from .distributed import SINGLE, Shard, any_rank, barrier, env_shard, main_first, setup, teardown
+from .errors import InputError, TextWGANError, setting
+from .losses import critic_loss, generator_loss
+from .metrics import DEFAULT_ORDERS, NgramCounts, distinct_rate, js_report
+from .models import Critic, Generator
+from .preparation import check_prepared, resolve_corpus
+from .run import RunFolder, folder_kind
+from .sample import generate_ids
+
+Event = Callable[[str, dict], None]
+BatchSource = DeviceData | MappedData
+
+
+# --------------------------------------------------------------------------------------------
+# State and steps
+
+
+@dataclass
+class TrainState:
+    """Everything that changes during training."""
+
+    generator: Generator
+    critic: Critic
+    opt_generator: torch.optim.Optimizer
+    opt_critic: torch.optim.Optimizer
+    step: int = 0
+    # The last critic step's real and fake batches, kept for the diagnostics.
+    last_batch: tuple[torch.Tensor, torch.Tensor] | None = None
+    # Under torchrun: the DistributedDataParallel wrappers (else the bare nets) and the shard.
+    critic_ddp: torch.nn.Module | None = None
+    generator_ddp: torch.nn.Module | None = None
+    shard: Shard = SINGLE
+    speed: Speed = EAGER
+
+    def wrap(self, shard: Shard, device: torch.device) -> None:
+        """Wrap both nets in DistributedDataParallel when there are several ranks."""
+        self.shard = shard
+        if not shard.active:
+            return
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ids = [device.index] if device.type == "cuda" else None
+        self.critic_ddp = DDP(self.critic, device_ids=ids)
+        self.generator_ddp = DDP(self.generator, device_ids=ids)
+
+
+def build_state(config: Config, vocab_size: int, device: torch.device, speed: Speed = EAGER,
+                ) -> TrainState:
+    torch.manual_seed(config.train.seed)  # the same seed gives the same initial weights
+    generator = Generator(config.model, vocab_size).to(device)
+    critic = Critic(config.model, vocab_size).to(device)
+    t = config.train
+    critic_lr = t.lr if t.critic_lr is None else t.critic_lr
+    speed.apply_process_settings()
+    return TrainState(generator, critic,
+                      make_optimizer(generator.parameters(), t.lr, config, speed, device),
+                      make_optimizer(critic.parameters(), critic_lr, config, speed, device),
+                      speed=speed)
+
+
+def make_optimizer(params, lr: float, config: Config, speed: Speed = EAGER,
+                   device: torch.device | None = None) -> torch.optim.Optimizer:
+    if config.train.optimizer_name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    # A captured step must keep Adam's step count on the GPU: `capturable`.
+    capturable = speed.cuda_graphs and device is not None and device.type == "cuda"
+    return torch.optim.Adam(params, lr=lr, betas=config.train.betas,
+                            fused=True if speed.fused_adam else None,
+                            capturable=capturable)
+
+
+def clip_weights(module: torch.nn.Module, c: float) -> None:
+    """Every parameter into [−c, c], as the original WGAN does after each critic update."""
+    with torch.no_grad():
+        for p in module.parameters():
+            p.clamp_(-c, c)
+
+
+def rank_noise(state: TrainState, batch_size: int, device: torch.device) -> torch.Tensor:
+    """This rank's slice of the global batch's noise (all of it on a single process)."""
+    return state.generator.noise(batch_size, device)[state.shard.rows(batch_size)]  # (B/N, Z)
+
+
+def critic_step(state: TrainState, data: BatchSource, config: Config,
+                ) -> dict[str, torch.Tensor]:
+    """One critic update on a real batch and a fresh fake batch. The generator is untouched."""
+    t = config.train
+    local = t.batch_size // state.shard.world
+    real = data.get_batch(local)  # (B/N, T, V)
+    with state.speed.context(real.device):
+        with torch.no_grad():  # the critic's loss needs no generator graph
+            fake = state.generator(rank_noise(state, t.batch_size, real.device))  # (B/N, T, V)
+        # The critic sees fp32 inputs: a bf16 softmax would round the fake rows.
+        loss, stats = critic_loss(state.critic_ddp or state.critic, real, fake.float(),
+                                  t.gp_lambda, t.lipschitz, t.loss, state.shard,
+                                  penalty_critic=state.critic)
+    state.opt_critic.zero_grad(set_to_none=True)
+    loss.backward()
+    state.opt_critic.step()
+    if t.lipschitz == "clip":
+        clip_weights(state.critic, t.clip_value)
+    state.last_batch = (real, fake)
+    return stats
+
+
+def generator_step(state: TrainState, config: Config, device: torch.device) -> torch.Tensor:
+    """One generator update through a frozen critic. The critic's weights get no gradient."""
+    critic = state.critic
+    critic.requires_grad_(False)
+    try:
+        generator = state.generator_ddp or state.generator
+        with state.speed.context(device):
+            fake = generator(rank_noise(state, config.train.batch_size, device))  # (B/N, T, V)
+            loss = generator_loss(critic, fake.float(), config.train.loss)
+        state.opt_generator.zero_grad(set_to_none=True)
+        loss.backward()
+        state.opt_generator.step()
+    finally:
+        critic.requires_grad_(True)
+    return loss.detach()
+
+
+def evaluate_js(state: TrainState, corpus: Corpus, config: Config,
+                reference: NgramCounts | None = None) -> tuple[dict, list[str]]:
+    """JS-1..4 of `eval_samples` argmax samples vs the held-out split, beside the floor, and the
+    share of distinct samples. Noise comes from its own fixed-seed generator: evaluating never
+    shifts the training RNG. `reference`: the held-out split's n-gram tables, if built."""
+    state.generator.eval()
+    ids = generate_ids(state.generator, config.train.eval_samples, seed=config.train.seed)
+    state.generator.train()
+    report = js_report(ids, corpus.heldout, corpus.train, seed=config.train.seed,
+                       corpus_id=corpus.fingerprint, vocab_size=len(corpus.charset),
+                       reference_counts=reference)
+    report["distinct"] = distinct_rate(ids)
+    return report, corpus.decode(ids)
+
+
+# --------------------------------------------------------------------------------------------
+# Stopping
+
+
+class Interrupted(TextWGANError):
+    """SIGINT or SIGTERM: the run saved its state and stopped, as asked. Exit 128 + signal."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.exit_code = 128 + signum
+
+
+class Diverged(TextWGANError):
+    """A loss became NaN or Inf; the last good checkpoint (if any) is kept."""
+
+
+class StopRequest:
+    """Turns the first SIGINT/SIGTERM into a request to stop after the current step; a second
+    one acts as usual (kills), so a stuck run can still be ended."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._old: dict = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.signum = signum
+        signal.signal(signum, self._old.get(signum, signal.SIG_DFL))
+
+    def __exit__(self, *exc):
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
+# --------------------------------------------------------------------------------------------
+# The loop
+
+
+@dataclass
+class Run:
+    """One training run in progress: its state and where its records go."""
+
+    state: TrainState
+    batches: BatchSource
+    corpus: Corpus
+    config: Config
+    folder: RunFolder
+    device: torch.device
+    emit: Event
+    metrics: list[dict] = field(default_factory=list)
+    resumed: bool = False
+    elapsed_before: float = 0.0  # training seconds of earlier invocations
+    started: float = field(default_factory=time.perf_counter)
+    saved_step: int | None = None  # the step of the newest checkpoint on disk
+    best: float = float("inf")
+
+    def __post_init__(self):
+        self.main = self.state.shard.is_main
+        # Non-finite losses are flagged on the device, so a step never waits for the host;
+        # the flag is read when a log line, an evaluation or a save is due anyway.
+        self.bad = torch.zeros((), dtype=torch.bool, device=self.device)
+        self.good_step = self.state.step
+        self.best = min((m["js4"] for m in self.metrics if "js4" in m), default=float("inf"))
+        self._last_log = (self.started, self.state.step)
+        self._reference: NgramCounts | None = None
+
+    def elapsed(self) -> float:
+        """Training seconds, summed over every invocation of this run."""
+        return self.elapsed_before + time.perf_counter() - self.started
+
+    def out_of_time(self) -> bool:
+        limit = self.config.train.time_limit
+        return limit is not None and time.perf_counter() - self.started >= limit
+
+    def check_finite(self, step: int) -> None:
+        if self.bad.item():
+            kept = (f"the last good checkpoint (step {self.saved_step:,}) is kept in "
+                    f"{self.folder.path}" if self.saved_step is not None
+                    else "no checkpoint was saved yet")
+            raise Diverged(f"training diverged: a loss became NaN or Inf between step "
+                           f"{self.good_step:,} and step {step:,}; {kept}; try a lower "
+                           f"{setting('lr')} or a larger {setting('gp_lambda')}")
+        self.good_step = step
+
+    def checkpoint(self) -> dict:
+        return training_checkpoint(self.state, self.config, self.corpus, self.metrics,
+                                   self.elapsed())
+
+    def evaluate(self) -> bool:
+        """JS against the held-out split, samples to samples/; True at a new best JS-4."""
+        step = self.state.step
+        self.check_finite(step)
+        if self._reference is None:  # built once per run: the held-out split never changes
+            self._reference = NgramCounts(self.corpus.heldout, len(self.corpus.charset),
+                                          DEFAULT_ORDERS)
+        report, texts = evaluate_js(self.state, self.corpus, self.config, self._reference)
+        samples = self.folder.write_samples(step, texts)
+        record = {"kind": "eval", "step": step, "time": self.elapsed(),
+                  **{k: v for k, v in report.items() if k.startswith(("js", "floor"))},
+                  "distinct": report["distinct"], "n": report["n"], "samples": str(samples)}
+        self.metrics.append(record)
+        self.folder.log(record)
+        self.emit("eval", record | {"examples": texts[:5]})
+        new_best = record["js4"] < self.best
+        self.best = min(self.best, record["js4"])
+        return new_best
+
+    def save(self) -> Path:
+        self.check_finite(self.state.step)
+        path = self.folder.save(self.checkpoint(), self.config.train.keep_last)
+        self.saved_step = self.state.step
+        self.emit("save", {"step": self.state.step, "path": str(path)})
+        return path
+
+    def record(self, kind: str, stats: dict, g_loss: torch.Tensor, **extra) -> None:
+        """A train or diag record of the step just taken (the step count after it)."""
+        step = self.state.step + 1
+        self.check_finite(step)
+        now = time.perf_counter()
+        record = {"kind": kind, "step": step, **{k: v.item() for k, v in stats.items()},
+                  "generator_loss": g_loss.item(), "time": self.elapsed(), **extra}
+        if kind == "train":
+            t_last, step_last = self._last_log
+            record["it_s"] = (step - step_last) / max(now - t_last, 1e-9)
+            self._last_log = (now, step)
+        self.folder.log(record)
+        self.emit(kind, record)
+
+    def stop(self, signum: int) -> None:
+        """Save and stop, as SIGINT/SIGTERM asked (the step just taken counts)."""
+        self.state.step += 1
+        name = signal.Signals(signum).name
+        if not self.main:
+            raise Interrupted(f"{name}: rank {self.state.shard.rank} stopped at step "
+                              f"{self.state.step}; rank 0 saved", signum)
+        path = self.save()
+        raise Interrupted(f"stopped at step {self.state.step:,} ({name}) and saved {path}; "
+                          f"resume with: textwgan train --resume {self.folder.path}", signum)
+
+
+def loop(run: Run) -> None:
+    state, config, t = run.state, run.config, run.config.train
+    shard, main, start = state.shard, run.main, state.step
+    with StopRequest() as stop:
+        for step in range(start, t.iters + 1):
+            state.step = step
+            out_of_time = run.out_of_time()
+            if shard.active:  # ranks agree (at log steps) to stop at the same step
+                out_of_time = step % t.log_every == 0 and any_rank(shard, out_of_time,
+                                                                   run.device)
+            last_step = step == t.iters or out_of_time
+            fresh = step > start or not run.resumed  # a resumed run did its first step's work
+
+            new_best = False
+            if main and fresh and (step % t.eval_every == 0 or last_step):
+                new_best = run.evaluate()
+            saved = None
+            if main and fresh and ((step > 0 and step % t.save_every == 0) or last_step):
+                saved = run.save()
+            if new_best:  # best.pt: the checkpoint just saved, or one of its own
+                run.folder.save_best(saved, run.checkpoint)
+            if last_step:
+                break
+
+            for _ in range(t.critic_iters):
+                stats = critic_step(state, run.batches, config)
+            g_loss = generator_step(state, config, run.device)
+            run.bad |= ~torch.isfinite(stats["critic_loss"]) | ~torch.isfinite(g_loss)
+
+            if main and t.diag_every and (step + 1) % t.diag_every == 0:
+                real, fake = state.last_batch
+                run.record("diag", stats, g_loss, lipschitz=t.lipschitz, loss=t.loss,
+                           **critic_diagnostics(state.critic, real, fake, config, seed=step + 1))
+            at_log = (step + 1) % t.log_every == 0
+            if main and at_log:
+                run.record("train", stats, g_loss)
+
+            stopping = stop.signum is not None
+            if shard.active:  # ranks agree (at log steps) to stop at the same step
+                stopping = at_log and any_rank(shard, stopping, run.device)
+            if stopping:
+                run.stop(stop.signum or signal.SIGTERM)
+    barrier(shard)  # no rank leaves before rank 0 has saved the last checkpoint
+    run.emit("end", {"run": str(run.folder.path), "step": state.step, "time": run.elapsed(),
+                     "complete": state.step >= t.iters})
+
+
+# --------------------------------------------------------------------------------------------
+# From a request to a run
+
+
+def default_run_dir(corpus: Corpus, config: Config, root: Path = DEFAULT_ROOT) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return root / f"{corpus.name}-{config.preset}-{stamp}"
+
+
+def train(corpus: str | Path | Corpus | None = None, *, preset: str = "auto",
+          out: str | Path | None = None, resume: str | Path | None = None,
+          device: str = "auto", data: str = "auto", fast: bool | None = None,
+          cuda_graphs: bool = False, threads: int | None = None, seq_len: int | None = None,
+          lowercase: bool | None = None, on_event: Event | None = None,
+          config: Config | None = None, **overrides) -> Path:
+    """Train a WGAN-GP and return the run folder.
+
+    `corpus`: a Corpus, a corpus folder, text (a file, a folder of files, `-`, `hf:NAME`) that is
+    prepared on the fly (with `seq_len`, `lowercase`) and cached, or None for the bundled COCO
+    captions. `preset`: paper, default, small, tiny, or auto (default on a GPU, small on a CPU).
+    `overrides`: any model or training setting (config.py), e.g. `iters=2000, lr=2e-4`;
+    or `config`: a whole Config (benchmarks, experiments) instead of a preset and overrides.
+
+    `out` already holding a run with the same settings (schedule aside) resumes it; `resume`
+    continues a run with its own settings, only schedule fields (iters, eval_every,
+    save_every, keep_last, diag_every, log_every, time_limit) may change. `device`: auto, cpu,
+    cuda. `data`: where the training split lives (auto, device, mapped). `fast`: bf16, TF32
+    and fused Adam (default: on CUDA). `cuda_graphs`: capture the steps as CUDA graphs (CUDA
+    only; elsewhere the same steps run eagerly). `threads`: CPU threads (default: all cores).
+    `on_event(kind, record)`: "note", "start", "log", "diag", "eval", "save", "end" (rank 0).
+    Under torchrun every rank trains its slice of each (global) batch and rank 0 alone writes.
+    """
+    emit = on_event or (lambda kind, record: None)
+    set_threads(threads)
+    check_data_mode(data)
+    dev = resolve_device(device)
+    shard = env_shard()
+    if not shard.is_main:
+        emit = lambda kind, record: None  # noqa: E731
+    note = lambda message: emit("note", {"message": message})  # noqa: E731
+
+    # Everything is checked before anything is written.
+    ckpt, corpus_from_run = None, None
+    if resume is not None:
+        if config is not None:
+            raise InputError("a resumed run keeps its own config")
+        run_dir = Path(resume)
+        if out is not None and Path(out).resolve() != run_dir.resolve():
+            raise InputError(f"give {setting('resume')} or {setting('out')}, not both: a resumed "
+                             "run stays in its folder")
+        if preset not in ("auto", None):
+            raise InputError(f"{setting('preset')} cannot change when resuming: a resumed run "
+                             "keeps its settings")
+        if not (run_dir / CHECKPOINT_NAME).is_file():
+            raise InputError(f"{run_dir}: not a run folder with a {CHECKPOINT_NAME}; give "
+                             f"{setting('resume')} the folder of the run to continue")
+        ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME, map_location=dev)
+        config = resumed_config(Config.from_dict(ckpt["config"]), **overrides)
+        corpus_from_run = ckpt["corpus"]["path"] if corpus is None else None
+    else:
+        if config is not None:
+            if preset != "auto" or any(v is not None for v in overrides.values()):
+                raise InputError(f"give a whole config, or {setting('preset')} and settings, "
+                                 "not both")
+            config = config.validate()
+        else:
+            config = build_config(preset, dev.type, **overrides)
+            if preset == "auto":
+                note(f"preset: {config.preset} (auto, on {dev.type})")
+        run_dir = Path(out) if out is not None else None
+        if run_dir is not None and folder_kind(run_dir) == "run" \
+                and (run_dir / CHECKPOINT_NAME).is_file():
+            ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME, map_location=dev)
+            saved = Config.from_dict(ckpt["config"])
+            diff = settings_diff(saved, config.with_overrides(seq_len=saved.model.seq_len))
+            if diff:
+                raise InputError(f"{run_dir}: holds a run with other settings "
+                                 f"({', '.join(diff)}); continue it with `textwgan train "
+                                 f"--resume {run_dir}` or choose another {setting('out')}")
+            config = saved.with_overrides(**{k: getattr(config.train, k)
+                                             for k in SCHEDULE_FIELDS})
+    if ckpt is not None and config.train.iters < ckpt["step"]:
+        raise InputError(f"{run_dir}: is at step {ckpt['step']:,} already; give "
+                         f"{setting('iters')} {ckpt['step']:,} or more to continue it")
+    if shard.active and run_dir is None:
+        raise InputError(f"under torchrun, give {setting('out')}: every rank must name the "
+                         "same run folder")
+    if config.train.batch_size % shard.world:
+        raise InputError(f"{setting('batch_size')} {config.train.batch_size} is the global "
+                         f"batch and must divide evenly among the {shard.world} ranks")
+
+    owns_group = shard.active and not torch.distributed.is_initialized()
+    dev = setup(shard, dev)  # joins the process group under torchrun
+    try:
+        with main_first(shard):  # one rank prepares (and caches) a text corpus, then the rest
+            prepared = _resolve_run_corpus(corpus, corpus_from_run, seq_len, lowercase, note)
+        config = config.with_overrides(seq_len=prepared.seq_len).validate()
+        if ckpt is not None and ckpt["charset"] != prepared.charset.chars:
+            raise InputError(f"{run_dir}: was trained with another charset than "
+                             f"{prepared.path} has; resume it on the corpus it was trained on")
+        run_dir = run_dir or default_run_dir(prepared, config)
+        speed = speed_for(fast, dev, cuda_graphs)
+        with RunFolder(run_dir, main=shard.is_main) as folder:
+            folder.write_config({"config": config.to_dict(), "corpus": str(prepared.path),
+                                 "device": str(dev), "ranks": shard.world,
+                                 "fast": speed != EAGER, "threads": torch.get_num_threads(),
+                                 "textwgan_version": __version__})
+            batches = training_data(prepared, dev, data, shard)
+            state = build_state(config, len(prepared.charset), dev, speed)
+            if ckpt is None:
+                run = Run(state, batches, prepared, config, folder, dev, emit)
+            else:
+                restore_training(state, ckpt, dev)  # last: building the nets reseeded the RNG
+                run = Run(state, batches, prepared, config, folder, dev, emit,
+                          metrics=list(ckpt["metrics"]), resumed=True,
+                          elapsed_before=elapsed_of(ckpt), saved_step=state.step)
+            folder.trim_log(state.step if ckpt is not None else -1)
+            state.wrap(shard, dev)
+            emit("start", {"run": str(run_dir), "device": str(dev), "iters": config.train.iters,
+                           "step": state.step, "resumed": ckpt is not None,
+                           "train_sequences": len(prepared.train),
+                           "vocab_size": len(prepared.charset), "ranks": shard.world,
+                           "data": type(batches).__name__, "fast": speed != EAGER,
+                           "threads": torch.get_num_threads(), "preset": config.preset,
+                           "time_limit": config.train.time_limit})
+            loop(run)
+    finally:
+        if owns_group:
+            teardown(shard)
+    return run_dir
+
+
+def _resolve_run_corpus(corpus, corpus_from_run: str | None, seq_len, lowercase, note) -> Corpus:
+    if corpus_from_run is None:
+        return resolve_corpus(corpus, seq_len=seq_len, lowercase=lowercase, log=note)
+    try:
+        prepared = Corpus(corpus_from_run)
+    except InputError as e:
+        raise InputError(f"the run was trained on the corpus {corpus_from_run}, which cannot be "
+                         f"read here ({e.message}); give the corpus folder as the first argument"
+                         ) from None
+    check_prepared(prepared, seq_len=seq_len, lowercase=lowercase)
+    return prepared
