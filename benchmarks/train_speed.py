@@ -2,18 +2,24 @@
 
     python benchmarks/train_speed.py                             # paper config on the GPU
     python benchmarks/train_speed.py --device cpu --preset small # a CPU smoke check
+    python benchmarks/train_speed.py --profile                   # + a torch.profiler summary
 
-Prints, for one configuration: ms per generator iteration and iterations/s of
+Prints, for one configuration, one row per way of running an iteration: ms per generator
+iteration, iterations/s, the ratio to the plain port:
 
-  (a) a plain eager fp32 port, written here the way a user would write it: the batch built
-      as one-hot on the host and copied each step, separate critic forwards for real, fake
-      and interpolates, the loss read with .item() every critic step, plain Adam;
-  (b) textwgan's training step (`critic_step`, `generator_step`) with `--fast`;
+  plain   a plain eager fp32 port, written here the way a user would write it: the batch built
+          as one-hot on the host and copied each step, separate critic forwards for real, fake
+          and interpolates, the loss read with .item() every critic step, plain Adam;
+  eager   textwgan's training step (`critic_step`, `generator_step`) in fp32;
+  tf32    + TF32 matmuls and convolutions (GPU);
+  bf16    + bf16 autocast (GPU);
+  fast    the whole fast path: bf16, TF32, fused Adam (on a CPU: fused Adam only);
+  graphs  + the critic and generator steps captured as CUDA graphs (GPU);
 
-their ratio; FLOPs per iteration (torch's FlopCounterMode formulas over every matmul and
-convolution of one iteration, double backward included); the achieved TFLOP/s and its share
-of a matmul peak measured in the same run (bf16 on a GPU, fp32 on a CPU); and peak GPU memory.
-Writes JSON under benchmarks/results/.
+FLOPs per iteration (torch's formulas over every matmul and convolution of one iteration,
+double backward included); the achieved TFLOP/s and its share of a matmul peak measured in the
+same run (bf16 on a GPU, fp32 on a CPU); and peak GPU memory. Writes JSON under
+benchmarks/results/.
 """
 
 from __future__ import annotations
@@ -33,7 +39,8 @@ from torch.utils.flop_counter import flop_registry
 from textwgan.config import get_preset
 from textwgan.corpus import Corpus, bundled_corpus_path
 from textwgan.data import DeviceData
-from textwgan.device import resolve_device, speed_for
+from textwgan.device import EAGER, Speed, resolve_device, speed_for
+from textwgan.graphs import StepGraph
 from textwgan.models import Critic, Generator, count_parameters
 from textwgan.training import build_state, critic_step, generator_step
 
@@ -103,16 +110,52 @@ def plain_port(config, corpus: Corpus, device: torch.device):
     return iteration
 
 
-def fast_path(config, corpus: Corpus, device: torch.device):
-    state = build_state(config, len(corpus.charset), device, speed_for(True, device))
+def variants(device: torch.device) -> dict[str, Speed]:
+    """textwgan's step under each speed switch, one change at a time (each a row)."""
+    if device.type != "cuda":  # bf16 without AMX is slower on a CPU; no TF32, no graphs
+        return {"eager": EAGER, "fast": speed_for(True, device)}
+    return {"eager": EAGER, "tf32": Speed(tf32=True),
+            "bf16": Speed(autocast=torch.bfloat16, tf32=True),
+            "fast": speed_for(True, device),
+            "graphs": speed_for(True, device, cuda_graphs=True)}
+
+
+def textwgan_step(config, corpus: Corpus, device: torch.device, speed: Speed):
+    """One generator iteration of textwgan's own step with `speed`; returns (callable, state,
+    the graphs)."""
+    state = build_state(config, len(corpus.charset), device, speed)
     data = DeviceData(corpus, device)
+    capture = speed.cuda_graphs and device.type == "cuda"
+    critic = StepGraph(lambda: critic_step(state, data, config), device, capture)
+    gen = StepGraph(lambda: generator_step(state, config, device), device, capture)
 
     def iteration():
         for _ in range(config.train.critic_iters):
-            critic_step(state, data, config)
-        generator_step(state, config, device)
+            critic()
+        gen()
 
-    return iteration, state
+    return iteration, state, (critic, gen)
+
+
+def profile_summary(fn, device: torch.device, iters: int = 3) -> dict:
+    """torch.profiler over a few iterations: the kernels that take the time, and how many
+    kernel launches one iteration makes."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda"
+                                           else [])
+    fn()
+    sync(device)
+    with profile(activities=activities) as prof:
+        for _ in range(iters):
+            fn()
+        sync(device)
+    events = prof.key_averages()
+    key = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    kernels = sum(e.count for e in events if getattr(e, "device_type", None) is not None
+                  and str(e.device_type).endswith("CUDA"))
+    return {"table": events.table(sort_by=key, row_limit=15), "iterations": iters,
+            "device_kernels_per_iter": kernels / iters if device.type == "cuda" else None}
 
 
 def time_it(fn, device: torch.device, iters: int, warmup: int) -> list[float]:
@@ -145,6 +188,8 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--profile", action="store_true",
+                    help="also a torch.profiler summary of the fastest row")
     ap.add_argument("--json", type=Path, default=None,
                     help="default: benchmarks/results/train_speed_<device>_<preset>.json")
     args = ap.parse_args()
@@ -158,32 +203,59 @@ def main() -> None:
     if device.type == "cuda":
         result["gpu"] = torch.cuda.get_device_name(device)
 
-    fast, state = fast_path(config, corpus, device)
-    result["params"] = {"generator": count_parameters(state.generator),
-                        "critic": count_parameters(state.critic)}
-    with FlopCount() as counter:
-        fast()
-    flops = counter.flops
-    result["tflop_per_iter"] = flops / 1e12
-
-    for name, fn in (("plain", plain_port(config, corpus, device)), ("fast", fast)):
+    rows = {"plain": (plain_port(config, corpus, device), None)}
+    graphs = None
+    for name, speed in variants(device).items():
+        fn, state, steps = textwgan_step(config, corpus, device, speed)
+        rows[name] = (fn, speed)
+        if name == "eager":
+            result["params"] = {"generator": count_parameters(state.generator),
+                                "critic": count_parameters(state.critic)}
+            with FlopCount() as counter:
+                fn()
+            flops = counter.flops
+            result["tflop_per_iter"] = flops / 1e12
+        if name == "graphs":
+            graphs = steps
+    result["rows"] = {}
+    for name, (fn, speed) in rows.items():
+        if speed is not None:
+            speed.apply_process_settings()
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         times = time_it(fn, device, args.iters, args.warmup)
         sec = statistics.median(times)
-        result[name] = {"ms_per_iter": sec * 1e3, "it_per_s": 1 / sec,
-                        "ms_min": min(times) * 1e3, "ms_max": max(times) * 1e3,
-                        "tflop_s": flops / sec / 1e12}
+        row = {"ms_per_iter": sec * 1e3, "it_per_s": 1 / sec, "ms_min": min(times) * 1e3,
+               "ms_max": max(times) * 1e3, "tflop_s": flops / sec / 1e12,
+               "switches": None if speed is None else {
+                   "autocast": str(speed.autocast), "tf32": speed.tf32,
+                   "fused_adam": speed.fused_adam, "cuda_graphs": speed.cuda_graphs}}
         if device.type == "cuda":
-            result[name]["peak_memory_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
-        print(f"{name:>5}: {sec * 1e3:9.1f} ms/iter  {1 / sec:8.2f} it/s  "
+            row["peak_memory_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
+        result["rows"][name] = row
+        print(f"{name:>7}: {sec * 1e3:9.1f} ms/iter  {1 / sec:8.2f} it/s  "
               f"{flops / sec / 1e12:7.3f} TFLOP/s", flush=True)
+    if graphs is not None:
+        result["graphs_captured"] = all(g.captured for g in graphs)
     peak, what = matmul_peak(device)
     result["matmul_peak_tflop_s"], result["matmul_peak_kind"] = peak, what
-    result["speedup"] = result["plain"]["ms_per_iter"] / result["fast"]["ms_per_iter"]
-    result["fast"]["share_of_peak"] = result["fast"]["tflop_s"] / peak
-    print(f"speedup {result['speedup']:.2f}×; {flops / 1e12:.3f} TFLOP per iteration; "
-          f"fast path at {result['fast']['share_of_peak']:.1%} of the {what} matmul peak "
+    plain = result["rows"]["plain"]["ms_per_iter"]
+    for row in result["rows"].values():
+        row["speedup_vs_plain"] = plain / row["ms_per_iter"]
+        row["share_of_peak"] = row["tflop_s"] / peak
+    best = min((n for n in result["rows"] if n != "plain"),
+               key=lambda n: result["rows"][n]["ms_per_iter"])
+    result["best"] = best
+    result["plain"], result["fast"] = result["rows"]["plain"], result["rows"][best]
+    result["speedup"] = result["rows"][best]["speedup_vs_plain"]
+    if args.profile:
+        fn, speed = rows[best]
+        if speed is not None:
+            speed.apply_process_settings()
+        result["profile"] = profile_summary(fn, device)
+        print(result["profile"]["table"])
+    print(f"best: {best}, {result['speedup']:.2f}× the plain port; {flops / 1e12:.3f} TFLOP "
+          f"per iteration; {result['fast']['share_of_peak']:.1%} of the {what} matmul peak "
           f"({peak:.2f} TFLOP/s)")
     out = args.json or ROOT / "benchmarks" / "results" / (
         f"train_speed_{device.type}_{args.preset}.json")

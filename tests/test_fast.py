@@ -99,8 +99,9 @@ def test_penalty_stays_fp32_under_autocast():
         assert gradient_norms(critic, x).dtype == torch.float32  # its norm does not
 
 
-def test_fast_is_on_by_default_only_on_cuda():
-    assert speed_for(None, CPU) == EAGER
+def test_fast_is_on_by_default_and_only_fused_adam_on_a_cpu():
+    assert speed_for(None, CPU) == Speed(fused_adam=True)
+    assert speed_for(False, CPU) == EAGER
     assert speed_for(True, CPU) == Speed(fused_adam=True)
     assert speed_for(None, torch.device("cuda")).autocast == torch.bfloat16
     assert speed_for(False, torch.device("cuda")) == EAGER

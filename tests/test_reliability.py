@@ -203,3 +203,38 @@ def test_stale_temporary_files_are_cleared_on_resume(small_corpus, tmp_path):
     (tmp_path / "r" / ".checkpoint.pt.abc123.tmp").write_bytes(b"half a checkpoint")
     fit(corpus, tiny(4), tmp_path / "r")
     assert not list((tmp_path / "r").glob(".*.tmp"))
+
+
+def test_moving_average_of_the_generator(small_corpus, tmp_path):
+    from textwgan.checkpoint import export_generator
+    from textwgan.sample import generator_from
+    from textwgan.training import build_state, update_ema
+
+    config = tiny(6, ema=0.9)
+    state = build_state(config, 7, torch.device("cpu"))
+    start = [p.clone() for p in state.generator_ema.parameters()]
+    with torch.no_grad():
+        for p in state.generator.parameters():
+            p.add_(1.0)
+    update_ema(state, 0.9)  # n = 0: d = min(0.9, 1/10) = 0.1
+    for avg, s, p in zip(state.generator_ema.parameters(), start, state.generator.parameters(),
+                         strict=True):
+        torch.testing.assert_close(avg, 0.1 * s + 0.9 * p)
+    update_ema(state, 0.9)  # n = 1: d = 2/11
+    assert state.ema_updates.item() == 2
+    # Resuming keeps the average exactly; sampling and exports use it.
+    corpus = Corpus(small_corpus)
+    fit(corpus, config, tmp_path / "straight")
+    fit(corpus, tiny(3, ema=0.9), tmp_path / "split")
+    fit(corpus, config, tmp_path / "split")
+    a = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")
+    b = load_checkpoint(tmp_path / "split" / "checkpoint.pt")
+    assert_same_training_state(a, b)
+    assert a["ema_updates"] == b["ema_updates"] == 6
+    for k in a["generator_ema"]:
+        assert torch.equal(a["generator_ema"][k], b["generator_ema"][k])
+        assert not torch.equal(a["generator_ema"][k], a["generator"][k])
+    gen = generator_from(a, tmp_path / "straight")
+    for k, v in gen.generator.state_dict().items():
+        assert torch.equal(v, a["generator_ema"][k])
+    assert export_generator(a)["generator"] is a["generator_ema"]

@@ -7,6 +7,8 @@ A checkpoint is a plain dict of tensors and primitives, loadable with
     format, version, textwgan_version, step, config (dict), charset (list of characters),
     corpus (path, fingerprint, seq_len, normalization), generator (state dict), metrics
     (evaluation records so far), elapsed (training seconds so far, across resumes);
+    generator_ema and ema_updates (the moving average of the generator, when the run keeps one:
+    what sampling uses);
     training checkpoints also: critic (state dict), opt_generator, opt_critic (optimizer state
     dicts), rng (torch CPU and CUDA generator states). A generator-only export has
     `export: "generator"` and none of the training keys.
@@ -77,7 +79,9 @@ def training_checkpoint(state: TrainState, config: Config, corpus: Corpus, metri
         "rng": rng_state(next(state.generator.parameters()).device),
         "metrics": metrics,
         "elapsed": elapsed,
-    }
+    } | ({} if state.generator_ema is None else {
+        "generator_ema": state.generator_ema.state_dict(),
+        "ema_updates": int(state.ema_updates.item())})
 
 
 def restore_training(state: TrainState, ckpt: dict, device: torch.device) -> None:
@@ -88,6 +92,9 @@ def restore_training(state: TrainState, ckpt: dict, device: torch.device) -> Non
                          "optimizer state); resume from the run's checkpoint.pt")
     state.generator.load_state_dict(ckpt["generator"])
     state.critic.load_state_dict(ckpt["critic"])
+    if state.generator_ema is not None:
+        state.generator_ema.load_state_dict(ckpt.get("generator_ema", ckpt["generator"]))
+        state.ema_updates.fill_(ckpt.get("ema_updates", 0))
     try:
         for opt, key in ((state.opt_generator, "opt_generator"), (state.opt_critic, "opt_critic")):
             opt.load_state_dict(ckpt[key])
@@ -127,9 +134,15 @@ def export_generator(ckpt: dict) -> dict:
     """What sampling needs and nothing else: no critic, no optimizer state, no RNG state
     (a quarter of a training checkpoint's size)."""
     out = {k: ckpt[k] for k in EXPORT_KEYS if k in ckpt} | {"export": "generator"}
+    out["generator"] = sampling_weights(ckpt)
     if "corpus" in out:  # the folder's name only: an absolute path of this machine means nothing
         out["corpus"] = out["corpus"] | {"path": Path(out["corpus"]["path"]).name}
     return out
+
+
+def sampling_weights(ckpt: dict) -> dict:
+    """The generator weights that sample: the moving average, where the run kept one."""
+    return ckpt.get("generator_ema", ckpt["generator"])
 
 
 def is_export(ckpt: dict) -> bool:
@@ -230,7 +243,8 @@ def _check_contents(ckpt: dict) -> None:
     if not isinstance(ckpt["charset"], list):
         raise InputError("its charset is not a list of characters")
     charset = Charset(ckpt["charset"])
-    nets = [("generator", Generator)] + ([] if is_export(ckpt) else [("critic", Critic)])
+    nets = [("generator", Generator)] + ([] if is_export(ckpt) else [("critic", Critic)]) + (
+        [("generator_ema", Generator)] if "generator_ema" in ckpt else [])
     for key, cls in nets:
         with torch.device("meta"):  # shapes only: no memory, no time
             expected = cls(config.model, len(charset)).state_dict()

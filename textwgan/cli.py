@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.core
 from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -27,9 +28,26 @@ from rich.text import Text
 from . import __version__
 from .errors import InputError, TextWGANError, setting
 
+
+def _plain_argument_help() -> None:
+    """Newer typer shows an argument's Python type beside its name (`SOURCE... <list[str]>`)
+    and writes a required argument `{SOURCE...}` on the usage line. Show the metavar alone, as
+    click does: every argument here names its metavar. Versions without these methods render
+    plainly already (tests/test_cli_output.py checks the help of every command)."""
+    argument = getattr(typer.core, "TyperArgument", None)
+    if argument is None:
+        return
+    if hasattr(argument, "display_type_rich"):
+        argument.display_type_rich = lambda self, ctx=None: None
+    if hasattr(argument, "_usage_display_name"):
+        argument._usage_display_name = lambda self: self.display_name_raw
+
+
+_plain_argument_help()
 app = typer.Typer(
     name="textwgan",
     help="Character-level text GANs with WGAN-GP: prepare a corpus, train, sample, evaluate.",
+    epilog="Example: textwgan train && textwgan sample -n 10",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -135,10 +153,7 @@ def root(
                                           is_eager=True, help="Print the version and exit.")
                        ] = False,
 ):
-    """Character-level text GANs with WGAN-GP: prepare a corpus, train, sample, evaluate.
-
-    Example: textwgan train && textwgan sample -n 10
-    """
+    """Character-level text GANs with WGAN-GP: prepare a corpus, train, sample, evaluate."""
 
 
 def _parse_list(text: str, what: str, kind=int) -> list:
@@ -359,6 +374,10 @@ def train(
         metavar="N", show_default=False, help="Critic width.")] = None,
     critic_blocks: Annotated[int | None, typer.Option(
         metavar="N", show_default=False, help="Critic residual blocks.")] = None,
+    ema: Annotated[float | None, typer.Option(
+        metavar="DECAY", show_default=False,
+        help="Sample from a moving average of the generator's weights with this decay per "
+             "step (e.g. 0.999); off by default.")] = None,
     residual_scale: Annotated[float | None, typer.Option(
         metavar="X", show_default=False, help="Scale of each residual branch (default 0.3).")
                               ] = None,
@@ -387,7 +406,7 @@ def train(
         metavar="N", show_default=False, help="Seed of the weights and every random draw "
                                               "(default 0).")] = None,
     fast: _optional_bool("fast", "The fast path: bf16 autocast, TF32 and fused Adam on CUDA "
-                                 "(fused Adam only on a CPU). Default: on for CUDA.") = None,
+                                 "(fused Adam only on a CPU). Default: on.") = None,
     cuda_graphs: Annotated[bool, typer.Option(
         "--cuda-graphs", metavar="",
         help="Capture the critic and generator steps as CUDA graphs (CUDA only; elsewhere the "
@@ -430,7 +449,7 @@ def train(
         iters=iters, time_limit=parse_duration(time_limit), batch_size=batch_size,
         critic_iters=critic_iters, gp_lambda=gp_lambda, lr=lr, critic_lr=critic_lr,
         betas=tuple(_parse_list(betas, "betas", float)) if betas is not None else None,
-        channels=channels, n_blocks=n_blocks, critic_channels=critic_channels,
+        ema=ema, channels=channels, n_blocks=n_blocks, critic_channels=critic_channels,
         critic_blocks=critic_blocks, residual_scale=residual_scale, critic_norm=critic_norm,
         lipschitz=lipschitz, clip_value=clip_value, loss=loss, optimizer=optimizer, seed=seed,
         diag_every=diag_every, eval_every=eval_every, save_every=save_every,

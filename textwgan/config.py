@@ -93,6 +93,10 @@ class TrainConfig:
     # Wall-clock budget of one invocation, in seconds (None: none): the run stops at the first
     # step past it, evaluates and saves as at the last step, and can be resumed later.
     time_limit: float | None = None
+    # An exponential moving average of the generator's weights, used for sampling, evaluation
+    # and exports (None: off): its decay per generator step, warmed up as (1 + n)/(10 + n) so
+    # that early averages do not lean on the initial weights.
+    ema: float | None = None
 
     @property
     def optimizer_name(self) -> str:
@@ -117,6 +121,9 @@ class TrainConfig:
         _positive("clip_value", self.clip_value)
         if self.time_limit is not None:
             _positive("time_limit", self.time_limit)
+        if self.ema is not None and not (_is_number(self.ema) and 0 < self.ema < 1):
+            raise InputError(f"{setting('ema')} must be a decay between 0 and 1 (such as "
+                             f"0.999), got {self.ema!r}")
         for name, allowed in (("lipschitz", LIPSCHITZ), ("loss", LOSSES),
                               ("optimizer", OPTIMIZERS)):
             _choice(name, getattr(self, name), allowed)

@@ -66,24 +66,26 @@ class Speed:
     cuda_graphs: bool = False
 
     def context(self, device: torch.device):
+        # A captured step must not keep autocast's weight cache: the cache holds casts made
+        # during capture, and a replay would reuse them after the weights changed.
         return torch.autocast(device.type, dtype=self.autocast or torch.bfloat16,
-                              enabled=self.autocast is not None)
+                              enabled=self.autocast is not None,
+                              cache_enabled=not self.cuda_graphs)
 
     def apply_process_settings(self) -> None:
-        if self.tf32:  # process-wide switches: PyTorch has no per-module TF32 setting
-            torch.backends.cuda.matmul.allow_tf32 = True
-            torch.backends.cudnn.allow_tf32 = True
+        # Process-wide switches (PyTorch has no per-module TF32 setting), set both ways: a run
+        # without the fast path computes in full fp32.
+        torch.backends.cuda.matmul.allow_tf32 = self.tf32
+        torch.backends.cudnn.allow_tf32 = self.tf32
 
 
 EAGER = Speed()
 
 
 def speed_for(fast: bool | None, device: torch.device, cuda_graphs: bool = False) -> Speed:
-    """The fast path's switches for a device; `fast=None` means on for CUDA, off elsewhere.
-    On a CPU only the fused optimizer applies: bf16 without AMX units is slower, not faster."""
-    if fast is None:
-        fast = device.type == "cuda"
-    if not fast:
+    """The fast path's switches for a device (`fast=None`: on). On a CPU only the fused
+    optimizer applies: bf16 without AMX units is slower, not faster."""
+    if fast is False:
         return Speed(cuda_graphs=cuda_graphs)
     if device.type == "cuda":
         return Speed(autocast=torch.bfloat16, tf32=True, fused_adam=True,

@@ -112,8 +112,29 @@ def write_failure(path: Path, e: BaseException, kept: bool) -> WriteError:
     return WriteError(f"{path}: could not write ({reason}); {what}")
 
 
-def is_write_failure(e: BaseException) -> bool:
-    return isinstance(e, OSError) or (isinstance(e, RuntimeError) and "write" in str(e).lower())
+class _Recording:
+    """A file that remembers the OS error behind a failed write: torch's writer reports one as
+    a RuntimeError of its own ("unexpected pos …"), without the errno."""
+
+    def __init__(self, f: BinaryIO):
+        self.f, self.error = f, None
+
+    def write(self, data) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as e:
+            self.error = e
+            raise
+
+    def flush(self) -> None:
+        try:
+            self.f.flush()
+        except OSError as e:
+            self.error = e
+            raise
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
 
 
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:
@@ -127,18 +148,21 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:
     except OSError as e:
         raise InputError(f"{path}: cannot write here ({e.strerror})") from None
     existed = path.exists()
+    recording = None
     try:
         os.chmod(tmp, _FILE_MODE)
         with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
+            recording = _Recording(f)
+            write(recording)
+            recording.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
-        if is_write_failure(e):
-            raise write_failure(path, e, existed) from None
+        cause = recording.error if recording is not None and recording.error else e
+        if isinstance(cause, OSError):
+            raise write_failure(path, cause, existed) from None
         raise
     return path
 

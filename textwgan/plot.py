@@ -127,7 +127,7 @@ def _pyplot():
         import matplotlib
     except ImportError:
         raise InputError("plotting to a PNG needs matplotlib: pip install 'textwgan[plot]' "
-                         "(or leave out --out for a terminal summary)") from None
+                         f"(or leave out {setting('out')} for a terminal summary)") from None
     matplotlib.use("Agg")  # files only: no display needed
     import matplotlib.pyplot as plt
 

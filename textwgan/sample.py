@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .charset import PAD, Charset
-from .checkpoint import find_checkpoint, load_checkpoint, shipped_generator
+from .checkpoint import find_checkpoint, load_checkpoint, sampling_weights, shipped_generator
 from .config import MAX_SEED, Config
 from .errors import InputError, setting
 from .models import Generator
@@ -100,7 +100,7 @@ def generator_from(ckpt: dict, source: Path, device: str | torch.device = "cpu",
     config = Config.from_dict(ckpt["config"])
     charset = Charset(ckpt["charset"])
     generator = Generator(config.model, len(charset))
-    generator.load_state_dict(ckpt["generator"])
+    generator.load_state_dict(sampling_weights(ckpt))
     return TextGenerator(generator.to(device).eval(), charset, config, source, ckpt["step"])
 
 

@@ -11,6 +11,7 @@ resumed exactly: weights, optimizer state, step, metrics and RNG state all come 
 
 from __future__ import annotations
 
+import copy
 import signal
 import threading
 import time
@@ -37,6 +38,7 @@ from .device import EAGER, Speed, resolve_device, set_threads, speed_for
 from .diagnostics import critic_diagnostics
 from .distributed import SINGLE, Shard, any_rank, barrier, env_shard, main_first, setup, teardown
 from .errors import InputError, TextWGANError, setting
+from .graphs import StepGraph, capture_blocker
 from .losses import critic_loss, generator_loss
 from .metrics import DEFAULT_ORDERS, NgramCounts, distinct_rate, js_report
 from .models import Critic, Generator
@@ -68,6 +70,15 @@ class TrainState:
     generator_ddp: torch.nn.Module | None = None
     shard: Shard = SINGLE
     speed: Speed = EAGER
+    # The moving average of the generator's weights (TrainConfig.ema), and how many updates it
+    # has had (on the device, so a captured step can update it).
+    generator_ema: Generator | None = None
+    ema_updates: torch.Tensor | None = None
+
+    @property
+    def sampler(self) -> Generator:
+        """The generator that samples: the moving average when there is one."""
+        return self.generator_ema if self.generator_ema is not None else self.generator
 
     def wrap(self, shard: Shard, device: torch.device) -> None:
         """Wrap both nets in DistributedDataParallel when there are several ranks."""
@@ -89,10 +100,25 @@ def build_state(config: Config, vocab_size: int, device: torch.device, speed: Sp
     t = config.train
     critic_lr = t.lr if t.critic_lr is None else t.critic_lr
     speed.apply_process_settings()
-    return TrainState(generator, critic,
-                      make_optimizer(generator.parameters(), t.lr, config, speed, device),
-                      make_optimizer(critic.parameters(), critic_lr, config, speed, device),
-                      speed=speed)
+    state = TrainState(generator, critic,
+                       make_optimizer(generator.parameters(), t.lr, config, speed, device),
+                       make_optimizer(critic.parameters(), critic_lr, config, speed, device),
+                       speed=speed)
+    if t.ema is not None:
+        state.generator_ema = copy.deepcopy(generator).requires_grad_(False)
+        state.ema_updates = torch.zeros((), device=device)
+    return state
+
+
+def update_ema(state: TrainState, decay: float) -> None:
+    """generator_ema ← d·generator_ema + (1 − d)·generator, d = min(decay, (1 + n)/(10 + n))."""
+    n = state.ema_updates
+    d = torch.clamp((1 + n) / (10 + n), max=decay)
+    with torch.no_grad():
+        for avg, p in zip(state.generator_ema.parameters(), state.generator.parameters(),
+                          strict=True):
+            avg.lerp_(p, 1 - d)
+    n.add_(1)
 
 
 def make_optimizer(params, lr: float, config: Config, speed: Speed = EAGER,
@@ -152,6 +178,8 @@ def generator_step(state: TrainState, config: Config, device: torch.device) -> t
         state.opt_generator.zero_grad(set_to_none=True)
         loss.backward()
         state.opt_generator.step()
+        if state.generator_ema is not None:
+            update_ema(state, config.train.ema)
     finally:
         critic.requires_grad_(True)
     return loss.detach()
@@ -163,7 +191,7 @@ def evaluate_js(state: TrainState, corpus: Corpus, config: Config,
     share of distinct samples. Noise comes from its own fixed-seed generator: evaluating never
     shifts the training RNG. `reference`: the held-out split's n-gram tables, if built."""
     state.generator.eval()
-    ids = generate_ids(state.generator, config.train.eval_samples, seed=config.train.seed)
+    ids = generate_ids(state.sampler, config.train.eval_samples, seed=config.train.seed)
     state.generator.train()
     report = js_report(ids, corpus.heldout, corpus.train, seed=config.train.seed,
                        corpus_id=corpus.fingerprint, vocab_size=len(corpus.charset),
@@ -235,6 +263,16 @@ class Run:
 
     def __post_init__(self):
         self.main = self.state.shard.is_main
+        # The two steps, captured as CUDA graphs when asked and possible (graphs.py).
+        blocker = capture_blocker(self.device, self.state.shard.world,
+                                  isinstance(self.batches, MappedData))
+        capture = self.state.speed.cuda_graphs and blocker is None
+        self.critic_step = StepGraph(
+            lambda: critic_step(self.state, self.batches, self.config), self.device, capture)
+        self.generator_step = StepGraph(
+            lambda: generator_step(self.state, self.config, self.device), self.device, capture)
+        if self.state.speed.cuda_graphs and blocker is not None:
+            self.emit("note", {"message": f"CUDA graphs are off: {blocker}"})
         # Non-finite losses are flagged on the device, so a step never waits for the host;
         # the flag is read when a log line, an evaluation or a save is due anyway.
         self.bad = torch.zeros((), dtype=torch.bool, device=self.device)
@@ -303,7 +341,7 @@ class Run:
             record["it_s"] = (step - step_last) / max(now - t_last, 1e-9)
             self._last_log = (now, step)
         self.folder.log(record)
-        self.emit(kind, record)
+        self.emit("log" if kind == "train" else kind, record)
 
     def stop(self, signum: int) -> None:
         """Save and stop, as SIGINT/SIGTERM asked (the step just taken counts)."""
@@ -342,8 +380,8 @@ def loop(run: Run) -> None:
                 break
 
             for _ in range(t.critic_iters):
-                stats = critic_step(state, run.batches, config)
-            g_loss = generator_step(state, config, run.device)
+                stats = run.critic_step()
+            g_loss = run.generator_step()
             run.bad |= ~torch.isfinite(stats["critic_loss"]) | ~torch.isfinite(g_loss)
 
             if main and t.diag_every and (step + 1) % t.diag_every == 0:
@@ -389,12 +427,14 @@ def train(corpus: str | Path | Corpus | None = None, *, preset: str = "auto",
 
     `out` already holding a run with the same settings (schedule aside) resumes it; `resume`
     continues a run with its own settings, only schedule fields (iters, eval_every,
-    save_every, keep_last, diag_every, log_every, time_limit) may change. `device`: auto, cpu,
-    cuda. `data`: where the training split lives (auto, device, mapped). `fast`: bf16, TF32
-    and fused Adam (default: on CUDA). `cuda_graphs`: capture the steps as CUDA graphs (CUDA
-    only; elsewhere the same steps run eagerly). `threads`: CPU threads (default: all cores).
-    `on_event(kind, record)`: "note", "start", "log", "diag", "eval", "save", "end" (rank 0).
-    Under torchrun every rank trains its slice of each (global) batch and rank 0 alone writes.
+    save_every, keep_last, diag_every, log_every, time_limit) may change.
+
+    `device`: auto, cpu, cuda. `data`: where the training split lives (auto, device,
+    mapped). `fast`: bf16, TF32 and fused Adam on CUDA, fused Adam on a CPU (default: on).
+    `cuda_graphs`: capture the steps as CUDA graphs (CUDA only; elsewhere the same steps run
+    eagerly). `threads`: CPU threads (default: all cores). `on_event(kind, record)`: "note",
+    "start", "log", "diag", "eval", "save", "end" (rank 0 only). Under torchrun every rank
+    trains its slice of each (global) batch and rank 0 alone writes.
     """
     emit = on_event or (lambda kind, record: None)
     set_threads(threads)

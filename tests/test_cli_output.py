@@ -1,0 +1,103 @@
+"""What the commands print, read as a user reads it: help screens, tables in narrow terminals,
+output to files and pipes, progress, and hints."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import pytest
+from conftest import BUNDLED, COCO_TEST
+from rich.console import Console
+from typer.testing import CliRunner
+
+from textwgan import cli
+from textwgan.cli import app
+
+runner = CliRunner()
+COMMANDS = ["prepare", "train", "sample", "eval", "bench", "baseline", "export", "plot"]
+
+
+def invoke(*args, **kw):
+    return runner.invoke(app, [str(a) for a in args], **kw)
+
+
+@pytest.mark.parametrize("width", ["60", "100", "200"])
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_help_reads_cleanly(command, width):
+    r = invoke(*([command] if command else []), "--help", env={"COLUMNS": width})
+    assert r.exit_code == 0, r.output
+    text = r.output
+    # No Python internals: type names in angle brackets, argument names in braces.
+    assert not re.search(r"<(bool|int|str|float|path|list\[.*?\]|Path)>", text), text
+    assert not re.search(r"\{[a-z_]+\}", text), text
+    if command:
+        assert "Example: textwgan" in text.replace("\n", " ")
+    if command == "plot":
+        assert "textwgan[plot]" in text.replace(" ", "").replace("\n", "").replace("│", "")
+    if command == "train" and width == "200":
+        for option in ("--batch-size", "--seed", "--threads", "--time-limit"):
+            line = next(x for x in text.splitlines() if option + " " in x)
+            assert len(line.split(option, 1)[1].strip(" │")) > 10, line  # it has help text
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_bench_table_fits_a_narrow_terminal(tmp_path, monkeypatch, width):
+    lines = COCO_TEST.read_text(encoding="utf-8").splitlines()
+    for name, chunk in (("a-long-name-for-the-first-samples-file.txt", lines[:100]),
+                        ("b.txt", lines[100:200])):
+        (tmp_path / name).write_text("\n".join(chunk) + "\n", encoding="utf-8")
+    buf = io.StringIO()
+    monkeypatch.setattr(cli, "out", Console(file=buf, width=width, emoji=False,
+                                            highlight=False, markup=False))
+    r = invoke("bench", *sorted(tmp_path.glob("*.txt")), "--corpus", BUNDLED)
+    assert r.exit_code == 0, r.output
+    table = buf.getvalue()
+    assert "…" not in table and "0.…" not in table
+    # (the signature is one unwrapped line, so that it can be copied whole)
+    assert all(len(x) <= width for x in table.splitlines() if "textwgan-eval|" not in x)
+    assert re.search(r"real text\s.*0\.\d{4}", table)  # whole figures, e.g. JS-4 0.3116
+
+
+def test_output_to_a_file_is_unwrapped_with_progress_lines(small_corpus, tmp_path):
+    deep = tmp_path / ("a-rather-long-folder-name-" * 4) / "run-with-a-long-name"
+    r = invoke("train", small_corpus, "--preset", "tiny", "--iters", "10", "--out", deep,
+               env={"TEXTWGAN_PROGRESS_EVERY": "0"})
+    assert r.exit_code == 0, r.output
+    # The command to copy is one whole line, however long the path.
+    assert f"sample with: textwgan sample -n 100 --checkpoint {deep}" in r.output.splitlines()
+    progress = [x for x in r.output.splitlines() if re.match(r"step \d+/10 ", x)]
+    assert progress and "it/s" in progress[0] and "left" in progress[0]
+
+
+def test_training_time_adds_up_across_resumes(small_corpus, tmp_path):
+    run = tmp_path / "run"
+    assert invoke("train", small_corpus, "--preset", "tiny", "--iters", "4", "--eval-every",
+                  "2", "--out", run).exit_code == 0
+    assert invoke("train", "--resume", run, "--iters", "8").exit_code == 0
+    records = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    times = [r["time"] for r in records if r["kind"] == "eval"]
+    assert [r["step"] for r in records if r["kind"] == "eval"] == [0, 2, 4, 6, 8]
+    assert times == sorted(times) and times[-1] > times[2]  # no restart at 0 on resume
+
+
+def test_a_collapsed_generator_gets_a_hint(small_corpus, tmp_path, monkeypatch):
+    import textwgan.training as tr
+
+    real = tr.evaluate_js
+
+    def collapsed(*args, **kw):
+        report, texts = real(*args, **kw)
+        return report | {"distinct": 1 / len(texts)}, ["tttttttttt"] * len(texts)
+
+    monkeypatch.setattr(tr, "evaluate_js", collapsed)
+    r = invoke("train", small_corpus, "--preset", "tiny", "--iters", "10", "--out",
+               tmp_path / "run")
+    assert r.exit_code == 0, r.output
+    assert "nearly all alike" in r.output and "collapsed" in r.output
+
+
+def test_every_command_errors_without_error_markup(tmp_path):
+    r = invoke("eval", tmp_path / "[red]x[/].txt", "--corpus", BUNDLED)
+    assert r.exit_code == 2 and "[red]x[/].txt" in r.output

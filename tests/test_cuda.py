@@ -1,0 +1,154 @@
+"""The CUDA path end to end (`pytest -m cuda`; skipped where no CUDA GPU is visible, run on a
+GPU by benchmarks/gpu_check.py): train → sample → eval on the GPU, resume, the fast path
+against eager fp32, the gradient penalty against its linear-critic reference in fp32 and
+under autocast, CUDA graphs, and a single-rank torchrun with NCCL."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import ROOT
+from typer.testing import CliRunner
+
+from textwgan.cli import app
+
+pytestmark = [pytest.mark.cuda,
+              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
+CUDA = torch.device("cuda")
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_train_sample_eval_on_cuda(small_corpus, tmp_path):
+    r = invoke("train", small_corpus, "--preset", "tiny", "--iters", "6", "--eval-every", "3",
+               "--device", "cuda", "--out", tmp_path / "run")
+    assert r.exit_code == 0, r.output
+    assert "on cuda" in r.output
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["device"].startswith("cuda") and config["fast"] is True
+    r = invoke("sample", "-n", "20", "--checkpoint", tmp_path / "run", "--device", "cuda")
+    assert r.exit_code == 0 and len(r.stdout.splitlines()) == 20, r.output
+    # The same seed gives the same samples on the GPU and on the CPU (noise is drawn on the CPU).
+    cpu = invoke("sample", "-n", "20", "--checkpoint", tmp_path / "run", "--device", "cpu")
+    assert cpu.stdout == r.stdout
+    r = invoke("eval", tmp_path / "run", "--corpus", small_corpus, "--n", "64", "--json")
+    assert r.exit_code == 0, r.output
+    assert 0 <= json.loads(r.stdout)["js4"] <= 1
+
+
+def test_resume_on_cuda_continues_from_the_saved_step(small_corpus, tmp_path):
+    from textwgan.checkpoint import load_checkpoint
+
+    args = ("train", small_corpus, "--preset", "tiny", "--eval-every", "2", "--save-every", "2",
+            "--device", "cuda", "--out", tmp_path / "run")
+    assert invoke(*args, "--iters", "4").exit_code == 0
+    r = invoke("train", "--resume", tmp_path / "run", "--iters", "8")
+    assert r.exit_code == 0 and "resumed at step 4" in r.output, r.output
+    ckpt = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert ckpt["step"] == 8 and [m["step"] for m in ckpt["metrics"]] == [0, 2, 4, 6, 8]
+    records = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    evals = [r["step"] for r in records if r["kind"] == "eval"]
+    assert evals == [0, 2, 4, 6, 8]  # one log, every step once: the resumed run redid nothing
+    assert all(torch.isfinite(v).all() for v in ckpt["generator"].values())
+
+
+def first_steps(speed, iters: int = 3):
+    from textwgan.config import get_preset
+    from textwgan.corpus import Corpus, bundled_corpus_path
+    from textwgan.data import DeviceData
+    from textwgan.training import build_state, critic_step, generator_step
+
+    corpus = Corpus(bundled_corpus_path())
+    config = get_preset("small").with_overrides(seq_len=corpus.seq_len)
+    state = build_state(config, len(corpus.charset), CUDA, speed)
+    speed.apply_process_settings()
+    data = DeviceData(corpus, CUDA)
+    torch.manual_seed(1)
+    torch.cuda.manual_seed(1)
+    w, g = [], []
+    for _ in range(iters):
+        for _ in range(config.train.critic_iters):
+            stats = critic_step(state, data, config)
+        w.append(stats["w_estimate"].item())
+        g.append(generator_step(state, config, CUDA).item())
+    return torch.tensor(w), torch.tensor(g)
+
+
+def test_fast_path_matches_eager_fp32_on_the_gpu():
+    from test_fast import BF16_ATOL, BF16_RTOL
+
+    from textwgan.device import EAGER, speed_for
+
+    w0, g0 = first_steps(EAGER)
+    w, g = first_steps(speed_for(True, CUDA))
+    torch.testing.assert_close(w, w0, rtol=BF16_RTOL, atol=BF16_ATOL)
+    torch.testing.assert_close(g, g0, rtol=BF16_RTOL, atol=BF16_ATOL)
+
+
+@pytest.mark.parametrize("autocast", [False, True])
+@pytest.mark.parametrize("scale", [0.3, 1.0, 2.5])
+def test_gradient_penalty_of_a_linear_critic_on_cuda(autocast, scale):
+    from textwgan.losses import gradient_penalty
+
+    torch.manual_seed(0)
+    t, v = 8, 6
+    w = torch.randn(t * v, device=CUDA)
+    w = w / w.norm() * scale
+    linear = torch.nn.Linear(t * v, 1, bias=False).to(CUDA)
+    with torch.no_grad():
+        linear.weight.copy_(w[None])
+
+    def critic(x):
+        return linear(x.flatten(1)).squeeze(1)
+
+    real = torch.nn.functional.one_hot(torch.randint(v, (16, t), device=CUDA), v).float()
+    fake = torch.softmax(torch.randn(16, t, v, device=CUDA), -1)
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
+        gp = gradient_penalty(critic, real, fake)
+    assert gp.dtype == torch.float32
+    expected = (scale - 1) ** 2  # ‖∇D‖ = ‖w‖ everywhere
+    tolerance = 2e-2 * max(expected, 1e-2) if autocast else 1e-5
+    assert gp.item() == pytest.approx(expected, abs=tolerance)
+
+
+def test_cuda_graphs_capture_and_train(small_corpus, tmp_path):
+    from textwgan.checkpoint import load_checkpoint
+    from textwgan.graphs import StepGraph
+
+    counter = torch.zeros((), device=CUDA)
+
+    def step():
+        counter.add_(1)
+        return counter * 2
+
+    graph = StepGraph(step, CUDA, capture=True, warmup=2)
+    outs = [graph().item() for _ in range(5)]
+    assert graph.captured and outs == [2.0, 4.0, 6.0, 8.0, 10.0]  # capture did not run it twice
+    r = invoke("train", small_corpus, "--preset", "tiny", "--iters", "12", "--eval-every", "6",
+               "--device", "cuda", "--cuda-graphs", "--out", tmp_path / "g")
+    assert r.exit_code == 0 and "CUDA graphs are off" not in r.output, r.output
+    ckpt = load_checkpoint(tmp_path / "g" / "checkpoint.pt")
+    assert ckpt["step"] == 12
+    assert all(torch.isfinite(v).all() for v in ckpt["critic"].values())
+    # It resumes, captured again after its warm-up.
+    r = invoke("train", "--resume", tmp_path / "g", "--iters", "16")
+    assert r.exit_code == 0, r.output
+
+
+def test_single_rank_torchrun_with_nccl(small_corpus, tmp_path):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=1",
+           "-m", "textwgan", "train", str(small_corpus), "--preset", "tiny", "--iters", "3",
+           "--device", "cuda", "--out", str(tmp_path / "ddp")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    config = json.loads((tmp_path / "ddp" / "config.json").read_text())
+    assert config["ranks"] == 1 and config["device"].startswith("cuda")
