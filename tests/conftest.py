@@ -30,6 +30,13 @@ def _isolate(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     torch.manual_seed(0)
+    threads = torch.get_num_threads()
+    yield
+    # On a CPU the thread count changes float sums: a command that leaves it changed makes
+    # every later exact-resume comparison in this process fail.
+    leaked = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    assert leaked == threads, f"the test left torch at {leaked} threads (was {threads})"
 
 
 @pytest.fixture(scope="session")

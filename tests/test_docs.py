@@ -28,3 +28,50 @@ def test_api_walkthrough_runs(tmp_path, monkeypatch, capsys):
     printed = capsys.readouterr().out
     assert "JS-4" in printed and "textwgan-eval|" in printed
     assert "lr must be a positive finite number" in printed  # the error names the setting
+
+
+def shortened(script: str) -> str:
+    """Training commands as written, with a few steps instead of minutes: options given again
+    at the end of a line override earlier ones. Everything else runs unchanged."""
+    out = []
+    for line in script.replace("\\\n", " ").splitlines():
+        stripped = line.split("#")[0].rstrip()
+        if re.match(r"\s*textwgan train\b", stripped):
+            extra = " --iters 3" if "--resume" in stripped else (
+                " --preset tiny --iters 3 --eval-every 3")
+            line = stripped + extra
+        out.append(line)
+    return "\n".join(out)
+
+
+def test_readme_commands_run_as_written(tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    shared = ROOT.parent / "shared"
+    if not (shared / "corpora").exists():
+        import pytest
+
+        pytest.skip("../shared/corpora is beside the repository in CI")
+    clone = tmp_path / "clone"
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
+                             check=True).stdout.decode().split("\0")
+    for name in filter(None, tracked):
+        src, dst = ROOT / name, clone / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst, follow_symlinks=False)
+    (tmp_path / "shared").symlink_to(shared)  # ../shared beside the clone, as in CI
+    lines = COCO_TRAIN.read_text(encoding="utf-8").splitlines()[:1000]
+    (clone / "corpus.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")  # "your text"
+    env = {**os.environ, "TEXTWGAN_CACHE": str(tmp_path / "cache"),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    blocks = code_blocks(ROOT / "README.md", "bash")
+    assert len(blocks) >= 4
+    for i, block in enumerate(blocks):
+        r = subprocess.run(["bash", "-euo", "pipefail", "-c", shortened(block)], cwd=clone,
+                           env=env, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, (f"README bash block {i + 1} fails:\n{block}\n"
+                                   f"{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
+        assert "Traceback" not in r.stderr

@@ -238,3 +238,22 @@ def test_moving_average_of_the_generator(small_corpus, tmp_path):
     for k, v in gen.generator.state_dict().items():
         assert torch.equal(v, a["generator_ema"][k])
     assert export_generator(a)["generator"] is a["generator_ema"]
+
+
+def test_a_thread_count_is_used_for_the_call_and_then_given_back(small_corpus, tmp_path):
+    before = torch.get_num_threads()
+    other = 1 if before > 1 else 2
+    events = []
+    run = fit(Corpus(small_corpus), tiny(2), tmp_path / "r", threads=other,
+              on_event=lambda kind, r: events.append((kind, r)))
+    assert [r["threads"] for k, r in events if k == "start"] == [other]
+    assert torch.get_num_threads() == before
+    # Resuming with another count says the continuation is exact only up to rounding.
+    events.clear()
+    fit(Corpus(small_corpus), tiny(4), run, on_event=lambda kind, r: events.append((kind, r)))
+    notes = [r["message"] for k, r in events if k == "note"]
+    assert any(f"trained with {other} CPU threads and now uses {before}" in m for m in notes)
+    r = CliRunner().invoke(app, ["sample", "--checkpoint", str(run), "-n", "2",
+                                 "--threads", str(other)])
+    assert r.exit_code == 0, r.output
+    assert torch.get_num_threads() == before

@@ -93,6 +93,24 @@ def flag_names(fn) -> dict[str, str]:
     return flags
 
 
+def _use_threads(threads: int | None) -> None:
+    from .device import set_threads
+
+    set_threads(threads)
+
+
+def _threads_now() -> int | None:
+    torch = sys.modules.get("torch")  # not yet imported: nothing to give back
+    return torch.get_num_threads() if torch is not None else None
+
+
+def _give_threads_back(threads: int | None) -> None:
+    # Where commands run inside one process (tests, notebooks), the caller's count comes back:
+    # on a CPU it changes float sums, so a later run would not match.
+    if threads is not None:
+        sys.modules["torch"].set_num_threads(threads)
+
+
 def _fail(message: str, code: int) -> typer.Exit:
     say(f"error: {message}", "bold red")
     return typer.Exit(code)
@@ -103,6 +121,7 @@ def friendly(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        threads = _threads_now()
         try:
             return fn(*args, **kwargs)
         except typer.Exit:
@@ -129,6 +148,8 @@ def friendly(fn):
             raise typer.Exit(130) from None
         except Exception as e:  # a bug of ours: still one line, with a way to see more
             raise _fail(_internal(e), 1) from None
+        finally:
+            _give_threads_back(threads)
 
     return wrapper
 
@@ -501,11 +522,10 @@ def sample(
         metavar="N", show_default=False, help="CPU threads (default: all cores).")] = None,
 ):
     """Generate text from a trained generator, one sample per line."""
-    from .device import set_threads
     from .fileio import write_lines
     from .sample import check_sampling, load_generator
 
-    set_threads(threads)
+    _use_threads(threads)
     check_sampling(n, seed, temperature)
     target = _output_file(out_file, "samples")
     gen = load_generator(checkpoint, device=device)
@@ -679,10 +699,9 @@ def eval_(
     as_json: JsonOpt = False,
 ):
     """Score samples against held-out text, each metric beside the value real text gets."""
-    from .device import set_threads
     from .evaluation import evaluate
 
-    set_threads(threads)
+    _use_threads(threads)
     with err.status("scoring…"):
         report = evaluate(source, corpus=corpus, reference=reference, train=train_file, n=n,
                           seed=seed, orders=_parse_list(orders, "orders"), protocol=protocol,
@@ -747,10 +766,9 @@ def bench(
                         ] = False,
 ):
     """Score several inputs side by side at one common N, plus a real-text row, by JS-4."""
-    from .device import set_threads
     from .evaluation import bench as bench_rows
 
-    set_threads(threads)
+    _use_threads(threads)
     if plot_file is not None:
         from .plot import check_png_output
 

@@ -10,6 +10,7 @@ the default long spin collapses training speed when another program uses the CPU
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -50,6 +51,19 @@ def set_threads(threads: int | None) -> int:
                              f"{MAX_THREADS}, got {threads!r}")
         torch.set_num_threads(threads)
     return torch.get_num_threads()
+
+
+@contextmanager
+def cpu_threads(threads: int | None):
+    """Run a block with `threads` CPU threads (None: the count already set), then give the
+    caller's count back: a library call must not change the process's settings for good, and
+    on a CPU the thread count changes float sums, so a later run would not match."""
+    before = torch.get_num_threads()
+    try:
+        yield set_threads(threads)
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,16 @@ def _is_run_config(path: Path) -> bool:
                                     or {"config", "textwgan_version"} <= set(d))
 
 
+def recorded_threads(run_dir: Path) -> int | None:
+    """The CPU thread count the run last trained with (None where its config.json lacks it)."""
+    try:
+        d = json.loads((run_dir / CONFIG_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    threads = d.get("threads") if isinstance(d, dict) else None
+    return threads if isinstance(threads, int) else None
+
+
 def read_log(path: Path) -> list[dict]:
     """The log's records; lines that do not parse as JSON objects (a torn last line) are
     skipped."""

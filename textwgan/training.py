@@ -34,7 +34,7 @@ from .checkpoint import (
 from .config import SCHEDULE_FIELDS, Config, build_config, resumed_config, settings_diff
 from .corpus import Corpus
 from .data import DeviceData, MappedData, check_data_mode, training_data
-from .device import EAGER, Speed, resolve_device, set_threads, speed_for
+from .device import EAGER, Speed, cpu_threads, resolve_device, speed_for
 from .diagnostics import critic_diagnostics
 from .distributed import SINGLE, Shard, any_rank, barrier, env_shard, main_first, setup, teardown
 from .errors import InputError, TextWGANError, setting
@@ -43,7 +43,7 @@ from .losses import critic_loss, generator_loss
 from .metrics import DEFAULT_ORDERS, NgramCounts, distinct_rate, js_report
 from .models import Critic, Generator
 from .preparation import check_prepared, resolve_corpus
-from .run import RunFolder, folder_kind
+from .run import RunFolder, folder_kind, recorded_threads
 from .sample import generate_ids
 
 Event = Callable[[str, dict], None]
@@ -259,7 +259,6 @@ class Run:
     elapsed_before: float = 0.0  # training seconds of earlier invocations
     started: float = field(default_factory=time.perf_counter)
     saved_step: int | None = None  # the step of the newest checkpoint on disk
-    best: float = float("inf")
 
     def __post_init__(self):
         self.main = self.state.shard.is_main
@@ -436,8 +435,15 @@ def train(corpus: str | Path | Corpus | None = None, *, preset: str = "auto",
     "start", "log", "diag", "eval", "save", "end" (rank 0 only). Under torchrun every rank
     trains its slice of each (global) batch and rank 0 alone writes.
     """
+    with cpu_threads(threads):
+        return _train(corpus, preset=preset, out=out, resume=resume, device=device, data=data,
+                      fast=fast, cuda_graphs=cuda_graphs, seq_len=seq_len, lowercase=lowercase,
+                      on_event=on_event, config=config, **overrides)
+
+
+def _train(corpus, *, preset, out, resume, device, data, fast, cuda_graphs, seq_len, lowercase,
+           on_event, config, **overrides) -> Path:
     emit = on_event or (lambda kind, record: None)
-    set_threads(threads)
     check_data_mode(data)
     dev = resolve_device(device)
     shard = env_shard()
@@ -506,6 +512,13 @@ def train(corpus: str | Path | Corpus | None = None, *, preset: str = "auto",
                              f"{prepared.path} has; resume it on the corpus it was trained on")
         run_dir = run_dir or default_run_dir(prepared, config)
         speed = speed_for(fast, dev, cuda_graphs)
+        before = recorded_threads(run_dir) if ckpt is not None and dev.type == "cpu" else None
+        if before is not None and before != torch.get_num_threads():
+            # CPU float sums are split per thread, so the count is part of the arithmetic.
+            note(f"this run trained with {before} CPU threads and now uses "
+                 f"{torch.get_num_threads()}: it continues correctly, but matches an "
+                 f"uninterrupted run only up to rounding (train with {before} threads again "
+                 "for an exact continuation)")
         with RunFolder(run_dir, main=shard.is_main) as folder:
             folder.write_config({"config": config.to_dict(), "corpus": str(prepared.path),
                                  "device": str(dev), "ranks": shard.world,
