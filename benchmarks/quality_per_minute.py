@@ -34,9 +34,11 @@ sys.path.insert(0, str(ROOT))  # this checkout's textwgan (a frozen worktree's, 
 SHARED = ROOT.parent / "shared" / "corpora"
 
 # Every candidate starts from the `small` preset as it was before this study (128 channels,
-# 2 blocks, batch 32, 2 critic steps, lr 5e-4); the flags change one thing or a few.
+# 2 blocks, batch 32, 2 critic steps, lr 5e-4, a full-width critic, no weight average),
+# spelled out so that candidates stay "old small + flags" whatever the preset becomes; the
+# flags change one thing or a few.
 BASE = ["--preset", "small", "--channels", "128", "--blocks", "2", "--batch-size", "32",
-        "--critic-iters", "2", "--lr", "5e-4"]
+        "--critic-iters", "2", "--lr", "5e-4", "--critic-channels", "128", "--ema", "0"]
 CANDIDATES: dict[str, list[str]] = {
     "small": [],  # the old preset, as the reference
     "lr1e-3": ["--lr", "1e-3"],

@@ -238,6 +238,13 @@ def test_moving_average_of_the_generator(small_corpus, tmp_path):
     for k, v in gen.generator.state_dict().items():
         assert torch.equal(v, a["generator_ema"][k])
     assert export_generator(a)["generator"] is a["generator_ema"]
+    # The small preset averages; --ema 0 turns it off.
+    from textwgan.config import build_config
+
+    assert build_config("small").train.ema == 0.999
+    assert build_state(build_config("tiny", ema=0), 7, torch.device("cpu")).generator_ema is None
+    with pytest.raises(InputError, match="from 0 .off. to below 1"):
+        build_config("tiny", ema=1.0)
 
 
 def test_a_thread_count_is_used_for_the_call_and_then_given_back(small_corpus, tmp_path):
@@ -257,3 +264,19 @@ def test_a_thread_count_is_used_for_the_call_and_then_given_back(small_corpus, t
                                  "--threads", str(other)])
     assert r.exit_code == 0, r.output
     assert torch.get_num_threads() == before
+
+
+def test_a_busy_cpu_gets_a_hint_unless_threads_were_chosen(small_corpus, tmp_path, monkeypatch):
+    if torch.get_num_threads() < 2:
+        pytest.skip("the hint is about several threads")
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.7, 1.0, 1.0))
+    for threads, expected in ((None, True), (torch.get_num_threads(), False)):
+        events = []
+        fit(Corpus(small_corpus), tiny(1), tmp_path / f"r{threads}", threads=threads,
+            on_event=lambda kind, r: events.append((kind, r)))
+        notes = [r["message"] for k, r in events if k == "note"]
+        assert any("load average 1.7" in m and "--threads 1" in m for m in notes) == expected
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 1.0, 1.0))
+    events = []
+    fit(Corpus(small_corpus), tiny(1), tmp_path / "idle", on_event=lambda k, r: events.append(r))
+    assert not any("load average" in r.get("message", "") for r in events)

@@ -21,10 +21,10 @@ import sys
 
 __version__ = "0.1.0"
 
-# A short OpenMP spin before idle threads sleep: the default long spin makes CPU training up to
-# 10× slower whenever another program uses the CPU, and how threads wait never changes results
-# (benchmarks/cpu_threads.py). It must be set before torch loads its OpenMP runtime, and a
-# policy the user set wins.
+# A short OpenMP spin before idle threads sleep: with the default long spin, CPU training runs
+# 4-5× slower whenever another program keeps a core busy (2-2.5× with this), and how threads
+# wait never changes results (benchmarks/cpu_threads.py, README "CPU threads"). It must be set
+# before torch loads its OpenMP runtime, and a policy the user set wins.
 if "torch" not in sys.modules and not any(k in os.environ for k in (
         "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")):
     os.environ["GOMP_SPINCOUNT"] = "1000"

@@ -398,7 +398,7 @@ def train(
     ema: Annotated[float | None, typer.Option(
         metavar="DECAY", show_default=False,
         help="Sample from a moving average of the generator's weights with this decay per "
-             "step (e.g. 0.999); off by default.")] = None,
+             "step; 0 turns it off (small preset: 0.999; others: off).")] = None,
     residual_scale: Annotated[float | None, typer.Option(
         metavar="X", show_default=False, help="Scale of each residual branch (default 0.3).")
                               ] = None,

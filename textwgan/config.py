@@ -96,7 +96,7 @@ class TrainConfig:
     # An exponential moving average of the generator's weights, used for sampling, evaluation
     # and exports (None: off): its decay per generator step, warmed up as (1 + n)/(10 + n) so
     # that early averages do not lean on the initial weights.
-    ema: float | None = None
+    ema: float | None = None  # None or 0: off
 
     @property
     def optimizer_name(self) -> str:
@@ -121,9 +121,9 @@ class TrainConfig:
         _positive("clip_value", self.clip_value)
         if self.time_limit is not None:
             _positive("time_limit", self.time_limit)
-        if self.ema is not None and not (_is_number(self.ema) and 0 < self.ema < 1):
-            raise InputError(f"{setting('ema')} must be a decay between 0 and 1 (such as "
-                             f"0.999), got {self.ema!r}")
+        if self.ema is not None and not (_is_number(self.ema) and 0 <= self.ema < 1):
+            raise InputError(f"{setting('ema')} must be a decay from 0 (off) to below 1 (such "
+                             f"as 0.999), got {self.ema!r}")
         for name, allowed in (("lipschitz", LIPSCHITZ), ("loss", LOSSES),
                               ("optimizer", OPTIMIZERS)):
             _choice(name, getattr(self, name), allowed)

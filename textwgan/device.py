@@ -10,6 +10,7 @@ the default long spin collapses training speed when another program uses the CPU
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -51,6 +52,21 @@ def set_threads(threads: int | None) -> int:
                              f"{MAX_THREADS}, got {threads!r}")
         torch.set_num_threads(threads)
     return torch.get_num_threads()
+
+
+def busy_cpu_note(threads: int) -> str | None:
+    """A hint when other programs already load the CPU that `threads` threads will use: all
+    cores then run several times slower than one thread (README "CPU threads"). Only a hint:
+    in a container the load average may be the whole host's."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on every platform
+        return None
+    if threads < 2 or load < 1.0:
+        return None
+    return (f"the CPU is already busy (load average {load:.1f}, {threads} threads in use): if "
+            "training runs slowly, one thread (--threads 1; threads=1 in Python) holds up "
+            "better while other programs use the CPU")
 
 
 @contextmanager

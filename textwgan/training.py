@@ -34,7 +34,7 @@ from .checkpoint import (
 from .config import SCHEDULE_FIELDS, Config, build_config, resumed_config, settings_diff
 from .corpus import Corpus
 from .data import DeviceData, MappedData, check_data_mode, training_data
-from .device import EAGER, Speed, cpu_threads, resolve_device, speed_for
+from .device import EAGER, Speed, busy_cpu_note, cpu_threads, resolve_device, speed_for
 from .diagnostics import critic_diagnostics
 from .distributed import SINGLE, Shard, any_rank, barrier, env_shard, main_first, setup, teardown
 from .errors import InputError, TextWGANError, setting
@@ -104,7 +104,7 @@ def build_state(config: Config, vocab_size: int, device: torch.device, speed: Sp
                        make_optimizer(generator.parameters(), t.lr, config, speed, device),
                        make_optimizer(critic.parameters(), critic_lr, config, speed, device),
                        speed=speed)
-    if t.ema is not None:
+    if t.ema:  # None or 0: off
         state.generator_ema = copy.deepcopy(generator).requires_grad_(False)
         state.ema_updates = torch.zeros((), device=device)
     return state
@@ -438,11 +438,12 @@ def train(corpus: str | Path | Corpus | None = None, *, preset: str = "auto",
     with cpu_threads(threads):
         return _train(corpus, preset=preset, out=out, resume=resume, device=device, data=data,
                       fast=fast, cuda_graphs=cuda_graphs, seq_len=seq_len, lowercase=lowercase,
-                      on_event=on_event, config=config, **overrides)
+                      on_event=on_event, config=config, threads_given=threads is not None,
+                      **overrides)
 
 
 def _train(corpus, *, preset, out, resume, device, data, fast, cuda_graphs, seq_len, lowercase,
-           on_event, config, **overrides) -> Path:
+           on_event, config, threads_given, **overrides) -> Path:
     emit = on_event or (lambda kind, record: None)
     check_data_mode(data)
     dev = resolve_device(device)
@@ -450,6 +451,10 @@ def _train(corpus, *, preset, out, resume, device, data, fast, cuda_graphs, seq_
     if not shard.is_main:
         emit = lambda kind, record: None  # noqa: E731
     note = lambda message: emit("note", {"message": message})  # noqa: E731
+    if dev.type == "cpu" and not threads_given and not shard.active:
+        busy = busy_cpu_note(torch.get_num_threads())
+        if busy:
+            note(busy)
 
     # Everything is checked before anything is written.
     ckpt, corpus_from_run = None, None
