@@ -273,7 +273,7 @@ def test_a_busy_cpu_gets_a_hint_unless_threads_were_chosen(small_corpus, tmp_pat
     for threads, expected in ((None, True), (torch.get_num_threads(), False)):
         events = []
         fit(Corpus(small_corpus), tiny(1), tmp_path / f"r{threads}", threads=threads,
-            on_event=lambda kind, r: events.append((kind, r)))
+            on_event=lambda kind, r, events=events: events.append((kind, r)))
         notes = [r["message"] for k, r in events if k == "note"]
         assert any("load average 1.7" in m and "--threads 1" in m for m in notes) == expected
     monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 1.0, 1.0))

@@ -5,6 +5,7 @@ code here, and only here; a setting named in a message is shown as this command'
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -99,16 +100,17 @@ def _use_threads(threads: int | None) -> None:
     set_threads(threads)
 
 
-def _threads_now() -> int | None:
+@contextlib.contextmanager
+def _caller_threads_kept():
+    """Give the caller's torch thread count back when a command ends: where commands run inside
+    one process (tests, notebooks), a changed count would change a later run's float sums."""
     torch = sys.modules.get("torch")  # not yet imported: nothing to give back
-    return torch.get_num_threads() if torch is not None else None
-
-
-def _give_threads_back(threads: int | None) -> None:
-    # Where commands run inside one process (tests, notebooks), the caller's count comes back:
-    # on a CPU it changes float sums, so a later run would not match.
-    if threads is not None:
-        sys.modules["torch"].set_num_threads(threads)
+    before = torch.get_num_threads() if torch is not None else None
+    try:
+        yield
+    finally:
+        if before is not None:
+            torch.set_num_threads(before)
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -121,9 +123,9 @@ def friendly(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        threads = _threads_now()
         try:
-            return fn(*args, **kwargs)
+            with _caller_threads_kept():
+                return fn(*args, **kwargs)
         except typer.Exit:
             raise
         except TextWGANError as e:
@@ -148,8 +150,6 @@ def friendly(fn):
             raise typer.Exit(130) from None
         except Exception as e:  # a bug of ours: still one line, with a way to see more
             raise _fail(_internal(e), 1) from None
-        finally:
-            _give_threads_back(threads)
 
     return wrapper
 

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import ModelConfig
+from .device import cpu_threads
 from .losses import critic_loss
 from .models import Critic
 
@@ -35,37 +36,40 @@ def critic_distance(a: np.ndarray, b: np.ndarray, vocab_size: int, steps: int = 
     b = np.asarray(b)[np.sort(rng.choice(len(b), rows, replace=False))]
     gen = torch.Generator().manual_seed(seed)
     torch_state = torch.get_rng_state()  # the critic's init must not shift a caller's RNG
-    threads = torch.get_num_threads()
-    if torch.device(device).type == "cpu":
-        torch.set_num_threads(CPU_THREADS)
-    torch.manual_seed(seed)
     try:
-        t = a.shape[1]
-        critic = Critic(ModelConfig(seq_len=t, channels=channels, n_blocks=1), vocab_size)
-        critic = critic.to(device)
-        opt = torch.optim.Adam(critic.parameters(), lr=3e-4, betas=(0.5, 0.9))
-        ta = torch.as_tensor(np.asarray(a, dtype=np.int64), device=device)
-        tb = torch.as_tensor(np.asarray(b, dtype=np.int64), device=device)
-        pa, pb = torch.randperm(len(ta), generator=gen), torch.randperm(len(tb), generator=gen)
-        fit_a, test_a = ta[pa[: len(ta) // 2]], ta[pa[len(ta) // 2:]]
-        fit_b, test_b = tb[pb[: len(tb) // 2]], tb[pb[len(tb) // 2:]]
-
-        def one_hot(rows):
-            return F.one_hot(rows, vocab_size).float()  # (B, T, V)
-
-        for _ in range(steps):
-            ia = torch.randint(len(fit_a), (batch_size,), generator=gen).to(device)
-            ib = torch.randint(len(fit_b), (batch_size,), generator=gen).to(device)
-            loss, _ = critic_loss(critic, one_hot(fit_b[ib]), one_hot(fit_a[ia]), 10.0)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        with torch.no_grad():
-            def mean_score(rows):
-                return torch.cat([critic(one_hot(rows[i:i + 1024]))
-                                  for i in range(0, len(rows), 1024)]).mean().item()
-
-            return mean_score(test_b) - mean_score(test_a)
+        with cpu_threads(CPU_THREADS if torch.device(device).type == "cpu" else None):
+            torch.manual_seed(seed)
+            return _held_out_gap(a, b, vocab_size, steps, batch_size, channels, gen, device)
     finally:
         torch.set_rng_state(torch_state)
-        torch.set_num_threads(threads)
+
+
+def _held_out_gap(a: np.ndarray, b: np.ndarray, vocab_size: int, steps: int, batch_size: int,
+                  channels: int, gen: torch.Generator, device) -> float:
+    """Train a critic on half of each side, then score the other halves."""
+    t = a.shape[1]
+    critic = Critic(ModelConfig(seq_len=t, channels=channels, n_blocks=1), vocab_size)
+    critic = critic.to(device)
+    opt = torch.optim.Adam(critic.parameters(), lr=3e-4, betas=(0.5, 0.9))
+    ta = torch.as_tensor(np.asarray(a, dtype=np.int64), device=device)
+    tb = torch.as_tensor(np.asarray(b, dtype=np.int64), device=device)
+    pa, pb = torch.randperm(len(ta), generator=gen), torch.randperm(len(tb), generator=gen)
+    fit_a, test_a = ta[pa[: len(ta) // 2]], ta[pa[len(ta) // 2:]]
+    fit_b, test_b = tb[pb[: len(tb) // 2]], tb[pb[len(tb) // 2:]]
+
+    def one_hot(rows):
+        return F.one_hot(rows, vocab_size).float()  # (B, T, V)
+
+    for _ in range(steps):
+        ia = torch.randint(len(fit_a), (batch_size,), generator=gen).to(device)
+        ib = torch.randint(len(fit_b), (batch_size,), generator=gen).to(device)
+        loss, _ = critic_loss(critic, one_hot(fit_b[ib]), one_hot(fit_a[ia]), 10.0)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        def mean_score(rows):
+            return torch.cat([critic(one_hot(rows[i:i + 1024]))
+                              for i in range(0, len(rows), 1024)]).mean().item()
+
+        return mean_score(test_b) - mean_score(test_a)

@@ -236,7 +236,7 @@ def check_output_file(path: str | Path, what: str,
 
 
 STDIN = "-"
-_SNIFF = 8192
+SNIFF_BYTES = 8192  # how much of a file is read to tell text from binary data
 
 
 def looks_binary(head: bytes) -> bool:
@@ -259,7 +259,7 @@ def read_lines(path: str | Path) -> list[str]:
             raise InputError(f"{path}: no such file") from None
         except OSError as e:
             raise InputError(f"{path}: cannot read ({e.strerror})") from None
-    if looks_binary(data[:_SNIFF]):
+    if looks_binary(data[:SNIFF_BYTES]):
         raise InputError(f"{path}: looks like a binary file (it has NUL bytes), not text with "
                          "one sample per line")
     text = data.decode("utf-8-sig", errors="replace")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
-from .fileio import STDIN, clean_stale, looks_binary, temp_prefix
+from .fileio import SNIFF_BYTES, STDIN, clean_stale, looks_binary, temp_prefix
 
 HF_PREFIX = "hf:"
 READ_BLOCK = 1 << 20
@@ -168,7 +168,7 @@ def _is_stdin(path: Path) -> bool:
 def _looks_binary(path: Path) -> bool:
     try:
         with open(path, "rb") as f:
-            return looks_binary(f.read(8192))
+            return looks_binary(f.read(SNIFF_BYTES))
     except OSError as e:
         raise InputError(f"{path}: cannot read ({e.strerror})") from None
 
@@ -191,7 +191,7 @@ def _spool(spec: str, stack: contextlib.ExitStack) -> Path:
             with _open_stream(spec) as stream:
                 shutil.copyfileobj(stream, out, READ_BLOCK)
     with open(path, "rb") as f:
-        if looks_binary(f.read(8192)):
+        if looks_binary(f.read(SNIFF_BYTES)):
             raise InputError(f"{spec}: looks like binary data (it has NUL bytes), not text")
     return path
 

@@ -190,9 +190,10 @@ def evaluate_js(state: TrainState, corpus: Corpus, config: Config,
     """JS-1..4 of `eval_samples` argmax samples vs the held-out split, beside the floor, and the
     share of distinct samples. Noise comes from its own fixed-seed generator: evaluating never
     shifts the training RNG. `reference`: the held-out split's n-gram tables, if built."""
-    state.generator.eval()
-    ids = generate_ids(state.sampler, config.train.eval_samples, seed=config.train.seed)
-    state.generator.train()
+    sampler = state.sampler
+    sampler.eval()
+    ids = generate_ids(sampler, config.train.eval_samples, seed=config.train.seed)
+    sampler.train()
     report = js_report(ids, corpus.heldout, corpus.train, seed=config.train.seed,
                        corpus_id=corpus.fingerprint, vocab_size=len(corpus.charset),
                        reference_counts=reference)
@@ -276,7 +277,6 @@ class Run:
         # the flag is read when a log line, an evaluation or a save is due anyway.
         self.bad = torch.zeros((), dtype=torch.bool, device=self.device)
         self.good_step = self.state.step
-        self.best = min((m["js4"] for m in self.metrics if "js4" in m), default=float("inf"))
         self._last_log = (self.started, self.state.step)
         self._reference: NgramCounts | None = None
 
@@ -310,6 +310,7 @@ class Run:
             self._reference = NgramCounts(self.corpus.heldout, len(self.corpus.charset),
                                           DEFAULT_ORDERS)
         report, texts = evaluate_js(self.state, self.corpus, self.config, self._reference)
+        best = min((m["js4"] for m in self.metrics if "js4" in m), default=float("inf"))
         samples = self.folder.write_samples(step, texts)
         record = {"kind": "eval", "step": step, "time": self.elapsed(),
                   **{k: v for k, v in report.items() if k.startswith(("js", "floor"))},
@@ -317,9 +318,7 @@ class Run:
         self.metrics.append(record)
         self.folder.log(record)
         self.emit("eval", record | {"examples": texts[:5]})
-        new_best = record["js4"] < self.best
-        self.best = min(self.best, record["js4"])
-        return new_best
+        return record["js4"] < best
 
     def save(self) -> Path:
         self.check_finite(self.state.step)
