@@ -2,7 +2,8 @@
 
     python benchmarks/gpu_check.py --out results/                # everything, about 25 minutes
     python benchmarks/gpu_check.py --out results/ --stages correctness,speed
-    python benchmarks/gpu_check.py --out results/ --stages quality --quality-slice 8
+    python benchmarks/gpu_check.py --out results/ --stages quality --quality-minutes 8
+    python benchmarks/gpu_check.py --merge run1/ run2/ --out benchmarks/results/gpu
     python benchmarks/gpu_check.py --out /tmp/smoke --smoke      # every stage, toy sizes, CPU
 
 Stages, in order of value, each written to the results as soon as it ends (a run cut off
@@ -19,12 +20,19 @@ still leaves what it finished):
    files, reference = the held-out shard), a checkpoint about every minute of training; then
    JS-4 of 640 and of 6,400 argmax samples at each, beside their floors, against minutes; the
    best generator exported in bf16 (split into parts under 16 MiB if it must be).
+4. coco (a few minutes, not in the default --stages): the `small` preset trained on the
+   bundled COCO captions on the GPU, then its JS-4 against the held-out captions beside the
+   generator that ships in the package, by the same measure; its export is written, and
+   `beats_shipped` says whether it should replace the shipped one.
 
-The quality stage's run lives in --state and resumes, so it can be spread over several calls
-(--quality-slice minutes each) until --quality-minutes of training are done.
+The 1B-Word sample is read from --corpus-dir (default: ../shared/corpora/billion_word_sample
+beside the checkout, or shared/corpora/billion_word_sample inside it). A training stage's run
+lives in --state and resumes, so it can be spread over several calls (--quality-slice minutes
+each) while that folder survives; each call writes its own --out, and --merge joins them.
 
-Files written to --out (at most 8, each under 16 MiB): gpu_check.json, speed.png, quality.png,
-generator_bf16.pt (or generator_bf16.pt.part0, .part1: `cat` them together).
+Files written to --out (at most 8, each under 16 MiB): gpu_check.json, summary.md (the tables
+for the README), speed.png, quality.png, generator_bf16.pt (or generator_bf16.pt.part0, .part1:
+`cat` them together), coco_generator.pt.
 """
 
 from __future__ import annotations
@@ -45,7 +53,11 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-SHARED = ROOT.parent / "shared" / "corpora" / "billion_word_sample"
+ONE_B_FILES = ("1b_benchmark.dev.tokens", "1b_benchmark.test.tokens",
+               "news.en.heldout-00000-of-00050")
+ONE_B_PLACES = (ROOT.parent / "shared" / "corpora" / "billion_word_sample",
+                ROOT / "shared" / "corpora" / "billion_word_sample")
+STAGES = ("correctness", "speed", "quality", "coco")
 PART_BYTES = 15 * 2**20  # under the 16 MiB a result file may have
 PUBLISHED = "gan_language.py reached JS-4 0.38 after about 17 hours on one 2017 GPU"
 
@@ -62,7 +74,8 @@ def environment(device: torch.device) -> dict:
 
 
 class Results:
-    """gpu_check.json, kept in --state across calls and copied to --out after every stage."""
+    """gpu_check.json (and summary.md), kept in --state across calls and written to --out
+    after every stage."""
 
     def __init__(self, state: Path, out: Path):
         self.state, self.out = state, out
@@ -70,10 +83,114 @@ class Results:
         self.data = json.loads(self.path.read_text()) if self.path.exists() else {}
 
     def save(self, **stage) -> None:
+        from textwgan.fileio import atomic_write_text
+
         self.data.update(stage)
-        self.path.write_text(json.dumps(self.data, indent=1) + "\n")
-        self.out.mkdir(parents=True, exist_ok=True)
-        shutil.copy(self.path, self.out / "gpu_check.json")
+        text = json.dumps(self.data, indent=1) + "\n"
+        for folder in (self.state, self.out):
+            atomic_write_text(folder / "gpu_check.json", text)
+        atomic_write_text(self.out / "summary.md", summary(self.data))
+
+
+def summary(data: dict) -> str:
+    """The measured figures as Markdown tables (what the README's GPU section shows)."""
+    lines = []
+    for stage in STAGES:
+        if stage not in data:
+            continue
+        value, env = data[stage], data[stage].get("environment", data.get("environment", {}))
+        where = (f"{env.get('gpu', env.get('device', '?'))}, torch {env.get('torch', '?')}, "
+                 f"{env.get('date', '?')}")
+        lines += [f"### {stage} ({where})", ""]
+        if "error" in value:
+            lines += ["failed: " + (value["error"].strip().splitlines() or ["?"])[-1], ""]
+            continue
+        lines += SUMMARIES[stage](value) + [""]
+    return "\n".join(lines)
+
+
+def _correctness_lines(c: dict) -> list[str]:
+    lines = [f"`{c['command']}`: {c['passed']} passed, {c['failed']} failed, "
+             f"{c['skipped']} skipped in {c['seconds']:.0f} s", ""]
+    failed = [t for t in c["tests"] if t["outcome"] != "passed"]
+    lines += [f"- {t['outcome']}: `{t['test']}`: {t['message']}" for t in failed]
+    return lines
+
+
+def _speed_lines(s: dict) -> list[str]:
+    lines = [f"`{s['preset']}` preset, {s['tflop_per_iter']:.2f} TFLOP per generator "
+             f"iteration, {s['matmul_peak_kind']} matmul peak {s['matmul_peak_tflop_s']:.0f} "
+             f"TFLOP/s (same run); median of {s['iters']} iterations.", "",
+             "| row | ms per iteration | × plain | TFLOP/s | share of peak | peak memory |",
+             "|---|---|---|---|---|---|"]
+    for name, r in s["rows"].items():
+        memory = f"{r['peak_memory_gib']:.1f} GiB" if "peak_memory_gib" in r else "–"
+        lines.append(f"| {name} | {r['ms_per_iter']:.1f} | {r['speedup_vs_plain']:.1f}× | "
+                     f"{r['tflop_s']:.1f} | {r['share_of_peak']:.1%} | {memory} |")
+    t = s["targets"]
+    lines += ["", f"Targets (≤ {t['ms_per_iter_at_most']:.0f} ms, ≥ "
+              f"{t['speedup_at_least']:.0f}× plain): {'met' if t['met'] else 'not met'} "
+              f"(best row `{s['best']}`: {t['ms_per_iter']:.1f} ms, {t['speedup']:.1f}×)."]
+    if s.get("profile", {}).get("device_kernels_per_iter"):
+        lines.append(f"Kernel launches per iteration (best row): "
+                     f"{s['profile']['device_kernels_per_iter']:.0f}.")
+    return lines
+
+
+def _quality_lines(q: dict) -> list[str]:
+    lines = [f"`{q['preset']}` preset on the {q['corpus']}, {q['trained_minutes']:.1f} of "
+             f"{q['target_minutes']:.1f} training minutes"
+             f"{', CUDA graphs' if q['cuda_graphs'] else ''}.", "",
+             "| minutes | step | JS-4, 640 (floor) | JS-4, 6,400 (floor) |", "|---|---|---|---|"]
+    for p in q["curve"]:
+        lines.append(f"| {p['minutes']:.1f} | {p['step']:,} | {p['js4_640']:.3f} "
+                     f"({p['floor_js4_640']:.3f}) | {p['js4_6400']:.3f} "
+                     f"({p['floor_js4_6400']:.3f}) |")
+    if q["best"]:
+        b = q["best"]
+        lines += ["", f"Best JS-4 {b['js4_640']:.3f} at {b['minutes']:.1f} min (floor "
+                  f"{b['floor_js4_640']:.3f}); published: {q['published']}."]
+    return lines
+
+
+def _coco_lines(c: dict) -> list[str]:
+    lines = [f"`{c['preset']}` preset on the {c['corpus']}, {c['trained_minutes']:.1f} "
+             f"training minutes, {c['step']:,} steps.", "",
+             "| generator | step | JS-4, 640 (floor) | JS-4, 6,400 (floor) |",
+             "|---|---|---|---|"]
+    for name, r in c["scores"].items():
+        lines.append(f"| {name} | {r['step']:,} | {r['js4_640']:.3f} ({r['floor_js4_640']:.3f})"
+                     f" | {r['js4_6400']:.3f} ({r['floor_js4_6400']:.3f}) |")
+    lines += ["", "The trained generator " + ("beats" if c["beats_shipped"] else
+                                               "does not beat") + " the shipped one."]
+    return lines
+
+
+SUMMARIES = {"correctness": _correctness_lines, "speed": _speed_lines,
+             "quality": _quality_lines, "coco": _coco_lines}
+
+
+def merge(folders: list[Path], out: Path) -> None:
+    """Join the --out folders of several calls: each stage from the last folder that has it,
+    with the files that came with it."""
+    data: dict = {}
+    for folder in folders:
+        part = json.loads((folder / "gpu_check.json").read_text())
+        for stage in STAGES:
+            if stage in part:
+                data[stage] = {"environment": part.get("environment", {})} | part[stage]
+                for name in STAGE_FILES[stage](part[stage]):
+                    if (folder / name).exists():
+                        out.mkdir(parents=True, exist_ok=True)
+                        shutil.copy(folder / name, out / name)
+    results = Results(out, out)
+    results.data = data
+    results.save()
+
+
+STAGE_FILES = {"correctness": lambda v: [], "speed": lambda v: ["speed.png"],
+               "quality": lambda v: ["quality.png", *v.get("export", {}).get("files", [])],
+               "coco": lambda v: [v["export"]["file"]] if "export" in v else []}
 
 
 def correctness(args) -> dict:
@@ -83,9 +200,13 @@ def correctness(args) -> dict:
     if args.smoke:  # no GPU here: the CUDA tests skip, the CPU suite's GP tests stand in
         cmd = [sys.executable, "-m", "pytest", "-q", "tests/test_losses.py", "-k", "penalty",
                "-p", "no:cacheprovider", f"--junitxml={report}"]
+    report.unlink(missing_ok=True)  # an earlier call's report must not stand in for this one
     t0 = time.perf_counter()
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=args.test_timeout,
                        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if not report.exists():  # pytest stopped before it ran a test (a collection error)
+        return {"error": (r.stdout + r.stderr)[-3000:], "command": " ".join(cmd[2:]),
+                "returncode": r.returncode}
     suite = ET.parse(report).getroot()
     suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
     cases = []
@@ -149,51 +270,73 @@ def plot_speed(result: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def one_b_word(state: Path, smoke: bool):
+def one_b_word_dir(given: Path | None) -> Path | None:
+    """The folder holding the 1B-Word sample's three files, or None."""
+    for folder in ([given] if given else ONE_B_PLACES):
+        if all((folder / name).is_file() for name in ONE_B_FILES):
+            return folder
+    return None
+
+
+def one_b_word(args):
     from textwgan.corpus import Corpus, bundled_corpus_path
     from textwgan.preparation import prepare
 
-    if smoke:
+    if args.smoke:
         return Corpus(bundled_corpus_path())
-    folder = state / "corpus-1b"
+    folder = args.state / "corpus-1b"
     if (folder / "meta.json").exists():
         return Corpus(folder)
-    return prepare([str(SHARED / "1b_benchmark.dev.tokens"),
-                    str(SHARED / "1b_benchmark.test.tokens")], folder,
-                   heldout_file=str(SHARED / "news.en.heldout-00000-of-00050"))
+    source = one_b_word_dir(args.corpus_dir)
+    return prepare([str(source / ONE_B_FILES[0]), str(source / ONE_B_FILES[1])], folder,
+                   heldout_file=str(source / ONE_B_FILES[2]))
 
 
-def quality(args, device: torch.device, results: Results) -> dict:
+def fastest(args, results: Results) -> tuple[bool, float | None]:
+    """Whether the speed stage found CUDA graphs fastest (and captured), and its ms/iter: from
+    this state's speed stage, else from the --speed-from file of an earlier call."""
+    speed = results.data.get("speed") or args.speed_hint
+    rows, best = speed.get("rows", {}), speed.get("best")
+    graphs = best == "graphs" and speed.get("graphs_captured", False)
+    return graphs, rows[best]["ms_per_iter"] if best in rows else None
+
+
+def train_for(run: Path, corpus, preset: str, minutes: float, slice_minutes: float,
+              save_every: int, device: torch.device, graphs: bool) -> float:
+    """Train `run` (new, or resumed from its checkpoint) until it has `minutes` of training in
+    all, at most `slice_minutes` of them in this call; returns its training seconds."""
     from textwgan.checkpoint import CHECKPOINT_NAME, elapsed_of, load_checkpoint
     from textwgan.training import train
 
-    corpus = one_b_word(args.state, args.smoke)
+    ckpt = run / CHECKPOINT_NAME
+    done = elapsed_of(load_checkpoint(ckpt)) if ckpt.exists() else 0.0
+    if done >= minutes * 60 - 1:
+        return done
+    kwargs = dict(out=run, device=str(device), time_limit=min(minutes * 60 - done,
+                                                              slice_minutes * 60),
+                  keep_last=100_000, diag_every=0, cuda_graphs=graphs)
+    if ckpt.exists():
+        train(corpus, resume=run, **kwargs)
+    else:
+        train(corpus, preset=preset, save_every=save_every, eval_every=10**9, iters=10**9,
+              **kwargs)
+    return elapsed_of(load_checkpoint(ckpt))
+
+
+def quality(args, device: torch.device, results: Results) -> dict:
+    corpus = one_b_word(args)
     run = args.state / "quality-run"
-    speed_rows = results.data.get("speed", {}).get("rows", {})
-    best = results.data.get("speed", {}).get("best")
-    graphs = best == "graphs" and results.data["speed"].get("graphs_captured", False)
-    ms = speed_rows[best]["ms_per_iter"] if best in speed_rows else None
+    graphs, ms = fastest(args, results)
+    # A checkpoint about every minute (from the speed stage's figure; 2,000 steps else).
+    every = 20 if args.smoke else max(1, int(60_000 / ms)) if ms else 2000
+    preset = "tiny" if args.smoke else "default"
+    done = train_for(run, corpus, preset, args.quality_minutes, args.quality_slice, every,
+                     device, graphs)
     total = args.quality_minutes * 60
-    done = elapsed_of(load_checkpoint(run / CHECKPOINT_NAME)) if (run / CHECKPOINT_NAME).exists() \
-        else 0.0
-    if done < total - 1:
-        budget = min(total - done, args.quality_slice * 60)
-        # A checkpoint about every minute (from the speed stage's figure; 2,000 steps else).
-        every = max(1, int(60_000 / ms)) if ms else 2000
-        if args.smoke:
-            every = 20
-        kwargs = dict(out=run, device=str(device), time_limit=budget, keep_last=100_000,
-                      diag_every=0, cuda_graphs=graphs)
-        if (run / CHECKPOINT_NAME).exists():
-            train(corpus, resume=run, **kwargs)
-        else:
-            train(corpus, preset="tiny" if args.smoke else "default", save_every=every,
-                  eval_every=10**9, iters=10**9, **kwargs)
-        done = elapsed_of(load_checkpoint(run / CHECKPOINT_NAME))
     curve = curve_of(run, corpus, device, args.smoke)
     best_point = min(curve, key=lambda p: p["js4_640"]) if curve else None
     result = {"corpus": "1B-Word sample" if not args.smoke else "bundled COCO (smoke)",
-              "preset": "default" if not args.smoke else "tiny", "cuda_graphs": graphs,
+              "preset": preset, "cuda_graphs": graphs,
               "trained_minutes": done / 60, "target_minutes": total / 60,
               "complete": done >= total - 1, "curve": curve, "best": best_point,
               "published": PUBLISHED}
@@ -204,27 +347,80 @@ def quality(args, device: torch.device, results: Results) -> dict:
     return result
 
 
+def coco(args, device: torch.device, results: Results) -> dict:
+    """A generator trained on the bundled COCO captions on this GPU, against the shipped one:
+    JS-4 of the same numbers of argmax samples (same seed) against the same held-out split."""
+    from textwgan.checkpoint import (
+        CHECKPOINT_NAME,
+        export_generator,
+        load_checkpoint,
+        save_checkpoint,
+        shipped_generator,
+    )
+    from textwgan.corpus import Corpus, bundled_corpus_path
+    from textwgan.sample import generator_from, load_generator
+
+    corpus = Corpus(bundled_corpus_path())
+    run = args.state / "coco-run"
+    graphs, _ = fastest(args, results)
+    preset = "tiny" if args.smoke else args.coco_preset
+    done = train_for(run, corpus, preset, args.coco_minutes, args.coco_minutes,
+                     20 if args.smoke else 10**9, device, graphs)
+    ckpt = load_checkpoint(run / CHECKPOINT_NAME)
+    exported = export_generator(ckpt)
+    counts = sample_counts(args.smoke)
+    scores = {}
+    for name, gen in (("shipped", load_generator(shipped_generator(), device=str(device))),
+                      ("trained", generator_from(ckpt, run / CHECKPOINT_NAME, device))):
+        scores[name] = js_of(gen, corpus, counts) | {"step": gen.step,
+                                                     "examples": gen.sample(8, seed=0)}
+    path = save_checkpoint(exported, args.out / "coco_generator.pt")
+    # Better at both sample counts: the 640-sample figure alone moves by about 0.01 by chance.
+    beats = all(scores["trained"][f"js4_{k}"] < scores["shipped"][f"js4_{k}"] for k in counts)
+    return {"corpus": "bundled COCO captions", "preset": preset, "cuda_graphs": graphs,
+            "trained_minutes": done / 60, "step": ckpt["step"], "scores": scores,
+            "beats_shipped": beats, "export": {"file": path.name,
+                                               "bytes": path.stat().st_size},
+            "ship": "cp coco_generator.pt textwgan/assets/generators/coco-small.pt"
+            if beats else None}
+
+
+def sample_counts(smoke: bool) -> dict[str, int]:
+    """The numbers of samples JS-4 is measured on, by name (toy numbers in a smoke run)."""
+    return {"640": 64, "6400": 256} if smoke else {"640": 640, "6400": 6400}
+
+
+def js_of(gen, corpus, counts: dict[str, int], reference=None) -> dict:
+    """JS-4 of each number of argmax samples (seed 0) against the held-out split, beside the
+    floor of as many real sequences."""
+    from textwgan.metrics import NgramCounts, js_report
+
+    vocab = len(corpus.charset)
+    if reference is None:
+        reference = NgramCounts(np.asarray(corpus.heldout), vocab, (1, 2, 3, 4))
+    out = {}
+    for key, n in counts.items():
+        report = js_report(gen.sample_ids(n, seed=0), corpus.heldout, corpus.train, seed=0,
+                           vocab_size=vocab, reference_counts=reference)
+        out[f"js4_{key}"], out[f"floor_js4_{key}"] = report["js4"], report["floor_js4"]
+    return out
+
+
 def curve_of(run: Path, corpus, device: torch.device, smoke: bool) -> list[dict]:
     """JS-4 of 640 and 6,400 argmax samples at every step checkpoint, beside their floors."""
     from textwgan.checkpoint import elapsed_of, load_checkpoint
-    from textwgan.metrics import NgramCounts, js_report
+    from textwgan.metrics import NgramCounts
     from textwgan.sample import generator_from
 
-    vocab = len(corpus.charset)
-    reference = NgramCounts(np.asarray(corpus.heldout), vocab, (1, 2, 3, 4))
-    counts = (64, 256) if smoke else (640, 6400)
+    reference = NgramCounts(np.asarray(corpus.heldout), len(corpus.charset), (1, 2, 3, 4))
     points = []
     for path in sorted(run.glob("step_*.pt")):
         ckpt = load_checkpoint(path, map_location="cpu")
         gen = generator_from(ckpt, path, device)
-        point = {"step": ckpt["step"], "minutes": elapsed_of(ckpt) / 60,
-                 "checkpoint": str(path)}
-        for n, key in zip(counts, ("640", "6400"), strict=True):
-            report = js_report(gen.sample_ids(n, seed=0), corpus.heldout, corpus.train,
-                               seed=0, vocab_size=vocab, reference_counts=reference)
-            point[f"js4_{key}"], point[f"floor_js4_{key}"] = report["js4"], report["floor_js4"]
-        point["examples"] = gen.sample(5, seed=0)
-        points.append(point)
+        points.append({"step": ckpt["step"], "minutes": elapsed_of(ckpt) / 60,
+                       "checkpoint": str(path),
+                       **js_of(gen, corpus, sample_counts(smoke), reference),
+                       "examples": gen.sample(5, seed=0)})
     return points
 
 
@@ -253,6 +449,7 @@ def export_bf16(checkpoint: Path, out: Path) -> dict:
     import io
 
     from textwgan.checkpoint import export_generator, load_checkpoint
+    from textwgan.fileio import atomic_write
 
     ckpt = export_generator(load_checkpoint(checkpoint))
     ckpt["generator"] = {k: v.to(torch.bfloat16) if v.is_floating_point() else v
@@ -261,12 +458,12 @@ def export_bf16(checkpoint: Path, out: Path) -> dict:
     torch.save(ckpt, buf)
     data = buf.getvalue()
     if len(data) <= PART_BYTES:
-        (out / "generator_bf16.pt").write_bytes(data)
+        atomic_write(out / "generator_bf16.pt", lambda f: f.write(data))
         return {"files": ["generator_bf16.pt"], "bytes": len(data), "step": ckpt["step"]}
     names = []
     for i, start in enumerate(range(0, len(data), PART_BYTES)):
         names.append(f"generator_bf16.pt.part{i}")
-        (out / names[-1]).write_bytes(data[start:start + PART_BYTES])
+        atomic_write(out / names[-1], lambda f, a=start: f.write(data[a:a + PART_BYTES]))
     return {"files": names, "bytes": len(data), "step": ckpt["step"],
             "join": f"cat {' '.join(names)} > generator_bf16.pt"}
 
@@ -274,18 +471,56 @@ def export_bf16(checkpoint: Path, out: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True, help="folder for the result files")
-    ap.add_argument("--stages", default="correctness,speed,quality")
+    ap.add_argument("--stages", default="correctness,speed,quality",
+                    help=f"comma-separated, of: {', '.join(STAGES)}")
     ap.add_argument("--state", type=Path, default=ROOT / "benchmarks" / "runs" / "gpu",
                     help="where runs and results persist between calls")
+    ap.add_argument("--corpus-dir", type=Path, default=None,
+                    help="the folder of the 1B-Word sample (default: ../shared/corpora/"
+                         "billion_word_sample or shared/corpora/billion_word_sample)")
     ap.add_argument("--quality-minutes", type=float, default=14.0,
                     help="training minutes of the quality run, in all")
     ap.add_argument("--quality-slice", type=float, default=14.0,
                     help="training minutes in this call (spread the run over calls)")
+    ap.add_argument("--coco-preset", default="small",
+                    help="the preset of the COCO run (small: the shipped generator's size)")
+    ap.add_argument("--coco-minutes", type=float, default=4.0,
+                    help="training minutes of the COCO run")
+    ap.add_argument("--speed-from", type=Path, default=None, metavar="JSON",
+                    help="an earlier call's gpu_check.json: its speed stage sets the training "
+                         "stages' checkpoint interval and CUDA graphs when this --state has none")
     ap.add_argument("--test-timeout", type=float, default=420)
     ap.add_argument("--speed-timeout", type=float, default=420)
     ap.add_argument("--smoke", action="store_true",
                     help="toy sizes on whatever device there is: checks the script itself")
+    ap.add_argument("--merge", type=Path, nargs="+", default=None, metavar="FOLDER",
+                    help="join the --out folders of earlier calls into --out; runs nothing")
     args = ap.parse_args()
+    if args.merge:
+        missing = [str(f) for f in args.merge if not (f / "gpu_check.json").is_file()]
+        if missing:
+            raise SystemExit(f"no gpu_check.json in {', '.join(missing)}: --merge takes the "
+                             "--out folders of earlier calls")
+        merge(args.merge, args.out)
+        print(f"merged {len(args.merge)} folders into {args.out}")
+        return
+    args.speed_hint = {}
+    if args.speed_from:
+        try:
+            args.speed_hint = json.loads(args.speed_from.read_text()).get("speed", {})
+        except (OSError, ValueError) as e:
+            raise SystemExit(f"--speed-from {args.speed_from}: cannot read it ({e})") from None
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    unknown = sorted(set(stages) - set(STAGES))
+    if unknown:
+        raise SystemExit(f"unknown stage {', '.join(unknown)}: --stages takes "
+                         f"{', '.join(STAGES)}")
+    if ("quality" in stages and not args.smoke and not (args.state / "corpus-1b").exists()
+            and one_b_word_dir(args.corpus_dir) is None):
+        where = args.corpus_dir or " or ".join(str(p) for p in ONE_B_PLACES)
+        raise SystemExit(f"the 1B-Word sample ({', '.join(ONE_B_FILES)}) is not in {where}: "
+                         "copy ../shared/corpora/billion_word_sample where this runs and pass "
+                         "--corpus-dir")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.type != "cuda" and not args.smoke:
         raise SystemExit("no CUDA GPU is visible to PyTorch: this check needs one "
@@ -293,36 +528,30 @@ def main() -> None:
     if args.smoke:
         args.quality_minutes = min(args.quality_minutes, 0.25)
         args.quality_slice = min(args.quality_slice, 0.25)
+        args.coco_minutes = min(args.coco_minutes, 0.25)
     args.state.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
     results = Results(args.state, args.out)
-    results.save(environment=environment(device))
-    stages = args.stages.split(",")
-    for stage in ("correctness", "speed", "quality"):
-        if stage not in stages:
-            continue
+    env = environment(device)
+    results.save(environment=env)
+    for stage in (s for s in STAGES if s in stages):
         t0 = time.perf_counter()
         print(f"== {stage}", flush=True)
-        if stage == "correctness":
-            value = correctness(args)
-            print(f"{value['passed']} passed, {value['failed']} failed, "
-                  f"{value['skipped']} skipped", flush=True)
-        elif stage == "speed":
-            value = speed(args, device)
-            if "error" not in value:
-                for name, row in value["rows"].items():
-                    print(f"{name:>7}: {row['ms_per_iter']:9.2f} ms/iter  "
-                          f"{row['speedup_vs_plain']:6.2f}×", flush=True)
-        else:
-            value = quality(args, device, results)
-            if value["best"]:
-                b = value["best"]
-                print(f"best JS-4 {b['js4_640']:.3f} (floor {b['floor_js4_640']:.3f}) at "
-                      f"{b['minutes']:.1f} min; 6,400 samples: {b['js4_6400']:.3f} "
-                      f"(floor {b['floor_js4_6400']:.3f})", flush=True)
+        value = run_stage(stage, args, device, results)
         value["stage_seconds"] = time.perf_counter() - t0
+        value["environment"] = env
         results.save(**{stage: value})
+        print("\n".join(SUMMARIES[stage](value)) if "error" not in value
+              else f"{stage} failed: {value['error']}", flush=True)
     print(f"results in {args.out}")
+
+
+def run_stage(stage: str, args, device: torch.device, results: Results) -> dict:
+    if stage == "correctness":
+        return correctness(args)
+    if stage == "speed":
+        return speed(args, device)
+    return (quality if stage == "quality" else coco)(args, device, results)
 
 
 if __name__ == "__main__":

@@ -219,8 +219,9 @@ def main() -> None:
             graphs = steps
     result["rows"] = {}
     for name, (fn, speed) in rows.items():
-        if speed is not None:
-            speed.apply_process_settings()
+        # Building each row's state set the process-wide TF32 switches; the plain port runs
+        # in full fp32, as its users' code would.
+        (speed or EAGER).apply_process_settings()
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         times = time_it(fn, device, args.iters, args.warmup)
@@ -250,8 +251,7 @@ def main() -> None:
     result["speedup"] = result["rows"][best]["speedup_vs_plain"]
     if args.profile:
         fn, speed = rows[best]
-        if speed is not None:
-            speed.apply_process_settings()
+        (speed or EAGER).apply_process_settings()
         result["profile"] = profile_summary(fn, device)
         print(result["profile"]["table"])
     print(f"best: {best}, {result['speedup']:.2f}× the plain port; {flops / 1e12:.3f} TFLOP "

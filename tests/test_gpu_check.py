@@ -1,5 +1,6 @@
 """benchmarks/gpu_check.py works before a GPU is at hand: --smoke runs every stage at toy sizes
-on the CPU and writes what the real run writes, within its limits."""
+on the CPU and writes what the real run writes, within its limits; a run spread over calls
+(the device machine's per-call limit) merges into one result."""
 
 from __future__ import annotations
 
@@ -10,18 +11,42 @@ import sys
 
 from conftest import ROOT
 
+STAGES = ("correctness", "speed", "quality", "coco")
 
-def test_gpu_check_smoke_writes_every_result(tmp_path):
-    out, state = tmp_path / "out", tmp_path / "state"
+
+def gpu_check(*args, tmp_path, timeout=900):
     env = {**os.environ, "TEXTWGAN_CACHE": str(tmp_path / "cache"), "PYTHONPATH": str(ROOT)}
-    r = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--out", str(out),
-                        "--state", str(state), "--smoke"], cwd=ROOT, env=env,
-                       capture_output=True, text=True, timeout=900)
+    return subprocess.run([sys.executable, "benchmarks/gpu_check.py", *map(str, args)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def check_limits(folder):
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    assert 3 <= len(files) <= 8 and all(p.stat().st_size < 16 * 2**20 for p in files), files
+    assert not [p for p in files if p.name.endswith(".tmp")]
+
+
+def test_gpu_check_smoke_over_two_calls_then_merged(tmp_path):
+    state, first, second, merged = (tmp_path / n for n in ("state", "one", "two", "merged"))
+    r = gpu_check("--out", first, "--state", state, "--smoke", "--stages", "correctness,speed",
+                  tmp_path=tmp_path)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    files = sorted(p for p in out.rglob("*") if p.is_file())
-    assert 3 <= len(files) <= 8 and all(p.stat().st_size < 16 * 2**20 for p in files)
-    result = json.loads((out / "gpu_check.json").read_text())
-    assert result["environment"]["device"] == "cpu" and "torch" in result["environment"]
+    # The second call on a fresh machine: its state is new, the first call's speed figures
+    # come along as a file.
+    r = gpu_check("--out", second, "--state", tmp_path / "state2", "--smoke", "--stages",
+                  "quality,coco", "--speed-from", first / "gpu_check.json", tmp_path=tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    check_limits(first)
+    check_limits(second)
+    r = gpu_check("--merge", first, second, "--out", merged, tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    check_limits(merged)
+
+    result = json.loads((merged / "gpu_check.json").read_text())
+    assert set(STAGES) <= set(result)
+    for stage in STAGES:  # each stage says where it ran
+        env = result[stage]["environment"]
+        assert env["device"] == "cpu" and "torch" in env
     c = result["correctness"]
     assert c["passed"] > 0 and c["failed"] == 0
     s = result["speed"]
@@ -32,11 +57,32 @@ def test_gpu_check_smoke_writes_every_result(tmp_path):
     assert all(0 <= p["js4_640"] <= 1 and p["floor_js4_640"] < 1 for p in q["curve"])
     minutes = [p["minutes"] for p in q["curve"]]
     assert minutes == sorted(minutes)
-    exported = [out / name for name in q["export"]["files"]]
-    assert all(p.exists() for p in exported)
+    # The COCO stage measures the shipped generator by the figure the README quotes for it.
+    k = result["coco"]
+    shipped, trained = k["scores"]["shipped"], k["scores"]["trained"]
+    assert shipped["step"] == 7000 and trained["step"] == k["step"] > 0
+    assert k["beats_shipped"] == (trained["js4_640"] < shipped["js4_640"]
+                                  and trained["js4_6400"] < shipped["js4_6400"])
     for png in ("speed.png", "quality.png"):
-        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    # The bf16 export samples like any generator.
+        assert (merged / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = (merged / "summary.md").read_text()
+    assert all(f"### {stage} (" in text for stage in STAGES)
+    assert f"| shipped | 7,000 | {shipped['js4_640']:.3f}" in text
+
+    # The exports sample like any generator.
     from textwgan.sample import load_generator
 
-    assert len(load_generator(exported[0]).sample(3)) == 3
+    for name in (*q["export"]["files"], k["export"]["file"]):
+        assert len(load_generator(merged / name).sample(3)) == 3
+
+
+def test_gpu_check_refuses_bad_arguments_in_one_line(tmp_path):
+    for args, says in ((["--stages", "speed,qualty"], "unknown stage qualty"),
+                       (["--stages", "quality", "--corpus-dir", tmp_path / "none"],
+                        "the 1B-Word sample"),
+                       (["--merge", tmp_path / "none"], "no gpu_check.json"),
+                       (["--smoke", "--speed-from", tmp_path / "none.json"], "cannot read")):
+        r = gpu_check("--out", tmp_path / "out", "--state", tmp_path / "state", *args,
+                      tmp_path=tmp_path, timeout=120)
+        assert r.returncode != 0 and says in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
