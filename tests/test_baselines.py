@@ -257,3 +257,14 @@ def test_gan_bpc_only_for_checkpoints(tmp_path):
         evaluate(COCO_TEST, corpus=BUNDLED, gan_bpc=10)
     result = bench([COCO_TEST], corpus=BUNDLED, n=50)
     assert [r["kind"] for r in result["rows"]].count("samples") == 1
+
+
+def test_plane_labels_skip_points_that_would_collide():
+    from textwgan.plot import spaced
+
+    # Four points close together in the corner of a wide plot, two far apart.
+    points = [(4.0, 3.40), (4.01, 3.39), (4.02, 3.41), (4.05, 3.36), (0.8, 2.7), (1.9, 2.1)]
+    assert spaced(points) == [0, 4, 5]
+    # Spread out, every point keeps its label; a single point too.
+    assert spaced([(0, 0), (1, 1), (2, 0.5)]) == [0, 1, 2]
+    assert spaced([(1.0, 1.0)]) == [0]

@@ -217,6 +217,7 @@ def plot_bench(result: dict, out: str | Path) -> Path:
     for r in rows:
         if r["kind"] != "real":
             groups.setdefault(r["source"], []).append(r)
+    labels: list[tuple[str, float, float]] = []  # (text, x, y) for the plane, placed at the end
     for i, (source, members) in enumerate(groups.items()):
         color = f"C{i % 10}"
         members = sorted(members, key=lambda r: r["temperature"] or 0.0)
@@ -226,10 +227,9 @@ def plot_bench(result: dict, out: str | Path) -> Path:
         if None in xs or None in ys:
             continue
         ax_qd.plot(xs, ys, "o-", color=color, label=label, ms=4)
-        for r, x, y in zip(members, xs, ys, strict=True):
-            if r["temperature"] is not None:
-                ax_qd.annotate("argmax" if r["temperature"] == 0 else f"T={r['temperature']:g}",
-                               (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        labels += [("argmax" if r["temperature"] == 0 else f"T={r['temperature']:g}", x, y)
+                   for r, x, y in zip(members, xs, ys, strict=True)
+                   if r["temperature"] is not None]
         temps = [r["temperature"] for r in members if r["temperature"] is not None]
         if temps:
             ax_js.plot(temps, [r["js4"] for r in members if r["temperature"] is not None], "o-",
@@ -240,6 +240,11 @@ def plot_bench(result: dict, out: str | Path) -> Path:
     if real is not None and real.get("lm_bpc") is not None:
         ax_qd.plot([real["lm_bpc"]], [real["reverse_lm_bpc"]], "k*", ms=12, label="real text")
         ax_js.axhline(real["js4"], color="k", ls=":", lw=1, label="real text (floor)")
+    if labels:
+        points = [(x, y) for _, x, y in labels]
+        for i in spaced(points):
+            ax_qd.annotate(labels[i][0], points[i], fontsize=7, xytext=(3, 3),
+                           textcoords="offset points")
     ax_qd.set(title="quality–diversity (lower is better on both axes)",
               xlabel="LM bits/char of the samples (quality)",
               ylabel="reverse LM bits/char of held-out text (diversity)")
@@ -254,3 +259,16 @@ def plot_bench(result: dict, out: str | Path) -> Path:
     finally:
         plt.close(fig)
     return out
+
+
+def spaced(points: list[tuple[float, float]], gap: float = 0.04) -> list[int]:
+    """Indices of the points to label so that no two labels collide: a point is skipped when
+    it lies within `gap` of the plot's span (on both axes) of a point already labelled."""
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    span_x, span_y = (max(xs) - min(xs)) or 1.0, (max(ys) - min(ys)) or 1.0
+    kept: list[int] = []
+    for i, (x, y) in enumerate(points):
+        if all(abs(x - points[j][0]) > gap * span_x or abs(y - points[j][1]) > gap * span_y
+               for j in kept):
+            kept.append(i)
+    return kept
