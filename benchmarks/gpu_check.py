@@ -87,7 +87,7 @@ class Results:
 
         self.data.update(stage)
         text = json.dumps(self.data, indent=1) + "\n"
-        for folder in (self.state, self.out):
+        for folder in {self.state, self.out}:  # one folder when merging
             atomic_write_text(folder / "gpu_check.json", text)
         atomic_write_text(self.out / "summary.md", summary(self.data))
 
@@ -98,7 +98,7 @@ def summary(data: dict) -> str:
     for stage in STAGES:
         if stage not in data:
             continue
-        value, env = data[stage], data[stage].get("environment", data.get("environment", {}))
+        value, env = data[stage], data[stage]["environment"]
         where = (f"{env.get('gpu', env.get('device', '?'))}, torch {env.get('torch', '?')}, "
                  f"{env.get('date', '?')}")
         lines += [f"### {stage} ({where})", ""]
@@ -178,7 +178,7 @@ def merge(folders: list[Path], out: Path) -> None:
         part = json.loads((folder / "gpu_check.json").read_text())
         for stage in STAGES:
             if stage in part:
-                data[stage] = {"environment": part.get("environment", {})} | part[stage]
+                data[stage] = part[stage]
                 for name in STAGE_FILES[stage](part[stage]):
                     if (folder / name).exists():
                         out.mkdir(parents=True, exist_ok=True)
@@ -368,12 +368,12 @@ def coco(args, device: torch.device, results: Results) -> dict:
                      20 if args.smoke else 10**9, device, graphs)
     ckpt = load_checkpoint(run / CHECKPOINT_NAME)
     exported = export_generator(ckpt)
-    counts = sample_counts(args.smoke)
+    counts, reference = sample_counts(args.smoke), heldout_reference(corpus)
     scores = {}
     for name, gen in (("shipped", load_generator(shipped_generator(), device=str(device))),
                       ("trained", generator_from(ckpt, run / CHECKPOINT_NAME, device))):
-        scores[name] = js_of(gen, corpus, counts) | {"step": gen.step,
-                                                     "examples": gen.sample(8, seed=0)}
+        scores[name] = js_of(gen, corpus, counts, reference) | {
+            "step": gen.step, "examples": gen.sample(8, seed=0)}
     path = save_checkpoint(exported, args.out / "coco_generator.pt")
     # Better at both sample counts: the 640-sample figure alone moves by about 0.01 by chance.
     beats = all(scores["trained"][f"js4_{k}"] < scores["shipped"][f"js4_{k}"] for k in counts)
@@ -390,14 +390,19 @@ def sample_counts(smoke: bool) -> dict[str, int]:
     return {"640": 64, "6400": 256} if smoke else {"640": 640, "6400": 6400}
 
 
-def js_of(gen, corpus, counts: dict[str, int], reference=None) -> dict:
-    """JS-4 of each number of argmax samples (seed 0) against the held-out split, beside the
-    floor of as many real sequences."""
-    from textwgan.metrics import NgramCounts, js_report
+def heldout_reference(corpus):
+    """The held-out split's n-gram tables, built once for every generator scored against it."""
+    from textwgan.metrics import DEFAULT_ORDERS, NgramCounts
+
+    return NgramCounts(np.asarray(corpus.heldout), len(corpus.charset), DEFAULT_ORDERS)
+
+
+def js_of(gen, corpus, counts: dict[str, int], reference) -> dict:
+    """JS-4 of each number of argmax samples (seed 0) against the held-out split (`reference`:
+    its n-gram tables), beside the floor of as many real sequences."""
+    from textwgan.metrics import js_report
 
     vocab = len(corpus.charset)
-    if reference is None:
-        reference = NgramCounts(np.asarray(corpus.heldout), vocab, (1, 2, 3, 4))
     out = {}
     for key, n in counts.items():
         report = js_report(gen.sample_ids(n, seed=0), corpus.heldout, corpus.train, seed=0,
@@ -409,10 +414,9 @@ def js_of(gen, corpus, counts: dict[str, int], reference=None) -> dict:
 def curve_of(run: Path, corpus, device: torch.device, smoke: bool) -> list[dict]:
     """JS-4 of 640 and 6,400 argmax samples at every step checkpoint, beside their floors."""
     from textwgan.checkpoint import elapsed_of, load_checkpoint
-    from textwgan.metrics import NgramCounts
     from textwgan.sample import generator_from
 
-    reference = NgramCounts(np.asarray(corpus.heldout), len(corpus.charset), (1, 2, 3, 4))
+    reference = heldout_reference(corpus)
     points = []
     for path in sorted(run.glob("step_*.pt")):
         ckpt = load_checkpoint(path, map_location="cpu")

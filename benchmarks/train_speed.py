@@ -125,9 +125,9 @@ def textwgan_step(config, corpus: Corpus, device: torch.device, speed: Speed):
     the graphs)."""
     state = build_state(config, len(corpus.charset), device, speed)
     data = DeviceData(corpus, device)
-    capture = speed.cuda_graphs and device.type == "cuda"
-    critic = StepGraph(lambda: critic_step(state, data, config), device, capture)
-    gen = StepGraph(lambda: generator_step(state, config, device), device, capture)
+    # StepGraph captures only where CUDA is; elsewhere it runs the step eagerly.
+    critic = StepGraph(lambda: critic_step(state, data, config), device, speed.cuda_graphs)
+    gen = StepGraph(lambda: generator_step(state, config, device), device, speed.cuda_graphs)
 
     def iteration():
         for _ in range(config.train.critic_iters):

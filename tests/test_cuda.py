@@ -60,40 +60,13 @@ def test_resume_on_cuda_continues_from_the_saved_step(small_corpus, tmp_path):
     assert all(torch.isfinite(v).all() for v in ckpt["generator"].values())
 
 
-def first_steps(speed, iters: int = 3):
-    from textwgan.config import get_preset
-    from textwgan.corpus import Corpus, bundled_corpus_path
-    from textwgan.data import DeviceData
-    from textwgan.graphs import StepGraph
-    from textwgan.training import build_state, critic_step, generator_step
-
-    corpus = Corpus(bundled_corpus_path())
-    config = get_preset("small").with_overrides(seq_len=corpus.seq_len)
-    state = build_state(config, len(corpus.charset), CUDA, speed)
-    speed.apply_process_settings()
-    data = DeviceData(corpus, CUDA)
-    torch.manual_seed(1)
-    torch.cuda.manual_seed(1)
-    # StepGraph runs the steps eagerly unless the speed asks for CUDA graphs.
-    critic = StepGraph(lambda: critic_step(state, data, config), CUDA, speed.cuda_graphs)
-    gen = StepGraph(lambda: generator_step(state, config, CUDA), CUDA, speed.cuda_graphs)
-    w, g = [], []
-    for _ in range(iters):
-        for _ in range(config.train.critic_iters):
-            stats = critic()
-        w.append(stats["w_estimate"].item())
-        g.append(gen().item())
-    assert critic.captured == gen.captured == speed.cuda_graphs
-    return torch.tensor(w), torch.tensor(g)
-
-
 def test_fast_path_matches_eager_fp32_on_the_gpu():
-    from test_fast import BF16_ATOL, BF16_RTOL
+    from test_fast import BF16_ATOL, BF16_RTOL, first_steps
 
     from textwgan.device import EAGER, speed_for
 
-    w0, g0 = first_steps(EAGER)
-    w, g = first_steps(speed_for(True, CUDA))
+    w0, g0, _ = first_steps(EAGER, device=CUDA)
+    w, g, _ = first_steps(speed_for(True, CUDA), device=CUDA)
     torch.testing.assert_close(w, w0, rtol=BF16_RTOL, atol=BF16_ATOL)
     torch.testing.assert_close(g, g0, rtol=BF16_RTOL, atol=BF16_ATOL)
 
@@ -101,12 +74,12 @@ def test_fast_path_matches_eager_fp32_on_the_gpu():
 def test_cuda_graphs_take_the_steps_the_eager_fast_path_takes():
     # The same draws (graph-safe RNG), the same arithmetic: only launches differ. Six
     # iterations: the generator step is captured at its fourth call and replayed after.
-    from test_fast import BF16_ATOL, BF16_RTOL
+    from test_fast import BF16_ATOL, BF16_RTOL, first_steps
 
     from textwgan.device import speed_for
 
-    w0, g0 = first_steps(speed_for(True, CUDA), iters=6)
-    w, g = first_steps(speed_for(True, CUDA, cuda_graphs=True), iters=6)
+    w0, g0, _ = first_steps(speed_for(True, CUDA), iters=6, device=CUDA)
+    w, g, _ = first_steps(speed_for(True, CUDA, cuda_graphs=True), iters=6, device=CUDA)
     torch.testing.assert_close(w, w0, rtol=BF16_RTOL, atol=BF16_ATOL)
     torch.testing.assert_close(g, g0, rtol=BF16_RTOL, atol=BF16_ATOL)
 

@@ -10,6 +10,7 @@ from textwgan.config import get_preset
 from textwgan.corpus import Corpus, bundled_corpus_path
 from textwgan.data import DeviceData
 from textwgan.device import EAGER, Speed, speed_for
+from textwgan.graphs import StepGraph
 from textwgan.training import build_state, critic_step, generator_step
 
 BUNDLED = bundled_corpus_path()
@@ -23,18 +24,24 @@ CPU = torch.device("cpu")
 BF16_RTOL, BF16_ATOL = 5e-2, 2e-2
 
 
-def first_steps(speed: Speed, iters: int = 3):
+def first_steps(speed: Speed, iters: int = 3, device: torch.device = CPU):
+    """The W estimates and generator losses of the first `iters` iterations of `small` from
+    seed 1 (tests/test_cuda.py runs it on the GPU, with and without CUDA graphs)."""
     corpus = Corpus(BUNDLED)
     config = get_preset("small").with_overrides(seq_len=corpus.seq_len)
-    state = build_state(config, len(corpus.charset), CPU, speed)
-    data = DeviceData(corpus, CPU)
+    state = build_state(config, len(corpus.charset), device, speed)
+    data = DeviceData(corpus, device)
     torch.manual_seed(1)
+    # StepGraph runs the steps eagerly unless the speed asks for CUDA graphs on a GPU.
+    critic = StepGraph(lambda: critic_step(state, data, config), device, speed.cuda_graphs)
+    gen = StepGraph(lambda: generator_step(state, config, device), device, speed.cuda_graphs)
     w, g = [], []
     for _ in range(iters):
         for _ in range(config.train.critic_iters):
-            stats = critic_step(state, data, config)
+            stats = critic()
         w.append(stats["w_estimate"].item())
-        g.append(generator_step(state, config, CPU).item())
+        g.append(gen().item())
+    assert critic.captured == gen.captured == (speed.cuda_graphs and device.type == "cuda")
     return torch.tensor(w), torch.tensor(g), state
 
 

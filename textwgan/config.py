@@ -94,9 +94,9 @@ class TrainConfig:
     # step past it, evaluates and saves as at the last step, and can be resumed later.
     time_limit: float | None = None
     # An exponential moving average of the generator's weights, used for sampling, evaluation
-    # and exports (None: off): its decay per generator step, warmed up as (1 + n)/(10 + n) so
-    # that early averages do not lean on the initial weights.
-    ema: float | None = None  # None or 0: off
+    # and exports (None or 0: off): its decay per generator step, warmed up as (1 + n)/(10 + n)
+    # so that early averages do not lean on the initial weights.
+    ema: float | None = None
 
     @property
     def optimizer_name(self) -> str:
