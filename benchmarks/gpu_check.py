@@ -1,29 +1,36 @@
-"""Prove the CUDA path on one GPU: correctness, speed, and quality per minute, in one command.
+"""Prove the CUDA path on one GPU: correctness, speed, and quality per minute.
 
-    python benchmarks/gpu_check.py --out results/                # everything, about 25 minutes
-    python benchmarks/gpu_check.py --out results/ --stages correctness,speed
-    python benchmarks/gpu_check.py --out results/ --stages quality --quality-minutes 8
-    python benchmarks/gpu_check.py --merge run1/ run2/ --out benchmarks/results/gpu
-    python benchmarks/gpu_check.py --out /tmp/smoke --smoke      # every stage, toy sizes, CPU
+A lent GPU gives 15 minutes of device time in all, so the default way is the plan's two calls
+of under 6 minutes each (each stage's time is capped; a stage that would not fit the call's
+budget is skipped and says so):
+
+    python benchmarks/gpu_check.py --plan 15min --call 1 --out r1/   # preflight, tests, speed
+    python benchmarks/gpu_check.py --plan 15min --call 2 --out r2/ --speed-from r1/gpu_check.json
+    python benchmarks/gpu_check.py --merge r1/ r2/ --out benchmarks/results/gpu
+    python benchmarks/gpu_check.py --out /tmp/smoke --smoke --plan 15min --call 1  # on a CPU
 
 Stages, in order of value, each written to the results as soon as it ends (a run cut off
-still leaves what it finished):
+still leaves what it finished; a child that hangs is killed with its whole process group):
 
-1. correctness (about 3 min): the CUDA-marked tests (`pytest -m cuda`): train → sample → eval
-   on the GPU, resume, the fast path against eager fp32, the gradient penalty against the
-   linear-critic reference in fp32 and under autocast, CUDA graphs, single-rank torchrun.
-2. speed (about 5 min): benchmarks/train_speed.py on the `paper` configuration (batch 64, 512
-   channels, 10 critic steps): ms per generator iteration of the plain eager port and of each
-   of textwgan's speed switches, one row each; TFLOP/s against a bf16 matmul peak measured in
-   the same run; peak memory; a torch.profiler summary of the fastest row.
-3. quality (about 15 min): the `default` preset on the 1B-Word sample (train = the two .tokens
-   files, reference = the held-out shard), a checkpoint about every minute of training; then
-   JS-4 of 640 and of 6,400 argmax samples at each, beside their floors, against minutes; the
-   best generator exported in bf16 (split into parts under 16 MiB if it must be).
-4. coco (a few minutes, not in the default --stages): the `small` preset trained on the
-   bundled COCO captions on the GPU, then its JS-4 against the held-out captions beside the
-   generator that ships in the package, by the same measure; its export is written, and
-   `beats_shipped` says whether it should replace the shipped one.
+0. preflight (under a minute): benchmarks/gpu_preflight.py, the CUDA paths an audit doubted,
+   each tried for a few steps: RNG restore, train and resume (eager, CUDA graphs, graphs with
+   weight clipping), the same samples on the GPU and the CPU, TF32 handed back.
+1. correctness: the CUDA-marked tests (`pytest -m cuda`): train → sample → eval on the GPU,
+   resume, the fast path against eager fp32, the gradient penalty against the linear-critic
+   reference in fp32 and under autocast, CUDA graphs (Adam and RMSprop), single-rank torchrun
+   with NCCL and DDP.
+2. speed: benchmarks/train_speed.py on the `paper` configuration (batch 64, 512 channels, 10
+   critic steps): ms per generator iteration of the plain eager port and of each of textwgan's
+   speed switches, one row each, written as each finishes; TFLOP/s against a bf16 matmul peak
+   measured in the same run; peak memory; then a torch.profiler summary of the eager fast path.
+3. quality: the `default` preset on the 1B-Word sample (train = the two .tokens files,
+   reference = the held-out shard), a checkpoint every --quality-every minutes of training (by
+   the clock); then JS-4 of 640 and of 6,400 argmax samples at each, beside their floors,
+   against minutes; the best generator exported in bf16 (split into parts under 16 MiB if it
+   must be).
+4. coco: the `small` preset trained on the bundled COCO captions on the GPU, then its JS-4
+   against the held-out captions beside the generator that ships in the package, by the same
+   measure; its export is written, and `beats_shipped` says whether it should replace it.
 
 The 1B-Word sample is read from --corpus-dir (default: ../shared/corpora/billion_word_sample
 beside the checkout, or shared/corpora/billion_word_sample inside it). A training stage's run
@@ -38,10 +45,12 @@ for the README), speed.png, quality.png, generator_bf16.pt (or generator_bf16.pt
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -57,7 +66,18 @@ ONE_B_FILES = ("1b_benchmark.dev.tokens", "1b_benchmark.test.tokens",
                "news.en.heldout-00000-of-00050")
 ONE_B_PLACES = (ROOT.parent / "shared" / "corpora" / "billion_word_sample",
                 ROOT / "shared" / "corpora" / "billion_word_sample")
-STAGES = ("correctness", "speed", "quality", "coco")
+STAGES = ("preflight", "correctness", "speed", "quality", "coco")
+# A lent GPU gives 15 minutes of device time in all, starts and transfers included: two calls
+# of at most 6 minutes each, with time to re-run one. Call 1 learns in its first minute
+# whether the rest is worth it (preflight), then proves correctness and speed; call 2 trains.
+PLANS = {
+    "15min": {
+        1: dict(stages="preflight,correctness,speed", preflight_timeout=60, test_timeout=120,
+                speed_timeout=150, speed_iters=10, budget_seconds=330),
+        2: dict(stages="quality,coco", quality_minutes=4.5, quality_slice=4.5,
+                quality_every=0.5, coco_minutes=1.0, budget_seconds=330),
+    },
+}
 PART_BYTES = 15 * 2**20  # under the 16 MiB a result file may have
 PUBLISHED = "gan_language.py reached JS-4 0.38 after about 17 hours on one 2017 GPU"
 
@@ -109,6 +129,15 @@ def summary(data: dict) -> str:
     return "\n".join(lines)
 
 
+def _preflight_lines(p: dict) -> list[str]:
+    lines = ["| check | result | seconds |", "|---|---|---|"]
+    for name, c in p["checks"].items():
+        detail = c["detail"].replace("|", "/")[:160]
+        lines.append(f"| {name} | {'ok' if c['ok'] else 'FAILED'}: {detail} | "
+                     f"{c['seconds']:.1f} |")
+    return lines
+
+
 def _correctness_lines(c: dict) -> list[str]:
     lines = [f"`{c['command']}`: {c['passed']} passed, {c['failed']} failed, "
              f"{c['skipped']} skipped in {c['seconds']:.0f} s", ""]
@@ -132,8 +161,13 @@ def _speed_lines(s: dict) -> list[str]:
               f"{t['speedup_at_least']:.0f}× plain): {'met' if t['met'] else 'not met'} "
               f"(best row `{s['best']}`: {t['ms_per_iter']:.1f} ms, {t['speedup']:.1f}×)."]
     if s.get("profile", {}).get("device_kernels_per_iter"):
-        lines.append(f"Kernel launches per iteration (best row): "
-                     f"{s['profile']['device_kernels_per_iter']:.0f}.")
+        lines.append(f"Kernels per iteration on the eager fast path: "
+                     f"{s['profile']['device_kernels_per_iter']:.0f}"
+                     + (f"; with CUDA graphs, {s['graph_launches_per_iter']} graph launches."
+                        if s.get("graph_launches_per_iter") else "."))
+    if s.get("failed"):
+        lines.append("Rows that failed: " + "; ".join(f"`{k}`: {v}"
+                                                      for k, v in s["failed"].items()))
     return lines
 
 
@@ -166,7 +200,8 @@ def _coco_lines(c: dict) -> list[str]:
     return lines
 
 
-SUMMARIES = {"correctness": _correctness_lines, "speed": _speed_lines,
+SUMMARIES = {"preflight": _preflight_lines, "correctness": _correctness_lines,
+             "speed": _speed_lines,
              "quality": _quality_lines, "coco": _coco_lines}
 
 
@@ -188,9 +223,42 @@ def merge(folders: list[Path], out: Path) -> None:
     results.save()
 
 
-STAGE_FILES = {"correctness": lambda v: [], "speed": lambda v: ["speed.png"],
+STAGE_FILES = {"preflight": lambda v: [], "correctness": lambda v: [],
+               "speed": lambda v: ["speed.png"],
                "quality": lambda v: ["quality.png", *v.get("export", {}).get("files", [])],
                "coco": lambda v: [v["export"]["file"]] if "export" in v else []}
+
+
+def run_child(cmd: list[str], timeout: float) -> dict:
+    """Run a child in its own process group; on timeout kill the whole group (torchrun's
+    workers too, which would otherwise keep the GPU) and say so instead of raising."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        out, err = proc.communicate(timeout=timeout)
+        return {"returncode": proc.returncode, "stdout": out, "stderr": err, "timeout": False}
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        return {"returncode": None, "stdout": out, "stderr": err, "timeout": True}
+
+
+def preflight(args, device: torch.device) -> dict:
+    """benchmarks/gpu_preflight.py in its own process: a minute that says whether the CUDA
+    paths the audit doubted work at all."""
+    out = args.state / "preflight.json"
+    out.unlink(missing_ok=True)
+    cmd = [sys.executable, "benchmarks/gpu_preflight.py", "--json", str(out), "--device",
+           str(device)]
+    r = run_child(cmd, args.preflight_timeout)
+    result = json.loads(out.read_text()) if out.exists() else {}
+    if r["timeout"] or not result.get("checks"):
+        why = "timeout" if r["timeout"] else f"exit {r['returncode']}"
+        return {"error": f"{why}\n{(r['stdout'] + r['stderr'])[-3000:]}", "partial": result}
+    result["ok"] = r["returncode"] == 0 and all(c["ok"] for c in result["checks"].values())
+    return result
 
 
 def correctness(args) -> dict:
@@ -202,11 +270,14 @@ def correctness(args) -> dict:
                "-p", "no:cacheprovider", f"--junitxml={report}"]
     report.unlink(missing_ok=True)  # an earlier call's report must not stand in for this one
     t0 = time.perf_counter()
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=args.test_timeout,
-                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    r = run_child(cmd, args.test_timeout)
+    if r["timeout"]:
+        return {"error": f"timeout: the tests ran past {args.test_timeout:.0f} s and were "
+                         f"killed\n{(r['stdout'] + r['stderr'])[-2000:]}",
+                "command": " ".join(cmd[2:])}
     if not report.exists():  # pytest stopped before it ran a test (a collection error)
-        return {"error": (r.stdout + r.stderr)[-3000:], "command": " ".join(cmd[2:]),
-                "returncode": r.returncode}
+        return {"error": (r["stdout"] + r["stderr"])[-3000:], "command": " ".join(cmd[2:]),
+                "returncode": r["returncode"]}
     suite = ET.parse(report).getroot()
     suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
     cases = []
@@ -220,24 +291,32 @@ def correctness(args) -> dict:
                       "message": (failed.get("message") or "")[:500] if failed is not None
                       else (skipped.get("message") or "")[:200] if skipped is not None
                       else None})
-    return {"command": " ".join(cmd[2:]), "returncode": r.returncode,
+    return {"command": " ".join(cmd[2:]), "returncode": r["returncode"],
             "seconds": time.perf_counter() - t0,
             "passed": sum(c["outcome"] == "passed" for c in cases),
             "failed": sum(c["outcome"] == "failed" for c in cases),
             "skipped": sum(c["outcome"] == "skipped" for c in cases), "tests": cases,
-            "output_tail": r.stdout[-3000:]}
+            "output_tail": r["stdout"][-3000:]}
 
 
 def speed(args, device: torch.device) -> dict:
     out = args.state / "speed.json"
-    preset, iters = ("small", 3) if args.smoke else ("paper", 20)
+    preset, iters = ("small", 3) if args.smoke else ("paper", args.speed_iters)
     cmd = [sys.executable, "benchmarks/train_speed.py", "--preset", preset, "--device",
            str(device), "--iters", str(iters), "--warmup", "3", "--profile", "--json", str(out)]
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=args.speed_timeout,
-                       env={**os.environ, "PYTHONPATH": str(ROOT)})
-    if r.returncode != 0:
-        return {"error": r.stderr[-3000:], "command": " ".join(cmd[1:])}
-    result = json.loads(out.read_text())
+    out.unlink(missing_ok=True)
+    r = run_child(cmd, args.speed_timeout)
+    # train_speed writes its JSON after every row: a timeout or a late failure keeps the rows
+    # that finished.
+    result = json.loads(out.read_text()) if out.exists() else {}
+    if r["returncode"] != 0 and not result.get("best"):
+        why = (f"timeout after {args.speed_timeout:.0f} s" if r["timeout"]
+               else f"exit {r['returncode']}")
+        return {"error": f"{why}\n{r['stderr'][-3000:]}", "command": " ".join(cmd[1:]),
+                "partial": result}
+    if r["returncode"] != 0:
+        result["warning"] = ("timeout" if r["timeout"] else f"exit {r['returncode']}") + \
+            ": " + (r["stderr"].strip().splitlines() or ["?"])[-1]
     best = result["rows"][result["best"]]
     result["targets"] = {"ms_per_iter_at_most": 20.0, "speedup_at_least": 10.0,
                          "ms_per_iter": best["ms_per_iter"], "speedup": result["speedup"],
@@ -302,34 +381,37 @@ def fastest(args, results: Results) -> tuple[bool, float | None]:
 
 
 def train_for(run: Path, corpus, preset: str, minutes: float, slice_minutes: float,
-              save_every: int, device: torch.device, graphs: bool) -> float:
+              save_minutes: float | None, device: torch.device, graphs: bool) -> float:
     """Train `run` (new, or resumed from its checkpoint) until it has `minutes` of training in
-    all, at most `slice_minutes` of them in this call; returns its training seconds."""
+    all, at most `slice_minutes` of them in this call, saving a step checkpoint every
+    `save_minutes` of training (None: at the end only): by wall-clock time, whatever the
+    preset's speed. Returns its training seconds."""
     from textwgan.checkpoint import CHECKPOINT_NAME, elapsed_of, load_checkpoint
     from textwgan.training import train
 
     ckpt = run / CHECKPOINT_NAME
     done = elapsed_of(load_checkpoint(ckpt)) if ckpt.exists() else 0.0
-    if done >= minutes * 60 - 1:
-        return done
-    kwargs = dict(out=run, device=str(device), time_limit=min(minutes * 60 - done,
-                                                              slice_minutes * 60),
-                  keep_last=100_000, diag_every=0, cuda_graphs=graphs)
-    if ckpt.exists():
-        train(corpus, resume=run, **kwargs)
-    else:
-        train(corpus, preset=preset, save_every=save_every, eval_every=10**9, iters=10**9,
-              **kwargs)
-    return elapsed_of(load_checkpoint(ckpt))
+    until = min(minutes * 60, done + slice_minutes * 60)
+    while done < until - 1:
+        # Each piece ends with an evaluation and a save at its last step (train's time limit).
+        piece = min(until - done, save_minutes * 60 if save_minutes else until - done)
+        kwargs = dict(out=run, device=str(device), time_limit=piece, keep_last=100_000,
+                      diag_every=0, cuda_graphs=graphs)
+        if ckpt.exists():
+            train(corpus, resume=run, **kwargs)
+        else:
+            train(corpus, preset=preset, save_every=10**9, eval_every=10**9, iters=10**9,
+                  **kwargs)
+        done = elapsed_of(load_checkpoint(ckpt))
+    return done
 
 
 def quality(args, device: torch.device, results: Results) -> dict:
     corpus = one_b_word(args)
     run = args.state / "quality-run"
-    graphs, ms = fastest(args, results)
-    # A checkpoint about every minute (from the speed stage's figure; 2,000 steps else).
-    every = 20 if args.smoke else max(1, int(60_000 / ms)) if ms else 2000
+    graphs, _ = fastest(args, results)
     preset = "tiny" if args.smoke else "default"
+    every = args.quality_minutes / 3 if args.smoke else args.quality_every
     done = train_for(run, corpus, preset, args.quality_minutes, args.quality_slice, every,
                      device, graphs)
     total = args.quality_minutes * 60
@@ -364,8 +446,8 @@ def coco(args, device: torch.device, results: Results) -> dict:
     run = args.state / "coco-run"
     graphs, _ = fastest(args, results)
     preset = "tiny" if args.smoke else args.coco_preset
-    done = train_for(run, corpus, preset, args.coco_minutes, args.coco_minutes,
-                     20 if args.smoke else 10**9, device, graphs)
+    done = train_for(run, corpus, preset, args.coco_minutes, args.coco_minutes, None, device,
+                     graphs)
     ckpt = load_checkpoint(run / CHECKPOINT_NAME)
     exported = export_generator(ckpt)
     counts, reference = sample_counts(args.smoke), heldout_reference(corpus)
@@ -475,31 +557,45 @@ def export_bf16(checkpoint: Path, out: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True, help="folder for the result files")
-    ap.add_argument("--stages", default="correctness,speed,quality",
-                    help=f"comma-separated, of: {', '.join(STAGES)}")
+    ap.add_argument("--plan", choices=sorted(PLANS), default=None,
+                    help="a budget's calls: --plan 15min --call 1 (preflight, correctness, "
+                         "speed), then --call 2 (quality, coco); each under 6 minutes")
+    ap.add_argument("--call", type=int, default=None, help="which call of --plan")
+    ap.add_argument("--stages", default=None,
+                    help=f"comma-separated, of: {', '.join(STAGES)} (default: preflight, "
+                         "correctness, speed, quality)")
     ap.add_argument("--state", type=Path, default=ROOT / "benchmarks" / "runs" / "gpu",
                     help="where runs and results persist between calls")
     ap.add_argument("--corpus-dir", type=Path, default=None,
                     help="the folder of the 1B-Word sample (default: ../shared/corpora/"
                          "billion_word_sample or shared/corpora/billion_word_sample)")
-    ap.add_argument("--quality-minutes", type=float, default=14.0,
-                    help="training minutes of the quality run, in all")
-    ap.add_argument("--quality-slice", type=float, default=14.0,
+    ap.add_argument("--quality-minutes", type=float, default=None,
+                    help="training minutes of the quality run, in all (default 14)")
+    ap.add_argument("--quality-slice", type=float, default=None,
                     help="training minutes in this call (spread the run over calls)")
+    ap.add_argument("--quality-every", type=float, default=None,
+                    help="training minutes between the quality run's checkpoints, each scored "
+                         "(default 1)")
     ap.add_argument("--coco-preset", default="small",
                     help="the preset of the COCO run (small: the shipped generator's size)")
-    ap.add_argument("--coco-minutes", type=float, default=4.0,
-                    help="training minutes of the COCO run")
+    ap.add_argument("--coco-minutes", type=float, default=None,
+                    help="training minutes of the COCO run (default 4)")
     ap.add_argument("--speed-from", type=Path, default=None, metavar="JSON",
                     help="an earlier call's gpu_check.json: its speed stage sets the training "
-                         "stages' checkpoint interval and CUDA graphs when this --state has none")
-    ap.add_argument("--test-timeout", type=float, default=420)
-    ap.add_argument("--speed-timeout", type=float, default=420)
+                         "stages' CUDA graphs when this --state has none")
+    ap.add_argument("--speed-iters", type=int, default=None,
+                    help="timed iterations per speed row (default 20)")
+    ap.add_argument("--preflight-timeout", type=float, default=None, help="default 120 s")
+    ap.add_argument("--test-timeout", type=float, default=None, help="default 200 s")
+    ap.add_argument("--speed-timeout", type=float, default=None, help="default 200 s")
+    ap.add_argument("--budget-seconds", type=float, default=None,
+                    help="skip a stage that would not finish within this many seconds of the "
+                         "start (its estimate is shown); default: no limit")
     ap.add_argument("--smoke", action="store_true",
                     help="toy sizes on whatever device there is: checks the script itself")
     ap.add_argument("--merge", type=Path, nargs="+", default=None, metavar="FOLDER",
                     help="join the --out folders of earlier calls into --out; runs nothing")
-    args = ap.parse_args()
+    args = apply_plan(ap.parse_args())
     if args.merge:
         missing = [str(f) for f in args.merge if not (f / "gpu_check.json").is_file()]
         if missing:
@@ -529,7 +625,10 @@ def main() -> None:
     if device.type != "cuda" and not args.smoke:
         raise SystemExit("no CUDA GPU is visible to PyTorch: this check needs one "
                          "(--smoke runs it at toy sizes on the CPU)")
-    if args.smoke:
+    if args.smoke:  # toy sizes on a CPU that may be busy: the plan's timeouts fit a GPU
+        for key in ("preflight_timeout", "test_timeout", "speed_timeout"):
+            setattr(args, key, max(getattr(args, key), 600))
+        args.budget_seconds = None
         args.quality_minutes = min(args.quality_minutes, 0.25)
         args.quality_slice = min(args.quality_slice, 0.25)
         args.coco_minutes = min(args.coco_minutes, 0.25)
@@ -538,8 +637,14 @@ def main() -> None:
     results = Results(args.state, args.out)
     env = environment(device)
     results.save(environment=env)
+    started = time.perf_counter()
     for stage in (s for s in STAGES if s in stages):
         t0 = time.perf_counter()
+        left = None if args.budget_seconds is None else args.budget_seconds - (t0 - started)
+        if left is not None and stage_estimate(stage, args) > left:
+            print(f"== {stage}: skipped, it needs up to {stage_estimate(stage, args):.0f} s "
+                  f"and {left:.0f} s of the budget are left", flush=True)
+            continue
         print(f"== {stage}", flush=True)
         value = run_stage(stage, args, device, results)
         value["stage_seconds"] = time.perf_counter() - t0
@@ -550,7 +655,42 @@ def main() -> None:
     print(f"results in {args.out}")
 
 
+DEFAULTS = dict(stages="preflight,correctness,speed,quality", quality_minutes=14.0,
+                quality_every=1.0, coco_minutes=4.0, speed_iters=20, preflight_timeout=120,
+                test_timeout=200,
+                speed_timeout=200, budget_seconds=None)
+
+
+def apply_plan(args):
+    """Fill the options a plan's call sets (options given on the command line win), then the
+    defaults."""
+    if (args.plan is None) != (args.call is None):
+        raise SystemExit("--plan and --call go together (for example --plan 15min --call 1)")
+    chosen = {}
+    if args.plan is not None:
+        calls = PLANS[args.plan]
+        if args.call not in calls:
+            raise SystemExit(f"--plan {args.plan} has calls {', '.join(map(str, calls))}")
+        chosen = calls[args.call]
+    for key, default in DEFAULTS.items():
+        if getattr(args, key) is None:
+            setattr(args, key, chosen.get(key, default))
+    if args.quality_slice is None:
+        args.quality_slice = chosen.get("quality_slice", args.quality_minutes)
+    return args
+
+
+def stage_estimate(stage: str, args) -> float:
+    """Seconds a stage needs at most, beyond its training: what --budget-seconds checks."""
+    return {"preflight": args.preflight_timeout, "correctness": args.test_timeout,
+            "speed": args.speed_timeout,
+            "quality": args.quality_slice * 60 + 60,
+            "coco": args.coco_minutes * 60 + 40}[stage]
+
+
 def run_stage(stage: str, args, device: torch.device, results: Results) -> dict:
+    if stage == "preflight":
+        return preflight(args, device)
     if stage == "correctness":
         return correctness(args)
     if stage == "speed":

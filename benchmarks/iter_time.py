@@ -22,14 +22,16 @@ import torch
 from textwgan.config import get_preset
 from textwgan.corpus import Corpus, bundled_corpus_path
 from textwgan.data import DeviceData
-from textwgan.device import resolve_device
+from textwgan.device import resolve_device, speed_for
 from textwgan.models import count_parameters
 from textwgan.training import build_state, critic_step, generator_step
 
 
 def time_preset(name: str, corpus: Corpus, device: torch.device, iters: int, warmup: int):
     config = get_preset(name).with_overrides(seq_len=corpus.seq_len)
-    state = build_state(config, len(corpus.charset), device)
+    speed = speed_for(True, device)  # the default fast path: what `textwgan train` pays
+    speed.apply_process_settings()
+    state = build_state(config, len(corpus.charset), device, speed)
     data = DeviceData(corpus, device)
 
     def one_iteration():

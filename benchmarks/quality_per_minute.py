@@ -65,6 +65,17 @@ CANDIDATES: dict[str, list[str]] = {
     "c64-ema": ["--critic-channels", "64", "--ema", "0.999"],
     "c32-b16": ["--critic-channels", "32", "--batch-size", "16"],
     "c64-b16-ema": ["--critic-channels", "64", "--batch-size", "16", "--ema", "0.999"],
+    # Round 3, for a budget of hours (`--tag long --budget 30m --threads 1`): candidates that
+    # could win once steps are plentiful, each from today's `small` (a 64-wide critic and a
+    # weight average), changing capacity or the optimizer's timescales.
+    "long-small": ["--critic-channels", "64", "--ema", "0.999"],
+    "long-gen256": ["--channels", "256", "--critic-channels", "64", "--ema", "0.999"],
+    "long-critic128": ["--critic-channels", "128", "--ema", "0.999"],
+    "long-critic4blocks": ["--critic-channels", "64", "--critic-blocks", "4", "--ema", "0.999"],
+    "long-gen4blocks": ["--blocks", "4", "--critic-channels", "64", "--critic-blocks", "2",
+                        "--ema", "0.999"],
+    "long-ttur": ["--critic-channels", "64", "--critic-iters", "1", "--lr", "2e-4",
+                  "--critic-lr", "6e-4", "--ema", "0.999"],
 }
 
 
@@ -88,12 +99,13 @@ def corpus_arg(name: str, runs: Path) -> str:
 
 
 def train_one(flags: list[str], corpus: str, run: Path, budget: str, seed: int,
-              eval_every: int) -> float:
+              eval_every: int, threads: int | None = None) -> float:
     """Train one run to its time limit; returns the wall seconds of the whole command."""
     cmd = [sys.executable, "-m", "textwgan", "train", corpus, *BASE, *flags,
            "--seed", str(seed), "--iters", "10000000", "--time-limit", budget,
            "--eval-every", str(eval_every), "--save-every", "10000000", "--keep-last", "0",
-           "--diag-every", "0", "--device", "cpu", "--out", str(run)]
+           "--diag-every", "0", "--device", "cpu", "--out", str(run),
+           *(["--threads", str(threads)] if threads else [])]
     t0 = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if r.returncode != 0:
@@ -169,6 +181,8 @@ def main() -> None:
     p.add_argument("--corpus", default="coco", help="coco, 1b, or a corpus folder")
     p.add_argument("--eval-every", type=int, default=100)
     p.add_argument("--tag", default="screen")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads per run (1: leave the other core free)")
     p.add_argument("--runs", type=Path, default=ROOT / "benchmarks" / "runs" / "quality")
     args = p.parse_args()
 
@@ -185,7 +199,8 @@ def main() -> None:
 
     results["meta"] = {"budget": args.budget, "corpus": args.corpus, "seeds": seeds,
                        "base": BASE, "eval_every": args.eval_every, "cpus": os.cpu_count(),
-                       "threads": torch.get_num_threads(), "torch": torch.__version__,
+                       "threads": args.threads or torch.get_num_threads(),
+                       "torch": torch.__version__,
                        "machine": platform.machine(), "date": time.strftime("%Y-%m-%d")}
     for name in names:
         res = results["candidates"].setdefault(name, {"flags": CANDIDATES[name], "runs": {}})
@@ -194,7 +209,7 @@ def main() -> None:
             if str(seed) not in res["runs"]:
                 if not (run / "checkpoint.pt").exists():
                     wall = train_one(CANDIDATES[name], corpus, run, args.budget, seed,
-                                     args.eval_every)
+                                     args.eval_every, args.threads)
                 else:
                     wall = None
                 row = score(run, corpus, seed)

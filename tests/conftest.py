@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from textwgan.corpus import bundled_corpus_path
+from textwgan.device import tf32, tf32_flags
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "corpora"
@@ -30,13 +31,17 @@ def _isolate(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     torch.manual_seed(0)
-    threads = torch.get_num_threads()
-    yield
+    threads, precision = torch.get_num_threads(), tf32_flags()
+    with tf32():  # the flags come back whatever the test does
+        yield
+        precision_after = tf32_flags()
     # On a CPU the thread count changes float sums: a command that leaves it changed makes
-    # every later exact-resume comparison in this process fail.
+    # every later exact-resume comparison in this process fail. TF32 left on (or off) by a
+    # library call changes a caller's later fp32 work on a GPU in the same way.
     leaked = torch.get_num_threads()
     torch.set_num_threads(threads)
     assert leaked == threads, f"the test left torch at {leaked} threads (was {threads})"
+    assert precision_after == precision, "the test's calls left the TF32 flags changed"
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from conftest import ROOT
 from typer.testing import CliRunner
 
 from textwgan.cli import app
+from textwgan.device import tf32
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
@@ -102,7 +103,9 @@ def test_gradient_penalty_of_a_linear_critic_on_cuda(autocast, scale):
 
     real = torch.nn.functional.one_hot(torch.randint(v, (16, t), device=CUDA), v).float()
     fake = torch.softmax(torch.randn(16, t, v, device=CUDA), -1)
-    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
+    # The fp32 case is the reference: TF32 off whatever an earlier call left (conftest hands
+    # the flags back after every test, and `train` after every run).
+    with tf32(False), torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
         gp = gradient_penalty(critic, real, fake)
     assert gp.dtype == torch.float32
     expected = (scale - 1) ** 2  # ‖∇D‖ = ‖w‖ everywhere
@@ -134,12 +137,31 @@ def test_cuda_graphs_capture_and_train(small_corpus, tmp_path):
     assert r.exit_code == 0, r.output
 
 
+@pytest.mark.parametrize("flags", [("--lipschitz", "clip"), ("--optimizer", "rmsprop")])
+def test_cuda_graphs_capture_rmsprop_steps(small_corpus, tmp_path, flags):
+    from textwgan.checkpoint import load_checkpoint
+
+    r = invoke("train", small_corpus, "--preset", "tiny", "--iters", "8", "--eval-every", "4",
+               "--device", "cuda", "--cuda-graphs", *flags, "--out", tmp_path / "c")
+    assert r.exit_code == 0 and "CUDA graphs are off" not in r.output, r.output
+    r = invoke("train", "--resume", tmp_path / "c", "--iters", "12")
+    assert r.exit_code == 0, r.output
+    ckpt = load_checkpoint(tmp_path / "c" / "checkpoint.pt")
+    assert ckpt["step"] == 12
+    if flags[1] == "clip":
+        assert all(v.abs().max() <= 0.01 + 1e-7 for k, v in ckpt["critic"].items()
+                   if k.endswith("weight"))
+
+
 def test_single_rank_torchrun_with_nccl(small_corpus, tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=1",
            "-m", "textwgan", "train", str(small_corpus), "--preset", "tiny", "--iters", "3",
-           "--device", "cuda", "--out", str(tmp_path / "ddp")]
+           "--device", "cuda", "--cuda-graphs", "--out", str(tmp_path / "ddp")]
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     config = json.loads((tmp_path / "ddp" / "config.json").read_text())
     assert config["ranks"] == 1 and config["device"].startswith("cuda")
+    # A torchrun launch joins an NCCL group and wraps DDP even at one rank, so CUDA graphs
+    # are refused for that reason: proof that the distributed path ran.
+    assert "CUDA graphs are off: under torchrun" in r.stdout + r.stderr, r.stderr[-2000:]

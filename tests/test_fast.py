@@ -9,7 +9,7 @@ import torch
 from textwgan.config import get_preset
 from textwgan.corpus import Corpus, bundled_corpus_path
 from textwgan.data import DeviceData
-from textwgan.device import EAGER, Speed, speed_for
+from textwgan.device import EAGER, Speed, speed_for, tf32
 from textwgan.graphs import StepGraph
 from textwgan.training import build_state, critic_step, generator_step
 
@@ -27,6 +27,11 @@ BF16_RTOL, BF16_ATOL = 5e-2, 2e-2
 def first_steps(speed: Speed, iters: int = 3, device: torch.device = CPU):
     """The W estimates and generator losses of the first `iters` iterations of `small` from
     seed 1 (tests/test_cuda.py runs it on the GPU, with and without CUDA graphs)."""
+    with tf32(speed.tf32):  # as `train` runs a step, and the caller's flags come back
+        return _first_steps(speed, iters, device)
+
+
+def _first_steps(speed: Speed, iters: int, device: torch.device):
     corpus = Corpus(BUNDLED)
     config = get_preset("small").with_overrides(seq_len=corpus.seq_len)
     state = build_state(config, len(corpus.charset), device, speed)

@@ -11,7 +11,7 @@ import sys
 
 from conftest import ROOT
 
-STAGES = ("correctness", "speed", "quality", "coco")
+STAGES = ("preflight", "correctness", "speed", "quality", "coco")
 
 
 def gpu_check(*args, tmp_path, timeout=900):
@@ -28,13 +28,14 @@ def check_limits(folder):
 
 def test_gpu_check_smoke_over_two_calls_then_merged(tmp_path):
     state, first, second, merged = (tmp_path / n for n in ("state", "one", "two", "merged"))
-    r = gpu_check("--out", first, "--state", state, "--smoke", "--stages", "correctness,speed",
+    # The 15-minute plan's two calls, as a GPU session runs them.
+    r = gpu_check("--out", first, "--state", state, "--smoke", "--plan", "15min", "--call", "1",
                   tmp_path=tmp_path)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     # The second call on a fresh machine: its state is new, the first call's speed figures
     # come along as a file.
-    r = gpu_check("--out", second, "--state", tmp_path / "state2", "--smoke", "--stages",
-                  "quality,coco", "--speed-from", first / "gpu_check.json", tmp_path=tmp_path)
+    r = gpu_check("--out", second, "--state", tmp_path / "state2", "--smoke", "--plan", "15min",
+                  "--call", "2", "--speed-from", first / "gpu_check.json", tmp_path=tmp_path)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     check_limits(first)
     check_limits(second)
@@ -47,6 +48,8 @@ def test_gpu_check_smoke_over_two_calls_then_merged(tmp_path):
     for stage in STAGES:  # each stage says where it ran
         env = result[stage]["environment"]
         assert env["device"] == "cpu" and "torch" in env
+    p = result["preflight"]
+    assert p["ok"] and {"rng_restore", "graphs_clip_resume", "same_samples"} <= set(p["checks"])
     c = result["correctness"]
     assert c["passed"] > 0 and c["failed"] == 0
     s = result["speed"]
@@ -81,8 +84,31 @@ def test_gpu_check_refuses_bad_arguments_in_one_line(tmp_path):
                        (["--stages", "quality", "--corpus-dir", tmp_path / "none"],
                         "the 1B-Word sample"),
                        (["--merge", tmp_path / "none"], "no gpu_check.json"),
+                       (["--plan", "15min"], "--plan and --call go together"),
+                       (["--plan", "15min", "--call", "3"], "has calls 1, 2"),
                        (["--smoke", "--speed-from", tmp_path / "none.json"], "cannot read")):
         r = gpu_check("--out", tmp_path / "out", "--state", tmp_path / "state", *args,
                       tmp_path=tmp_path, timeout=120)
         assert r.returncode != 0 and says in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_the_15_minute_plan_fits_two_calls_of_six_minutes():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import gpu_check
+
+    for call, stages in ((1, "preflight,correctness,speed"), (2, "quality,coco")):
+        args = gpu_check.apply_plan(_namespace(plan="15min", call=call))
+        assert args.stages == stages
+        worst = sum(gpu_check.stage_estimate(s, args) for s in stages.split(",")
+                    if s != "coco")  # coco runs only when the budget still allows it
+        assert worst <= args.budget_seconds <= 6 * 60
+
+
+def _namespace(**given):
+    import argparse
+
+    keys = ("stages", "quality_minutes", "quality_slice", "quality_every", "coco_minutes",
+            "speed_iters", "preflight_timeout", "test_timeout", "speed_timeout",
+            "budget_seconds")
+    return argparse.Namespace(**{k: None for k in keys}, **given)

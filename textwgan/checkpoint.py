@@ -309,10 +309,11 @@ def rng_state(device: torch.device | None = None) -> dict:
 
 def set_rng_state(state: dict, device: torch.device | None = None) -> None:
     """Restore onto `device`: the saved GPU state goes to whichever GPU trains now (under
-    torchrun every rank holds the same stream, so each rank takes rank 0's saved state)."""
-    torch.set_rng_state(state["torch"])
+    torchrun every rank holds the same stream, so each rank takes rank 0's saved state).
+    Generator states are CPU byte tensors whatever device a checkpoint was mapped to."""
+    torch.set_rng_state(state["torch"].cpu())
     cuda = state.get("cuda")
     if cuda is not None and device is not None and device.type == "cuda":
         if isinstance(cuda, list):  # checkpoints of textwgan 0.1.0 saved every GPU's state
             cuda = cuda[0]
-        torch.cuda.set_rng_state(cuda, device)
+        torch.cuda.set_rng_state(cuda.cpu(), device)

@@ -82,6 +82,50 @@ def cpu_threads(threads: int | None):
             torch.set_num_threads(before)
 
 
+def tf32_flags() -> tuple[str, object, object]:
+    """How TF32 is set now for fp32 matmuls and convolutions, in the API the caller used:
+    reading the legacy flags raises once the caller has used torch's newer precision API."""
+    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    try:
+        return "allow_tf32", matmul.allow_tf32, cudnn.allow_tf32
+    except RuntimeError:
+        return "fp32_precision", matmul.fp32_precision, cudnn.conv.fp32_precision
+
+
+def set_tf32(enabled: bool) -> None:
+    """TF32 on or off for fp32 matmuls and convolutions: process-wide switches, since PyTorch
+    has no per-module setting."""
+    torch.backends.cuda.matmul.allow_tf32 = enabled
+    torch.backends.cudnn.allow_tf32 = enabled
+
+
+@contextmanager
+def tf32(enabled: bool | None = None):
+    """Run a block with TF32 on or off (None: as set), then give the caller's flags back, as
+    `cpu_threads` gives the thread count back: a library call must not leave a caller's later
+    fp32 work rounded to TF32, nor take TF32 away from it."""
+    api, matmul, conv = tf32_flags()
+    try:
+        if enabled is not None:
+            set_tf32(enabled)
+        yield
+    finally:
+        if api == "allow_tf32":
+            torch.backends.cuda.matmul.allow_tf32 = matmul
+            torch.backends.cudnn.allow_tf32 = conv
+        else:
+            torch.backends.cuda.matmul.fp32_precision = matmul
+            torch.backends.cudnn.conv.fp32_precision = conv
+
+
+@contextmanager
+def process_settings(threads: int | None = None):
+    """A library call's process-wide settings, handed back when it ends: the CPU thread count
+    and the TF32 flags (the fast path switches TF32 on for a run)."""
+    with cpu_threads(threads) as count, tf32():
+        yield count
+
+
 @dataclass(frozen=True)
 class Speed:
     """How a step runs, not what it computes (up to rounding): the fast path's switches."""
@@ -103,10 +147,9 @@ class Speed:
                               cache_enabled=not self.cuda_graphs)
 
     def apply_process_settings(self) -> None:
-        # Process-wide switches (PyTorch has no per-module TF32 setting), set both ways: a run
-        # without the fast path computes in full fp32.
-        torch.backends.cuda.matmul.allow_tf32 = self.tf32
-        torch.backends.cudnn.allow_tf32 = self.tf32
+        # Set both ways: a run without the fast path computes in full fp32. `train` calls this
+        # inside `process_settings`, which hands the caller's flags back.
+        set_tf32(self.tf32)
 
 
 EAGER = Speed()

@@ -21,6 +21,8 @@ import torch.distributed as dist
 
 from .errors import InputError
 
+TORCHRUN_MARK = "TORCHELASTIC_RUN_ID"  # set by torchrun (and torch.distributed.run) alone
+
 
 @dataclass(frozen=True)
 class Shard:
@@ -29,6 +31,9 @@ class Shard:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    # Started by torchrun: the process group and DistributedDataParallel are used even at one
+    # rank, so that one GPU runs the real path (NCCL, all-reduce, barriers, DDP).
+    launched: bool = False
 
     @property
     def is_main(self) -> bool:
@@ -36,7 +41,7 @@ class Shard:
 
     @property
     def active(self) -> bool:
-        return self.world > 1
+        return self.world > 1 or self.launched
 
     def rows(self, global_batch: int) -> slice:
         """This rank's slice of a global batch (the batch size must divide evenly)."""
@@ -58,7 +63,7 @@ def env_shard() -> Shard:
                          "them); unset them for a single-process run") from None
     if world < 1 or not 0 <= rank < world:
         raise InputError(f"RANK {rank} does not fit WORLD_SIZE {world}")
-    return Shard(rank, world, local)
+    return Shard(rank, world, local, launched=TORCHRUN_MARK in os.environ)
 
 
 def setup(shard: Shard, device: torch.device) -> torch.device:

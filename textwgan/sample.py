@@ -16,6 +16,7 @@ import torch
 from .charset import PAD, Charset
 from .checkpoint import find_checkpoint, load_checkpoint, sampling_weights, shipped_generator
 from .config import MAX_SEED, Config
+from .device import tf32
 from .errors import InputError, setting
 from .models import Generator
 from .text import cut_at_pad
@@ -42,22 +43,30 @@ def check_sampling(n: int, seed: int, temperature: float) -> None:
 @torch.no_grad()
 def generate_ids(generator: Generator, n: int, seed: int = 0, temperature: float = 0.0,
                  batch_size: int = 1024) -> np.ndarray:
-    """(n, T) charset indices, cut at the first pad. Noise is drawn on the CPU from `seed`, so
-    the same seed gives the same samples on any device."""
+    """(n, T) charset indices, cut at the first pad. Noise is drawn on the CPU from `seed`, and
+    the generator runs in full fp32 (TF32 off for the call: on a GPU, cuDNN would otherwise
+    round convolutions to TF32 and flip some argmaxes), so the same seed gives the same samples
+    on any device."""
     check_sampling(n, seed, temperature)
     device = next(generator.parameters()).device
     rng = torch.Generator().manual_seed(seed)
     out = []
-    for start in range(0, n, batch_size):
-        z = generator.noise(min(batch_size, n - start), generator=rng).to(device)  # (B, Z)
-        logits = generator.logits(z).float()  # (B, T, V)
-        if temperature == 0:
-            ids = logits.argmax(-1)  # (B, T)
-        else:
-            probs = torch.softmax(logits.cpu() / temperature, dim=-1)  # (B, T, V)
-            ids = torch.multinomial(probs.flatten(0, 1), 1, generator=rng).view(probs.shape[:2])
-        out.append(ids.cpu().numpy())
+    with tf32(False):
+        for start in range(0, n, batch_size):
+            out.append(_batch_ids(generator, min(batch_size, n - start), rng, temperature,
+                                  device))
     return cut_at_pad(np.concatenate(out), PAD)
+
+
+def _batch_ids(generator: Generator, n: int, rng: torch.Generator, temperature: float,
+               device: torch.device) -> np.ndarray:
+    """(n, T) ids of one batch: argmax, or drawn at `temperature` from `rng` on the CPU."""
+    z = generator.noise(n, generator=rng).to(device)  # (B, Z)
+    logits = generator.logits(z).float()  # (B, T, V)
+    if temperature == 0:
+        return logits.argmax(-1).cpu().numpy()  # (B, T)
+    probs = torch.softmax(logits.cpu() / temperature, dim=-1)  # (B, T, V)
+    return torch.multinomial(probs.flatten(0, 1), 1, generator=rng).view(probs.shape[:2]).numpy()
 
 
 @dataclass

@@ -34,11 +34,11 @@ from .checkpoint import (
 from .config import SCHEDULE_FIELDS, Config, build_config, resumed_config, settings_diff
 from .corpus import Corpus
 from .data import DeviceData, MappedData, check_data_mode, training_data
-from .device import EAGER, Speed, busy_cpu_note, cpu_threads, resolve_device, speed_for
+from .device import EAGER, Speed, busy_cpu_note, process_settings, resolve_device, speed_for
 from .diagnostics import critic_diagnostics
 from .distributed import SINGLE, Shard, any_rank, barrier, env_shard, main_first, setup, teardown
 from .errors import InputError, TextWGANError, setting
-from .graphs import StepGraph, capture_blocker
+from .graphs import StepGraph, captured_speed
 from .losses import critic_loss, generator_loss
 from .metrics import DEFAULT_ORDERS, NgramCounts, distinct_rate, js_report
 from .models import Critic, Generator
@@ -81,7 +81,7 @@ class TrainState:
         return self.generator_ema if self.generator_ema is not None else self.generator
 
     def wrap(self, shard: Shard, device: torch.device) -> None:
-        """Wrap both nets in DistributedDataParallel when there are several ranks."""
+        """Wrap both nets in DistributedDataParallel under torchrun (even at one rank)."""
         self.shard = shard
         if not shard.active:
             return
@@ -99,7 +99,6 @@ def build_state(config: Config, vocab_size: int, device: torch.device, speed: Sp
     critic = Critic(config.model, vocab_size).to(device)
     t = config.train
     critic_lr = t.lr if t.critic_lr is None else t.critic_lr
-    speed.apply_process_settings()
     state = TrainState(generator, critic,
                        make_optimizer(generator.parameters(), t.lr, config, speed, device),
                        make_optimizer(critic.parameters(), critic_lr, config, speed, device),
@@ -114,19 +113,18 @@ def update_ema(state: TrainState, decay: float) -> None:
     """generator_ema ← d·generator_ema + (1 − d)·generator, d = min(decay, (1 + n)/(10 + n))."""
     n = state.ema_updates
     d = torch.clamp((1 + n) / (10 + n), max=decay)
-    with torch.no_grad():
-        for avg, p in zip(state.generator_ema.parameters(), state.generator.parameters(),
-                          strict=True):
-            avg.lerp_(p, 1 - d)
+    with torch.no_grad():  # one foreach kernel for all tensors, not one launch per tensor
+        torch._foreach_lerp_(list(state.generator_ema.parameters()),
+                             list(state.generator.parameters()), 1 - d)
     n.add_(1)
 
 
 def make_optimizer(params, lr: float, config: Config, speed: Speed = EAGER,
                    device: torch.device | None = None) -> torch.optim.Optimizer:
-    if config.train.optimizer_name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
-    # A captured step must keep Adam's step count on the GPU: `capturable`.
+    # A captured step must keep the optimizer's step count on the GPU: `capturable`.
     capturable = speed.cuda_graphs and device is not None and device.type == "cuda"
+    if config.train.optimizer_name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, capturable=capturable)
     return torch.optim.Adam(params, lr=lr, betas=config.train.betas,
                             fused=True if speed.fused_adam else None,
                             capturable=capturable)
@@ -135,8 +133,9 @@ def make_optimizer(params, lr: float, config: Config, speed: Speed = EAGER,
 def clip_weights(module: torch.nn.Module, c: float) -> None:
     """Every parameter into [−c, c], as the original WGAN does after each critic update."""
     with torch.no_grad():
-        for p in module.parameters():
-            p.clamp_(-c, c)
+        params = list(module.parameters())
+        torch._foreach_clamp_min_(params, -c)
+        torch._foreach_clamp_max_(params, c)
 
 
 def rank_noise(state: TrainState, batch_size: int, device: torch.device) -> torch.Tensor:
@@ -263,16 +262,13 @@ class Run:
 
     def __post_init__(self):
         self.main = self.state.shard.is_main
-        # The two steps, captured as CUDA graphs when asked and possible (graphs.py).
-        blocker = capture_blocker(self.device, self.state.shard.world,
-                                  isinstance(self.batches, MappedData))
-        capture = self.state.speed.cuda_graphs and blocker is None
+        # The two steps, captured as CUDA graphs when the speed asks (`captured_speed` has
+        # already turned them off where they cannot apply).
+        capture = self.state.speed.cuda_graphs
         self.critic_step = StepGraph(
             lambda: critic_step(self.state, self.batches, self.config), self.device, capture)
         self.generator_step = StepGraph(
             lambda: generator_step(self.state, self.config, self.device), self.device, capture)
-        if self.state.speed.cuda_graphs and blocker is not None:
-            self.emit("note", {"message": f"CUDA graphs are off: {blocker}"})
         # Non-finite losses are flagged on the device, so a step never waits for the host;
         # the flag is read when a log line, an evaluation or a save is due anyway.
         self.bad = torch.zeros((), dtype=torch.bool, device=self.device)
@@ -434,7 +430,7 @@ def train(corpus: str | Path | Corpus | None = None, *, preset: str = "auto",
     "start", "log", "diag", "eval", "save", "end" (rank 0 only). Under torchrun every rank
     trains its slice of each (global) batch and rank 0 alone writes.
     """
-    with cpu_threads(threads):
+    with process_settings(threads):  # the caller's threads and TF32 flags come back
         return _train(corpus, preset=preset, out=out, resume=resume, device=device, data=data,
                       fast=fast, cuda_graphs=cuda_graphs, seq_len=seq_len, lowercase=lowercase,
                       on_event=on_event, config=config, threads_given=threads is not None,
@@ -470,7 +466,7 @@ def _train(corpus, *, preset, out, resume, device, data, fast, cuda_graphs, seq_
         if not (run_dir / CHECKPOINT_NAME).is_file():
             raise InputError(f"{run_dir}: not a run folder with a {CHECKPOINT_NAME}; give "
                              f"{setting('resume')} the folder of the run to continue")
-        ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME, map_location=dev)
+        ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME, map_location="cpu")
         config = resumed_config(Config.from_dict(ckpt["config"]), **overrides)
         corpus_from_run = ckpt["corpus"]["path"] if corpus is None else None
     else:
@@ -486,7 +482,7 @@ def _train(corpus, *, preset, out, resume, device, data, fast, cuda_graphs, seq_
         run_dir = Path(out) if out is not None else None
         if run_dir is not None and folder_kind(run_dir) == "run" \
                 and (run_dir / CHECKPOINT_NAME).is_file():
-            ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME, map_location=dev)
+            ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME, map_location="cpu")
             saved = Config.from_dict(ckpt["config"])
             diff = settings_diff(saved, config.with_overrides(seq_len=saved.model.seq_len))
             if diff:
@@ -529,6 +525,11 @@ def _train(corpus, *, preset, out, resume, device, data, fast, cuda_graphs, seq_
                                  "fast": speed != EAGER, "threads": torch.get_num_threads(),
                                  "textwgan_version": __version__})
             batches = training_data(prepared, dev, data, shard)
+            speed, graphs_off = captured_speed(speed, dev, shard.active,
+                                               isinstance(batches, MappedData))
+            if graphs_off:
+                note(graphs_off)
+            speed.apply_process_settings()  # until `train` returns (process_settings)
             state = build_state(config, len(prepared.charset), dev, speed)
             if ckpt is None:
                 run = Run(state, batches, prepared, config, folder, dev, emit)
