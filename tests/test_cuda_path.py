@@ -36,7 +36,7 @@ def test_a_run_resumed_on_a_gpu_loads_its_checkpoint_onto_the_cpu(tmp_path, monk
         raise Loaded
 
     monkeypatch.setattr("textwgan.training.resolve_device", lambda name: CUDA)
-    monkeypatch.setattr("textwgan.training.load_checkpoint", load)
+    monkeypatch.setattr("textwgan.checkpoint.load_checkpoint", load)
     with pytest.raises(Loaded):
         if how == "resume":
             train(resume=run, iters=6, device="cuda")

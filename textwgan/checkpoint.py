@@ -36,6 +36,7 @@ from .charset import Charset
 from .config import Config
 from .errors import InputError
 from .fileio import atomic_write, is_torch_archive, temp_prefix, write_failure
+from .layout import BEST_NAME, CHECKPOINT_NAME, STEP_GLOB
 from .models import Critic, Generator
 
 if TYPE_CHECKING:
@@ -43,8 +44,6 @@ if TYPE_CHECKING:
     from .training import TrainState
 
 FORMAT, VERSION = "textwgan.checkpoint", 1
-CHECKPOINT_NAME = "checkpoint.pt"
-BEST_NAME = "best.pt"  # the checkpoint of the lowest JS-4 seen at an evaluation
 DEFAULT_ROOT = Path("checkpoints")
 EXPORT_KEYS = ("format", "version", "textwgan_version", "step", "config", "charset", "corpus",
                "generator", "metrics", "elapsed")
@@ -257,6 +256,47 @@ def _check_contents(ckpt: dict) -> None:
                 raise InputError(f"its {key} weight {name} has shape {tuple(got)}, but its "
                                  f"settings and charset of {len(charset)} symbols need "
                                  f"{tuple(tensor.shape)}")
+
+
+def saved_checkpoints(run_dir: Path) -> list[Path]:
+    """A run folder's training checkpoints, newest first: checkpoint.pt, the step_*.pt files
+    by step, then best.pt (never newer than checkpoint.pt)."""
+    steps = sorted(run_dir.glob(STEP_GLOB), reverse=True)
+    return [p for p in (run_dir / CHECKPOINT_NAME, *steps, run_dir / BEST_NAME) if p.is_file()]
+
+
+def resumable_checkpoint(run_dir: Path, note=lambda message: None) -> tuple[Path, dict] | None:
+    """The newest training checkpoint of a run folder that loads, and its contents (None: the
+    folder has no checkpoint file). A lost checkpoint.pt falls back to the newest step_*.pt
+    (or best.pt) that loads, and says so: restarting would throw the run away. A damaged
+    checkpoint.pt is refused, naming the checkpoint that would be resumed once it is moved
+    aside: the user decides whether to give up the steps since. Raises InputError when
+    checkpoints exist and none loads."""
+    candidates = saved_checkpoints(run_dir)
+    failed = []
+    for path in candidates:
+        try:
+            ckpt = load_checkpoint(path)
+        except InputError as e:
+            failed.append(e.message)
+            continue
+        if is_export(ckpt):
+            continue
+        if failed and failed[0].startswith(str(run_dir / CHECKPOINT_NAME)):
+            damaged = run_dir / CHECKPOINT_NAME
+            raise InputError(f"{failed[0]}; to resume from {path.name} (step {ckpt['step']:,})"
+                             f", the newest checkpoint that loads, move it aside first: mv "
+                             f"{damaged} {damaged}.damaged")
+        if path.name != CHECKPOINT_NAME:
+            note(f"{run_dir / CHECKPOINT_NAME} is missing; resuming from {path.name} (step "
+                 f"{ckpt['step']:,}), the newest checkpoint that loads")
+        return path, ckpt
+    if candidates:
+        raise InputError(failed[0] if len(candidates) == 1 else
+                         f"{run_dir}: none of its {len(candidates)} checkpoints loads "
+                         f"({failed[0] if failed else 'generator-only exports'}); move them "
+                         "away to start the run again")
+    return None
 
 
 def checkpoint_kind(path: Path) -> str | None:

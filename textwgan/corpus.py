@@ -23,9 +23,10 @@ import numpy as np
 
 from .charset import Charset
 from .errors import InputError
+from .layout import CHARSET_NAME, CORPUS_FORMAT, META_NAME
 from .text import MAX_SEQ_LEN, MIN_SEQ_LEN, make_normalizer
 
-FORMAT, VERSION = "textwgan.corpus", 1
+FORMAT, VERSION = CORPUS_FORMAT, 1
 _SCAN_ROWS = 1 << 20  # rows checked per numpy call when validating indices
 _PREPARE_AGAIN = "prepare the corpus again with `textwgan prepare`"
 
@@ -47,7 +48,7 @@ class Corpus:
         self.meta = _read_meta(self.path)
         self.seq_len: int = self.meta["seq_len"]
         try:
-            text = (self.path / "charset.json").read_text(encoding="utf-8")
+            text = (self.path / CHARSET_NAME).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             raise InputError(f"{self.path}: charset.json is missing or unreadable; "
                              f"{_PREPARE_AGAIN}") from None
@@ -119,7 +120,7 @@ class Corpus:
 
 
 def _read_meta(folder: Path) -> dict:
-    path = folder / "meta.json"
+    path = folder / META_NAME
     if not path.is_file():
         raise InputError(f"{folder}: not a corpus folder (no meta.json); make one with "
                          "`textwgan prepare SOURCE --out DIR`")

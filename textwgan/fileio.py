@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .errors import InputError, WriteError, setting
+from .layout import CORPUS_FILES, META_NAME, RUN_FILES, is_run
 
 _HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
 
@@ -205,9 +206,6 @@ def is_torch_archive(path: Path) -> bool:
         return False
 
 
-# Files that make a folder a run or a corpus, and which other output must never replace.
-RUN_FILES = ("checkpoint.pt", "best.pt", "log.jsonl", "config.json")
-CORPUS_FILES = ("meta.json", "charset.json", "train.npy", "heldout.npy")
 
 
 def check_output_file(path: str | Path, what: str,
@@ -226,11 +224,10 @@ def check_output_file(path: str | Path, what: str,
         raise InputError(f"{path}: is a PyTorch checkpoint; writing the {what} there would "
                          "destroy it; choose another name")
     folder = path.parent
-    if path.name in RUN_FILES and ((folder / "config.json").is_file()
-                                   or (folder / "checkpoint.pt").is_file()):
+    if path.name in RUN_FILES and is_run(folder):
         raise InputError(f"{path}: belongs to the training run in {folder}; writing the {what} "
                          "there would break the run; choose another name")
-    if path.name in CORPUS_FILES and (folder / "meta.json").is_file():
+    if path.name in CORPUS_FILES and (folder / META_NAME).is_file():
         raise InputError(f"{path}: belongs to the corpus in {folder}; choose another name")
     return path
 

@@ -30,7 +30,8 @@ from .charset import UNK, Charset
 from .corpus import FORMAT, VERSION, Corpus, bundled_corpus_path
 from .encoding import encode_chunk, encode_in_worker, init_worker
 from .errors import InputError, TextWGANError, setting
-from .fileio import CORPUS_FILES, clean_stale, temp_prefix, umask, write_failure
+from .fileio import clean_stale, temp_prefix, umask, write_failure
+from .layout import CHARSET_NAME, CORPUS_FILES, META_NAME, is_corpus
 from .sources import HF_PREFIX, InvalidBytes, Source, open_sources
 from .text import DEFAULT_SEQ_LEN, MAX_SEQ_LEN, MIN_SEQ_LEN, PAD_CP, make_normalizer
 
@@ -262,7 +263,7 @@ def check_out_folder(out: Path) -> None:
     entries = sorted(e.name for e in os.scandir(out))
     if not entries:
         return
-    if not _is_our_corpus(out):
+    if not is_corpus(out):
         shown = ", ".join(entries[:4]) + (", …" if len(entries) > 4 else "")
         raise InputError(f"{out}: exists and is not a corpus folder made by textwgan (it holds "
                          f"{shown}); choose another {setting('out')}: prepare replaces only "
@@ -273,14 +274,6 @@ def check_out_folder(out: Path) -> None:
         raise InputError(f"{out}: is a corpus folder that also holds other files ({shown}); "
                          "prepare replaces only folders that hold nothing else: move them "
                          f"out, or choose another {setting('out')}")
-
-
-def _is_our_corpus(folder: Path) -> bool:
-    try:
-        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(meta, dict) and meta.get("format") == FORMAT
 
 
 def prepare(sources: Sequence[str] | str, out: str | Path, *,
@@ -404,8 +397,8 @@ def _build(srcs: Sequence[Source], held_srcs: Sequence[Source], tmp: Path,
             "unk_rate": n_unk / max(n_chars, 1),
         },
     }
-    (tmp / "charset.json").write_text(charset.to_json(), encoding="utf-8")
-    (tmp / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n",
+    (tmp / CHARSET_NAME).write_text(charset.to_json(), encoding="utf-8")
+    (tmp / META_NAME).write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n",
                                    encoding="utf-8")
     return meta
 
@@ -437,10 +430,10 @@ def resolve_corpus(spec: str | Path | Corpus | None, *, seq_len: int | None = No
         corpus = spec
     elif spec is None:
         path = bundled_corpus_path()
-        if not (path / "meta.json").is_file():
+        if not (path / META_NAME).is_file():
             raise TextWGANError(f"the bundled corpus is missing at {path}; reinstall textwgan")
         corpus = Corpus(path)
-    elif Path(spec).is_dir() and (Path(spec) / "meta.json").exists():
+    elif Path(spec).is_dir() and (Path(spec) / META_NAME).exists():
         corpus = Corpus(spec)
     else:
         return _cached_corpus(str(spec), PrepareOptions(
@@ -467,7 +460,7 @@ def _cached_corpus(spec: str, opts: PrepareOptions, log) -> Corpus:
         stem = "stdin" if spec == "-" else (
             Path(spec.removeprefix(HF_PREFIX)).name.replace(":", "_") or "corpus")
         cached = default_cache_dir() / "corpora" / f"{stem}-{fp[:12]}"
-        if (cached / "meta.json").exists():
+        if (cached / META_NAME).exists():
             try:
                 corpus = Corpus(cached)
             except InputError:

@@ -5,7 +5,7 @@ files, written so that a crash never costs more than the steps since the last sa
     log.jsonl        one JSON record per line: train, diag and eval records
     checkpoint.pt    the latest checkpoint; best.pt (lowest JS-4); step_NNNNNNN.pt (the last few)
     samples/         step_NNNNNNN.txt: the evaluation samples of each evaluation
-    .lock            held (flock) by the process training in the folder
+    .lock            who holds the folder's lock (flock on the folder itself) while training
 
 A torn last log line (a full disk, a kill mid-write) is dropped when the run resumes.
 """
@@ -17,19 +17,25 @@ import os
 import socket
 from pathlib import Path
 
-from .checkpoint import BEST_NAME, CHECKPOINT_NAME, link_checkpoint, save_checkpoint
+from .checkpoint import link_checkpoint, save_checkpoint
 from .errors import InputError, setting
 from .fileio import atomic_write_text, clean_stale, write_failure, write_lines
+from .layout import (
+    BEST_NAME,
+    CHECKPOINT_NAME,
+    CONFIG_NAME,
+    LOCK_NAME,
+    LOG_NAME,
+    META_NAME,
+    RUN_FORMAT,
+    is_run,
+)
 
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks; one process per run folder is on the user
     fcntl = None
 
-RUN_FORMAT = "textwgan.run"
-LOCK_NAME = ".lock"
-LOG_NAME = "log.jsonl"
-CONFIG_NAME = "config.json"
 
 
 def folder_kind(path: Path) -> str:
@@ -40,28 +46,18 @@ def folder_kind(path: Path) -> str:
     if not path.is_dir():
         raise InputError(f"{path}: exists and is not a folder; give {setting('out')} a folder "
                          "for the run")
-    if (path / CHECKPOINT_NAME).is_file() or _is_run_config(path / CONFIG_NAME):
+    if is_run(path):
         return "run"
     entries = sorted(e.name for e in os.scandir(path)
                      if not e.name.startswith(".") and not (e.name == "samples" and e.is_dir()))
     if not entries:
         return "new"
-    if (path / "meta.json").is_file():
+    if (path / META_NAME).is_file():
         raise InputError(f"{path}: is a corpus folder; a run needs a folder of its own: choose "
                          f"another {setting('out')}")
     shown = ", ".join(entries[:4]) + (", …" if len(entries) > 4 else "")
     raise InputError(f"{path}: exists and is not a textwgan run folder (it holds {shown}); "
                      f"choose a new or empty folder for {setting('out')}")
-
-
-def _is_run_config(path: Path) -> bool:
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    # textwgan 0.1.0 wrote no format field; its config.json had these two keys
-    return isinstance(d, dict) and (d.get("format") == RUN_FORMAT
-                                    or {"config", "textwgan_version"} <= set(d))
 
 
 def recorded_threads(run_dir: Path) -> int | None:
@@ -126,25 +122,33 @@ class RunFolder:
             self._lock_fd = None
 
     def _lock(self) -> None:
+        """Lock the run folder itself, which a user does not delete by tidying as they might a
+        lock file; `.lock` only says who holds it."""
         if fcntl is None:
             return
-        path = self.path / LOCK_NAME
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         except OSError as e:
-            raise InputError(f"{path}: cannot create the run's lock file ({e.strerror})"
+            raise InputError(f"{self.path}: cannot open the run folder ({e.strerror})"
                              ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
             os.close(fd)
+            try:
+                holder = (self.path / LOCK_NAME).read_text(encoding="utf-8",
+                                                           errors="replace").strip()
+            except OSError:
+                holder = ""
             raise InputError(f"{self.path}: another textwgan train is using this run folder "
-                             f"({holder}); wait for it to finish, or choose another "
-                             f"{setting('out')}") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
+                             f"({holder or 'another process'}); wait for it to finish, or "
+                             f"choose another {setting('out')}") from None
         self._lock_fd = fd
+        try:
+            atomic_write_text(self.path / LOCK_NAME,
+                              f"pid {os.getpid()} on {socket.gethostname()}\n")
+        except (InputError, OSError):
+            pass  # only a note for the next process: the lock is held either way
 
     # ---------------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .errors import InputError
 from .fileio import SNIFF_BYTES, STDIN, clean_stale, looks_binary, temp_prefix
+from .layout import is_corpus, is_ours
 
 HF_PREFIX = "hf:"
 READ_BLOCK = 1 << 20
@@ -140,12 +141,7 @@ def resolve_sources(specs: Sequence[str], stack: contextlib.ExitStack) -> list[S
         except OSError as e:
             raise InputError(f"{spec}: cannot read ({e.strerror})") from None
         if stat.S_ISDIR(st.st_mode):
-            files = sorted(p for p in path.rglob("*") if p.is_file()
-                           and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                           and not _looks_binary(p))
-            if not files:
-                raise InputError(f"{spec}: folder holds no text files")
-            sources.extend(Source(str(p), p) for p in files)
+            sources.extend(Source(str(p), p) for p in folder_text_files(path, spec))
         elif stat.S_ISFIFO(st.st_mode) or (stat.S_ISCHR(st.st_mode) and _is_stdin(path)):
             sources.append(Source(spec, _spool(spec, stack)))
         elif stat.S_ISREG(st.st_mode):
@@ -156,6 +152,31 @@ def resolve_sources(specs: Sequence[str], stack: contextlib.ExitStack) -> list[S
         else:
             raise InputError(f"{spec}: is a device, not a text file, folder or pipe")
     return sources
+
+
+def folder_text_files(folder: Path, spec: str) -> list[Path]:
+    """Every non-hidden text file below `folder`, sorted. Corpus and run folders are textwgan's
+    own output, never text to learn from: one given as the source is refused, one found inside
+    the source (a corpus prepared into it earlier) is skipped. An unreadable subfolder is an
+    error, not a silent gap in the corpus."""
+    if is_ours(folder):
+        what = "corpus" if is_corpus(folder) else "run"
+        raise InputError(f"{spec}: is a {what} folder made by textwgan, not text; give the text "
+                         "files it was made from")
+    files: list[Path] = []
+
+    def unreadable(e: OSError) -> None:
+        raise InputError(f"{e.filename}: cannot read this folder of the source ({e.strerror}); "
+                         "make it readable, or give the files to read") from None
+
+    for top, dirs, names in os.walk(folder, onerror=unreadable):
+        here = Path(top)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not is_ours(here / d))
+        files.extend(here / n for n in names if not n.startswith(".")
+                     and (here / n).is_file() and not _looks_binary(here / n))
+    if not files:
+        raise InputError(f"{spec}: folder holds no text files")
+    return sorted(files)
 
 
 def _is_stdin(path: Path) -> bool:

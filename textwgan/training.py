@@ -27,8 +27,8 @@ from .checkpoint import (
     CHECKPOINT_NAME,
     DEFAULT_ROOT,
     elapsed_of,
-    load_checkpoint,
     restore_training,
+    resumable_checkpoint,
     training_checkpoint,
 )
 from .config import SCHEDULE_FIELDS, Config, build_config, resumed_config, settings_diff
@@ -39,6 +39,7 @@ from .diagnostics import critic_diagnostics
 from .distributed import SINGLE, Shard, any_rank, barrier, env_shard, main_first, setup, teardown
 from .errors import InputError, TextWGANError, setting
 from .graphs import StepGraph, captured_speed
+from .layout import is_corpus
 from .losses import critic_loss, generator_loss
 from .metrics import DEFAULT_ORDERS, NgramCounts, distinct_rate, js_report
 from .models import Critic, Generator
@@ -463,10 +464,7 @@ def _train(corpus, *, preset, out, resume, device, data, fast, cuda_graphs, seq_
         if preset not in ("auto", None):
             raise InputError(f"{setting('preset')} cannot change when resuming: a resumed run "
                              "keeps its settings")
-        if not (run_dir / CHECKPOINT_NAME).is_file():
-            raise InputError(f"{run_dir}: not a run folder with a {CHECKPOINT_NAME}; give "
-                             f"{setting('resume')} the folder of the run to continue")
-        ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME, map_location="cpu")
+        ckpt = _resume_point(run_dir, note)
         config = resumed_config(Config.from_dict(ckpt["config"]), **overrides)
         corpus_from_run = ckpt["corpus"]["path"] if corpus is None else None
     else:
@@ -480,9 +478,10 @@ def _train(corpus, *, preset, out, resume, device, data, fast, cuda_graphs, seq_
             if preset == "auto":
                 note(f"preset: {config.preset} (auto, on {dev.type})")
         run_dir = Path(out) if out is not None else None
-        if run_dir is not None and folder_kind(run_dir) == "run" \
-                and (run_dir / CHECKPOINT_NAME).is_file():
-            ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME, map_location="cpu")
+        found = (resumable_checkpoint(run_dir, note)
+                 if run_dir is not None and folder_kind(run_dir) == "run" else None)
+        if found is not None:
+            ckpt = found[1]
             saved = Config.from_dict(ckpt["config"])
             diff = settings_diff(saved, config.with_overrides(seq_len=saved.model.seq_len))
             if diff:
@@ -552,6 +551,28 @@ def _train(corpus, *, preset, out, resume, device, data, fast, cuda_graphs, seq_
         if owns_group:
             teardown(shard)
     return run_dir
+
+
+def _resume_point(run_dir: Path, note) -> dict:
+    """The checkpoint `--resume` continues from (loaded onto the CPU: state dicts move each
+    tensor to its parameter's device, and RNG states must stay CPU tensors)."""
+    if is_corpus(run_dir):
+        raise InputError(f"{run_dir}: is a corpus folder, not a run; give {setting('resume')} "
+                         "the folder of the run to continue")
+    if not run_dir.is_dir():
+        what = "no such run folder" if not run_dir.exists() else \
+            f"not a run folder with a {CHECKPOINT_NAME}"
+        raise InputError(f"{run_dir}: {what}; give {setting('resume')} the folder of the run "
+                         "to continue")
+    found = resumable_checkpoint(run_dir, note)
+    if found is None:
+        if folder_kind(run_dir) == "run":
+            raise InputError(f"{run_dir}: the run stopped before its first save, so there is "
+                             "nothing to resume; start it again with `textwgan train CORPUS "
+                             f"--out {run_dir}`")
+        raise InputError(f"{run_dir}: not a run folder (no {CHECKPOINT_NAME}); give "
+                         f"{setting('resume')} the folder of the run to continue")
+    return found[1]
 
 
 def _resolve_run_corpus(corpus, corpus_from_run: str | None, seq_len, lowercase, note) -> Corpus:

@@ -1,0 +1,64 @@
+"""What makes a file or folder textwgan's: the names of the files in a corpus folder and a run
+folder, and the checks that tell them from anything else. Every module asks here; no other
+module spells these names. No torch here (reading sources must stay light).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+# A corpus folder (corpus.py, preparation.py).
+CORPUS_FORMAT = "textwgan.corpus"
+META_NAME = "meta.json"
+CHARSET_NAME = "charset.json"
+TRAIN_NAME = "train.npy"
+HELDOUT_NAME = "heldout.npy"
+CORPUS_FILES = (META_NAME, CHARSET_NAME, TRAIN_NAME, HELDOUT_NAME)
+
+# A run folder (run.py, checkpoint.py).
+RUN_FORMAT = "textwgan.run"
+CHECKPOINT_NAME = "checkpoint.pt"
+BEST_NAME = "best.pt"  # the checkpoint of the lowest JS-4 seen at an evaluation
+LOG_NAME = "log.jsonl"
+CONFIG_NAME = "config.json"
+LOCK_NAME = ".lock"
+STEP_GLOB = "step_*.pt"
+RUN_FILES = (CHECKPOINT_NAME, BEST_NAME, LOG_NAME, CONFIG_NAME)
+
+
+def _json_dict(path: Path) -> dict | None:
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return d if isinstance(d, dict) else None
+
+
+def is_corpus(folder: Path) -> bool:
+    """A corpus folder that `prepare` made: its meta.json names the corpus format."""
+    meta = _json_dict(Path(folder) / META_NAME)
+    return meta is not None and meta.get("format") == CORPUS_FORMAT
+
+
+def is_run_config(path: Path) -> bool:
+    d = _json_dict(path)
+    # textwgan 0.1.0 wrote no format field; its config.json had these two keys
+    return d is not None and (d.get("format") == RUN_FORMAT
+                              or {"config", "textwgan_version"} <= set(d))
+
+
+def is_run(folder: Path) -> bool:
+    """A run folder that `train` made: a run's config.json, or a checkpoint of its own (a run
+    that lost its config still holds its training)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return False
+    if is_run_config(folder / CONFIG_NAME) or (folder / CHECKPOINT_NAME).is_file():
+        return True
+    return any(folder.glob(STEP_GLOB))
+
+
+def is_ours(folder: Path) -> bool:
+    """A folder textwgan made and reads back: a corpus or a run. Never read as text."""
+    return is_corpus(folder) or is_run(folder)
