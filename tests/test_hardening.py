@@ -37,8 +37,8 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 def assert_one_line_error(r, code: int = 2, *fragments: str) -> None:
     assert r.exit_code == code, r.output
-    assert "Traceback" not in r.output and r.exception is None or isinstance(
-        r.exception, SystemExit), r.output
+    assert "Traceback" not in r.output, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.output
     errors = [x for x in r.output.splitlines() if x.startswith("error:")]
     assert len(errors) == 1, r.output
     for fragment in fragments:

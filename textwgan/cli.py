@@ -538,7 +538,7 @@ def sample(
     if target is None:
         sys.stdout.write("".join(t.replace("\n", " ") + "\n" for t in texts))
     else:
-        write_lines(target, texts)
+        write_lines(target, texts, output="samples")
         say(f"wrote {len(texts)} samples to {target}")
 
 
@@ -605,7 +605,7 @@ def baseline(
     if target is None:
         sys.stdout.write("".join(t.replace("\n", " ") + "\n" for t in texts))
     else:
-        write_lines(target, texts)
+        write_lines(target, texts, output="samples")
         say(f"wrote {len(texts)} samples to {target}")
 
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from .charset import Charset
 from .errors import InputError
+from .fileio import clean_stale
 from .layout import CHARSET_NAME, CORPUS_FORMAT, META_NAME
 from .text import MAX_SEQ_LEN, MIN_SEQ_LEN, make_normalizer
 
@@ -41,6 +42,8 @@ class Corpus:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        if not self.path.exists():  # a prepare killed mid-swap left it aside: put it back
+            clean_stale(self.path.parent, self.path.name)
         if not self.path.is_dir():
             what = "is not a folder" if self.path.exists() else "does not exist"
             raise InputError(f"{self.path}: {what}; give a corpus folder made by "

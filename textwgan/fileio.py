@@ -9,13 +9,17 @@ live process's.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
+import json
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
+import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -77,11 +81,27 @@ def is_legacy_temp(entry: str) -> bool:
     return entry.startswith(".") and entry.endswith(".tmp") and _owner(entry) is None
 
 
+ASIDE = "aside"  # the last part of the name of a folder moved aside while it is replaced
+
+
+def aside_path(path: Path) -> Path:
+    """Where `replace_folder` moves the folder it replaces, for the instant of the swap."""
+    return path.with_name(f"{temp_prefix(path.name)}{ASIDE}.tmp")
+
+
+def _target_of_aside(entry: str) -> str | None:
+    """The name of the folder an aside copy was moved from (None: not an aside copy)."""
+    if _owner(entry) is None or not entry.endswith(f".{ASIDE}.tmp"):
+        return None
+    return entry[1:].rsplit(".", 4)[0]
+
+
 def clean_stale(folder: str | Path, name: str | None = None,
                 legacy: bool = False) -> list[Path]:
     """Remove the stale temporaries in `folder` (for targets called `name`, or all); with
     `legacy`, also those of textwgan 0.1.0, which name no owner (only where a lock proves that
-    no other process writes, as in a locked run folder)."""
+    no other process writes, as in a locked run folder). A folder moved aside by a process
+    killed in the middle of a swap is put back where it was, if nothing took its place."""
     removed = []
     try:
         entries = list(os.scandir(folder))
@@ -89,6 +109,10 @@ def clean_stale(folder: str | Path, name: str | None = None,
         return removed
     for entry in entries:
         if name is not None and not entry.name.startswith(f".{name}."):
+            continue
+        target = _target_of_aside(entry.name)
+        if target and is_stale(entry.name) and not os.path.lexists(Path(folder) / target):
+            os.replace(entry.path, Path(folder) / target)
             continue
         if is_stale(entry.name) or (legacy and is_legacy_temp(entry.name)):
             path = Path(entry.path)
@@ -138,8 +162,62 @@ class _Recording:
         return getattr(self.f, name)
 
 
-def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:
-    """Call `write` on a temporary file beside `path`, fsync it, then rename it over `path`."""
+def default_cache_dir() -> Path:
+    """TEXTWGAN_CACHE, or ~/.cache/textwgan where it is unset or empty (an empty one would
+    otherwise cache into whatever folder the command runs in)."""
+    given = os.environ.get("TEXTWGAN_CACHE", "").strip()
+    return Path(given).expanduser().absolute() if given else \
+        Path.home() / ".cache" / "textwgan"
+
+
+# --------------------------------------------------------------------------------------------
+# Outputs textwgan wrote: an --out file may be written over only when textwgan wrote it, as
+# the same kind of output, and nobody changed it since. Files carry no mark of their own, so
+# each one written is recorded (its path, kind and file identity) in the cache folder.
+
+OUTPUTS_NAME = "outputs.json"
+MAX_OUTPUTS = 2000  # the oldest records go first: a forgotten file is refused, never lost
+
+
+def _identity(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
+
+
+def _outputs() -> dict:
+    try:
+        d = json.loads((default_cache_dir() / OUTPUTS_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return d if isinstance(d, dict) else {}
+
+
+def remember_output(path: Path, kind: str) -> None:
+    """Record that textwgan wrote `path` as a `kind` output (best effort: a record that
+    cannot be written only means the file will not be replaced without being moved away)."""
+    try:
+        records = _outputs()
+        records.pop(str(path.resolve()), None)
+        records[str(path.resolve())] = [kind, *_identity(path)]
+        kept = dict(list(records.items())[-MAX_OUTPUTS:])
+        atomic_write_text(default_cache_dir() / OUTPUTS_NAME, json.dumps(kept))
+    except (OSError, InputError, WriteError):
+        pass
+
+
+def written_by_textwgan(path: Path, kind: str) -> bool:
+    """`path` is a `kind` output textwgan wrote, unchanged since."""
+    try:
+        return _outputs().get(str(path.resolve())) == [kind, *_identity(path)]
+    except OSError:
+        return False
+
+
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], object],
+                 output: str | None = None) -> Path:
+    """Call `write` on a temporary file beside `path`, fsync it, then rename it over `path`.
+    `output`: the kind of --out file this is, recorded so that a later command may write over
+    it (check_output_file)."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -165,7 +243,68 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:
         if isinstance(cause, OSError):
             raise write_failure(path, cause, existed) from None
         raise
+    if output is not None:
+        remember_output(path, output)
     return path
+
+
+def replace_folder(new: Path, out: Path) -> None:
+    """Put the folder `new` at `out`: readers see the old folder or the new one, never none.
+    Linux swaps the two in one step; elsewhere the old one is moved aside and the new one in,
+    with SIGINT, SIGTERM and SIGHUP held back between the two moves, and a kill -9 there
+    leaves the old folder aside, which the next writer's `clean_stale` puts back."""
+    if not os.path.lexists(out):
+        os.replace(new, out)
+    elif _exchange(new, out):  # `new` now holds the old folder
+        shutil.rmtree(new, ignore_errors=True)
+    else:
+        old = aside_path(out)
+        with signals_held():
+            os.replace(out, old)
+            os.replace(new, out)
+        shutil.rmtree(old, ignore_errors=True)
+    _fsync_dir(out.parent)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 with RENAME_EXCHANGE); False where the
+    system or its file system cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # a C library without it
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+@contextlib.contextmanager
+def signals_held():
+    """Hold SIGINT, SIGTERM and SIGHUP back for a block that must not be cut in two; they are
+    delivered when it ends. (Python handlers, not a signal mask: torch's threads would take a
+    masked signal for the whole process.) Only the main thread can do this."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    before = {}
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        before[sig] = signal.signal(sig, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+        for signum in held:
+            signal.raise_signal(signum)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -182,13 +321,13 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    return atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+def atomic_write_text(path: str | Path, text: str, output: str | None = None) -> Path:
+    return atomic_write(path, lambda f: f.write(text.encode("utf-8")), output)
 
 
-def write_lines(path: str | Path, lines: list[str]) -> Path:
+def write_lines(path: str | Path, lines: list[str], output: str | None = None) -> Path:
     """One line per item; newlines inside an item would split it, so they become spaces."""
-    return atomic_write_text(path, "".join(_one_line(line) + "\n" for line in lines))
+    return atomic_write_text(path, "".join(_one_line(line) + "\n" for line in lines), output)
 
 
 def _one_line(text: str) -> str:
@@ -229,6 +368,11 @@ def check_output_file(path: str | Path, what: str,
                          "there would break the run; choose another name")
     if path.name in CORPUS_FILES and (folder / META_NAME).is_file():
         raise InputError(f"{path}: belongs to the corpus in {folder}; choose another name")
+    if not (may_replace and may_replace(path)) and not written_by_textwgan(path, what):
+        article = "an" if what[:1] in "aeiou" else "a"
+        raise InputError(f"{path}: already exists and is not {article} {what} file that "
+                         f"textwgan wrote (or it changed since); choose another name for the "
+                         f"{what}, or move that file away first")
     return path
 
 

@@ -198,7 +198,7 @@ def plot_runs(runs: list[RunLog], out: str | Path) -> Path:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
     try:
-        atomic_write(out, lambda f: fig.savefig(f, format="png", dpi=110))
+        atomic_write(out, lambda f: fig.savefig(f, format="png", dpi=110), "figure")
     finally:
         plt.close(fig)
     return out
@@ -255,7 +255,7 @@ def plot_bench(result: dict, out: str | Path) -> Path:
             ax.legend(fontsize=7)
     fig.suptitle(result["signature"], fontsize=6)
     try:
-        atomic_write(out, lambda f: fig.savefig(f, format="png", dpi=110))
+        atomic_write(out, lambda f: fig.savefig(f, format="png", dpi=110), "figure")
     finally:
         plt.close(fig)
     return out

@@ -30,7 +30,14 @@ from .charset import UNK, Charset
 from .corpus import FORMAT, VERSION, Corpus, bundled_corpus_path
 from .encoding import encode_chunk, encode_in_worker, init_worker
 from .errors import InputError, TextWGANError, setting
-from .fileio import clean_stale, temp_prefix, umask, write_failure
+from .fileio import (
+    clean_stale,
+    default_cache_dir,
+    replace_folder,
+    temp_prefix,
+    umask,
+    write_failure,
+)
 from .layout import CHARSET_NAME, CORPUS_FILES, META_NAME, is_corpus
 from .sources import HF_PREFIX, InvalidBytes, Source, open_sources
 from .text import DEFAULT_SEQ_LEN, MAX_SEQ_LEN, MIN_SEQ_LEN, PAD_CP, make_normalizer
@@ -404,20 +411,11 @@ def _build(srcs: Sequence[Source], held_srcs: Sequence[Source], tmp: Path,
 
 
 def _replace_dir(new: Path, out: Path) -> None:
-    """Put folder `new` at `out`: readers see the old corpus or the new one, never a mixture.
-    `out` is checked again here: it may have changed while the corpus was being built."""
+    """Put folder `new` at `out`: readers see the old corpus or the new one, never a mixture
+    and never none. `out` is checked again here: it may have changed while the corpus was
+    being built."""
     check_out_folder(out)
-    if out.exists():
-        old = out.with_name(f"{temp_prefix(out.name)}old.tmp")
-        os.replace(out, old)
-        os.replace(new, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(new, out)
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("TEXTWGAN_CACHE", Path.home() / ".cache" / "textwgan"))
+    replace_folder(new, out)
 
 
 def resolve_corpus(spec: str | Path | Corpus | None, *, seq_len: int | None = None,
