@@ -344,6 +344,7 @@ def test_parallel_prepare_writes_the_same_corpus(tmp_path):
 
 def test_worker_pool_reads_a_bounded_window_ahead():
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     from textwgan.preparation import _bounded_map
 
@@ -354,7 +355,7 @@ def test_worker_pool_reads_a_bounded_window_ahead():
             pulled.append(i)
             yield i
 
-    with multiprocessing.get_context("spawn").Pool(2) as pool:
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
         results = _bounded_map(pool, abs, items(), window=4)
         assert next(results) == 0
         assert len(pulled) == 4  # not the whole input

@@ -128,3 +128,69 @@ def test_prepare_any_text_keeps_every_nonblank_line(tmp_path, pairs, lowercase, 
     prepare([str(src)], tmp_path / "c", **opts)
     c = Corpus(tmp_path / "c")
     assert c.decode(c.train) == expected  # every line, in order, normalized and cut
+
+
+# --------------------------------------------------------------------------------------------
+# One reader for every command's text input: eval and bench read samples as prepare reads
+# sources (a FIFO's writer awaited, devices refused, standard input read once).
+
+
+def _cli(*args, input=None):
+    from typer.testing import CliRunner
+
+    from textwgan.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args], input=input)
+
+
+def _one_error_line(r, *fragments):
+    assert r.exit_code == 2, r.output
+    errors = [x for x in r.output.splitlines() if x.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in r.output, r.output
+    for fragment in fragments:
+        assert fragment in errors[0], (fragment, r.output)
+
+
+@pytest.mark.parametrize("command", ["eval", "bench"])
+def test_a_fifo_without_a_writer_is_refused_in_time(tmp_path, monkeypatch, command):
+    import os
+    import time
+
+    from conftest import BUNDLED
+
+    monkeypatch.setattr(sources_mod, "FIFO_WAIT_S", 0.5)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    t0 = time.monotonic()
+    _one_error_line(_cli(command, fifo, "--corpus", BUNDLED), "no program writes to this pipe")
+    assert time.monotonic() - t0 < 30
+
+
+@pytest.mark.parametrize("command", ["eval", "bench"])
+def test_a_device_is_refused_before_it_is_read(command):
+    from conftest import BUNDLED
+
+    _one_error_line(_cli(command, "/dev/zero", "--corpus", BUNDLED), "is a device")
+
+
+def test_bench_reads_standard_input_once(tmp_path):
+    from conftest import BUNDLED, COCO_TEST
+
+    lines = COCO_TEST.read_text(encoding="utf-8").splitlines()[:50]
+    r = _cli("bench", "-", "--corpus", BUNDLED, "--json", input="\n".join(lines) + "\n")
+    assert r.exit_code == 0, r.output
+    import json
+
+    rows = json.loads(r.stdout[r.stdout.index("{"):])["rows"]
+    assert rows[0]["n"] == 50
+
+
+def test_utf16_text_is_named_with_the_way_to_convert_it(tmp_path):
+    from conftest import BUNDLED
+
+    path = tmp_path / "ps.txt"
+    path.write_bytes("a man riding a horse\r\n".encode("utf-16"))
+    _one_error_line(_cli("eval", path, "--corpus", BUNDLED), "UTF-16", "iconv")
+    _one_error_line(_cli("prepare", path, "--out", tmp_path / "c"), "UTF-16", "iconv")
+    path.write_bytes("no mark at all\n".encode("utf-16-le"))
+    _one_error_line(_cli("prepare", path, "--out", tmp_path / "c"), "UTF-16")

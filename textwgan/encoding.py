@@ -8,6 +8,10 @@ padded with PAD_CP, with the counts the report needs.
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,9 +39,22 @@ def encode_chunk(lines: list[str], normalizer, seq_len: int) -> Chunk:
 _worker: dict = {}
 
 
-def init_worker(lowercase: bool, seq_len: int) -> None:
+def init_worker(lowercase: bool, seq_len: int, parent: int | None = None) -> None:
+    # Ctrl-C reaches every process of the terminal's group: the parent decides to stop, and a
+    # worker finishes its chunk quietly instead of printing a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent is not None:
+        threading.Thread(target=_exit_without, args=(parent,), daemon=True).start()
     _worker["normalizer"] = make_normalizer(lowercase)
     _worker["seq_len"] = seq_len
+
+
+def _exit_without(parent: int) -> None:
+    """End this worker once its parent is gone (killed with -9, say): a worker blocked on
+    its task queue would otherwise wait forever."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def encode_in_worker(lines: list[str]) -> Chunk:

@@ -27,7 +27,7 @@ import numpy as np
 from .charset import PAD
 from .corpus import Corpus
 from .errors import InputError, setting
-from .fileio import STDIN, is_torch_archive, read_lines
+from .fileio import STDIN, is_torch_archive
 from .lm import MAX_ORDER, KneserNeyLM, window_counts
 from .metrics import (
     DEFAULT_ORDERS,
@@ -40,6 +40,7 @@ from .metrics import (
     word_validity,
     words,
 )
+from .sources import read_lines
 from .text import DEFAULT_SEQ_LEN, MAX_SEQ_LEN, MIN_SEQ_LEN, PAD_CP, codepoints, rows_to_text
 
 PROTOCOLS = ("heldout", "paper")

@@ -381,30 +381,23 @@ SNIFF_BYTES = 8192  # how much of a file is read to tell text from binary data
 
 
 def looks_binary(head: bytes) -> bool:
-    """NUL bytes: no text file has them (UTF-16 and UTF-32 text included, which we refuse)."""
+    """NUL bytes: no UTF-8 text file has them (UTF-16 and UTF-32 text do; we refuse those
+    with their own message, `not_text`)."""
     return b"\0" in head
 
 
-def read_lines(path: str | Path) -> list[str]:
-    """A samples file (or `-` for standard input): every line is one sample, empty ones too,
-    newline removed, nothing else; invalid UTF-8 bytes read as U+FFFD."""
-    if str(path) == STDIN:
-        data = sys.stdin.buffer.read()
-    else:
-        path = Path(path)
-        if path.is_dir():
-            raise InputError(f"{path}: is a folder, not a samples file")
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise InputError(f"{path}: no such file") from None
-        except OSError as e:
-            raise InputError(f"{path}: cannot read ({e.strerror})") from None
-    if looks_binary(data[:SNIFF_BYTES]):
-        raise InputError(f"{path}: looks like a binary file (it has NUL bytes), not text with "
-                         "one sample per line")
-    text = data.decode("utf-8-sig", errors="replace")
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()  # the newline that ends the last line does not start another
-    return lines
+def not_text(head: bytes, name: str) -> str | None:
+    """Why the bytes that start `name` are not UTF-8 text (None: they may be)."""
+    if not looks_binary(head):
+        return None
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or _alternating_nuls(head):
+        return (f"{name}: looks like UTF-16 text (what PowerShell's > writes), not UTF-8; "
+                f"convert it first, e.g. iconv -f UTF-16 -t UTF-8 {name} > {name}.utf8.txt")
+    return (f"{name}: looks like a binary file (it has NUL bytes), not UTF-8 text with one "
+            "example per line")
+
+
+def _alternating_nuls(head: bytes) -> bool:
+    """UTF-16 without a byte-order mark: ASCII text with a NUL beside every character."""
+    even, odd = head[0::2], head[1::2]
+    return len(head) >= 4 and (even.count(0) > 0.9 * len(even) or odd.count(0) > 0.9 * len(odd))

@@ -17,9 +17,14 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
+import sys
 import tempfile
+import types
 from collections import Counter, deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -151,22 +156,33 @@ def _raw_chunks(sources: Sequence[Source], seq_len: int) -> Iterator[list[str]]:
         yield chunk
 
 
-def _bounded_map(pool, fn, items: Iterator, window: int) -> Iterator:
-    """`pool.imap(fn, items)` that reads at most `window` items ahead (imap reads its input
-    as fast as it can, which would pull a whole corpus into memory)."""
+def _bounded_map(pool: ProcessPoolExecutor, fn, items: Iterator, window: int) -> Iterator:
+    """`pool.map(fn, items)` in order, reading at most `window` items ahead (map reads its
+    input as fast as it can, which would pull a whole corpus into memory). A worker that dies
+    (killed, out of memory) fails every pending result at once: nothing waits on it."""
     pending: deque = deque()
-    for item in items:
-        pending.append(pool.apply_async(fn, (item,)))
-        if len(pending) >= window:
-            yield pending.popleft().get()
-    while pending:
-        yield pending.popleft().get()
+    try:
+        for item in items:
+            with _sigint_blocked():  # a worker may start here: it inherits the blocked mask
+                pending.append(pool.submit(fn, item))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    except BrokenProcessPool:
+        raise TextWGANError("a prepare worker process ended unexpectedly (killed, or out of "
+                            "memory); run prepare again, with --workers 1 to use no worker "
+                            "processes") from None
 
 
 @contextlib.contextmanager
 def _encoder(opts: PrepareOptions, input_bytes: float):
     """A function from raw-line chunks to encoded `Chunk`s, in order: in this process, or
-    spread over worker processes (spawned: they import no torch, start fast and stay small)."""
+    spread over worker processes (spawned: they import no torch, start fast and stay small).
+
+    Workers ignore SIGINT (Ctrl-C reaches the whole process group; the parent alone stops,
+    and lets them finish their chunk), and end by themselves when the parent is gone, even
+    after kill -9."""
     workers = opts.workers
     if workers == 0:
         workers = min(os.cpu_count() or 1, 8) if input_bytes >= PARALLEL_MIN_BYTES else 1
@@ -174,10 +190,45 @@ def _encoder(opts: PrepareOptions, input_bytes: float):
         normalizer = make_normalizer(opts.lowercase)
         yield lambda chunks: (encode_chunk(c, normalizer, opts.seq_len) for c in chunks)
         return
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(workers, initializer=init_worker,
-                  initargs=(opts.lowercase, opts.seq_len)) as pool:
-        yield lambda chunks: _bounded_map(pool, encode_in_worker, chunks, 2 * workers)
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=init_worker,
+                               initargs=(opts.lowercase, opts.seq_len, os.getpid()))
+    try:
+        with _main_not_imported_by_workers():
+            yield lambda chunks: _bounded_map(pool, encode_in_worker, chunks, 2 * workers)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def _sigint_blocked():
+    """SIGINT blocked in this thread for the block: a process started here keeps it blocked
+    (masks survive fork and exec), so a Ctrl-C while a worker's interpreter starts cannot kill
+    it with a traceback. The parent still gets it, through another thread or at the end."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+@contextlib.contextmanager
+def _main_not_imported_by_workers():
+    """A spawned worker imports the parent's main script before it runs anything; a script
+    that calls `textwgan.prepare` without an `if __name__ == "__main__":` guard would then
+    prepare again in every worker, which spawns workers in turn. The workers need nothing from
+    that script (their code lives in textwgan.encoding), so while they start, the main module
+    they would import is a bare one."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 def _count_chars(rows: np.ndarray, counts: Counter) -> None:

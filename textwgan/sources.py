@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import hashlib
+import io
 import os
 import select
 import shutil
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
-from .fileio import SNIFF_BYTES, STDIN, clean_stale, looks_binary, temp_prefix
+from .fileio import SNIFF_BYTES, STDIN, clean_stale, not_text, temp_prefix
 from .layout import is_corpus, is_ours
 
 HF_PREFIX = "hf:"
@@ -145,9 +146,9 @@ def resolve_sources(specs: Sequence[str], stack: contextlib.ExitStack) -> list[S
         elif stat.S_ISFIFO(st.st_mode) or (stat.S_ISCHR(st.st_mode) and _is_stdin(path)):
             sources.append(Source(spec, _spool(spec, stack)))
         elif stat.S_ISREG(st.st_mode):
-            if _looks_binary(path):
-                raise InputError(f"{spec}: looks like a binary file (it has NUL bytes), not "
-                                 "text; give a UTF-8 text file, one example per line")
+            why = not_text(_head(path), spec)
+            if why:
+                raise InputError(why)
             sources.append(Source(spec, path))
         else:
             raise InputError(f"{spec}: is a device, not a text file, folder or pipe")
@@ -173,7 +174,7 @@ def folder_text_files(folder: Path, spec: str) -> list[Path]:
         here = Path(top)
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not is_ours(here / d))
         files.extend(here / n for n in names if not n.startswith(".")
-                     and (here / n).is_file() and not _looks_binary(here / n))
+                     and (here / n).is_file() and not not_text(_head(here / n), n))
     if not files:
         raise InputError(f"{spec}: folder holds no text files")
     return sorted(files)
@@ -186,10 +187,10 @@ def _is_stdin(path: Path) -> bool:
         return False
 
 
-def _looks_binary(path: Path) -> bool:
+def _head(path: Path) -> bytes:
     try:
         with open(path, "rb") as f:
-            return looks_binary(f.read(SNIFF_BYTES))
+            return f.read(SNIFF_BYTES)
     except OSError as e:
         raise InputError(f"{path}: cannot read ({e.strerror})") from None
 
@@ -204,17 +205,82 @@ def _spool(spec: str, stack: contextlib.ExitStack) -> Path:
     stack.callback(path.unlink, missing_ok=True)
     with os.fdopen(fd, "wb") as out:
         if spec == STDIN:
-            if sys.stdin is None or sys.stdin.isatty():
-                raise InputError("standard input is a terminal, not text: pipe text in, e.g. "
-                                 "cat corpus.txt | textwgan prepare - --out DIR")
-            shutil.copyfileobj(sys.stdin.buffer, out, READ_BLOCK)
+            shutil.copyfileobj(_stdin(), out, READ_BLOCK)
         else:
             with _open_stream(spec) as stream:
                 shutil.copyfileobj(stream, out, READ_BLOCK)
-    with open(path, "rb") as f:
-        if looks_binary(f.read(SNIFF_BYTES)):
-            raise InputError(f"{spec}: looks like binary data (it has NUL bytes), not text")
+    why = not_text(_head(path), "standard input" if spec == STDIN else spec)
+    if why:
+        raise InputError(why)
     return path
+
+
+def _stdin():
+    """Standard input's bytes, or one line on why there are none to read."""
+    stream = getattr(sys.stdin, "buffer", None)
+    closed = stream is None or sys.stdin.closed
+    if not closed:
+        try:
+            os.fstat(sys.stdin.fileno())  # `<&-` leaves a stream whose descriptor is gone
+        except io.UnsupportedOperation:
+            pass  # an in-memory stream (tests, notebooks): it has no descriptor to check
+        except (OSError, ValueError):
+            closed = True
+    if closed:
+        raise InputError("standard input is closed: pipe text in, e.g. cat samples.txt | "
+                         "textwgan eval - --corpus CORPUS")
+    if sys.stdin.isatty():
+        raise InputError("standard input is a terminal, not text: pipe text in, e.g. "
+                         "cat corpus.txt | textwgan prepare - --out DIR")
+    return stream
+
+
+_stdin_cache: dict = {}
+
+
+def read_input_bytes(spec: str | Path, what: str = "text") -> bytes:
+    """The bytes of a text input that a command reads whole (samples, a reference): a file,
+    `-` (standard input, read once per process: a second reader gets the same bytes), or a
+    FIFO (its writer awaited for at most FIFO_WAIT_S). Devices and folders are refused
+    before anything is read: /dev/zero would never end."""
+    if str(spec) == STDIN:
+        key = id(sys.stdin)
+        if key not in _stdin_cache:
+            _stdin_cache.clear()
+            _stdin_cache[key] = _stdin().read()
+        return _stdin_cache[key]
+    path = Path(spec)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{path}: is a folder, not a {what} file")
+    if stat.S_ISFIFO(st.st_mode):
+        with _open_stream(str(path)) as stream:
+            return stream.read()
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{path}: is a device, not a {what} file")
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror})") from None
+
+
+def read_lines(path: str | Path, what: str = "samples") -> list[str]:
+    """A samples file (or `-` for standard input): every line is one sample, empty ones too,
+    newline removed, nothing else; invalid UTF-8 bytes read as U+FFFD."""
+    data = read_input_bytes(path, what)
+    why = not_text(data[:SNIFF_BYTES], "standard input" if str(path) == STDIN else str(path))
+    if why:
+        raise InputError(why)
+    text = data.decode("utf-8-sig", errors="replace")
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the newline that ends the last line does not start another
+    return lines
 
 
 @contextlib.contextmanager
