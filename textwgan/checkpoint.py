@@ -69,7 +69,8 @@ def training_checkpoint(state: TrainState, config: Config, corpus: Corpus, metri
         "step": state.step,
         "config": config.to_dict(),
         "charset": list(corpus.charset.chars),
-        "corpus": {"path": str(corpus.path), "fingerprint": corpus.fingerprint,
+        # absolute: a relative path would name another corpus once the run resumes elsewhere
+        "corpus": {"path": str(corpus.path.absolute()), "fingerprint": corpus.fingerprint,
                    "seq_len": corpus.seq_len, "normalization": corpus.meta["normalization"]},
         "generator": state.generator.state_dict(),
         "critic": state.critic.state_dict(),

@@ -58,7 +58,7 @@ app = typer.Typer(
 
 def _console(stderr: bool) -> Console:
     stream = sys.stderr if stderr else sys.stdout
-    tty = stream.isatty()
+    tty = stream is not None and not stream.closed and stream.isatty()  # closed: `>&-`
     # Not a terminal (a file, a pipe): no wrapping, so long lines and commands stay whole.
     return Console(stderr=stderr, emoji=False, highlight=False, soft_wrap=not tty,
                    width=None if tty else 1000, markup=False)
@@ -847,4 +847,16 @@ def plot(
 
 
 def main() -> None:
-    app()
+    """The installed command: every failure, writing the output included, is one line."""
+    if sys.stdout is None:  # started with standard output closed (`>&-`)
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
+        say("error: standard output is closed; nothing can be shown", "bold red")
+        raise SystemExit(2)
+    try:
+        app()
+    except BrokenPipeError:  # `textwgan ... | head`: the reader has all it wanted
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (no flush error at exit)
+        raise SystemExit(141) from None
+    except OSError as e:  # writing standard output failed (a full disk, /dev/full)
+        say(f"error: cannot write the output ({e.strerror or e})", "bold red")
+        raise SystemExit(1) from None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,6 +151,9 @@ class Reference:
                              f"got {protocol!r}")
         self.protocol = protocol
         if corpus is not None:
+            if train is not None:
+                raise InputError(f"{setting('train')} applies only with {setting('reference')}: "
+                                 f"a corpus ({setting('corpus')}) brings its own training split")
             c = corpus if isinstance(corpus, Corpus) else Corpus(corpus)
             if seq_len is not None and seq_len != c.seq_len:
                 raise InputError(f"{c.path}: is prepared with seq_len {c.seq_len}; "
@@ -582,6 +586,8 @@ def bench(inputs: Sequence, *, corpus: str | Path | Corpus | None = None,
     else 640), plus a "real text" row: models at argmax and at each temperature, the
     Kneser–Ney `baseline` (e.g. "kn5") at each temperature (1.0 when none is given), sorted by
     JS-4 (the highest order when 4 is not asked for). Returns {"rows", "n", "signature"}."""
+    if isinstance(inputs, (str, os.PathLike)):  # one input, not its characters
+        inputs = [inputs]
     if not inputs and baseline is None:
         raise InputError("give at least one samples file, checkpoint or run folder")
     temps = parse_temperatures(temperatures)

@@ -366,6 +366,7 @@ def _options(options: PrepareOptions | None, settings: dict) -> PrepareOptions:
 def prepare_sources(srcs: Sequence[Source], held_srcs: Sequence[Source], out: Path,
                     opts: PrepareOptions, fp: str | None = None) -> dict:
     """The pipeline on sources already opened; returns the metadata written."""
+    _check_heldout_apart(srcs, held_srcs)
     out = _real(out)
     fp = fp or fingerprint(srcs, held_srcs, opts)
     try:
@@ -385,6 +386,22 @@ def prepare_sources(srcs: Sequence[Source], held_srcs: Sequence[Source], out: Pa
             raise write_failure(out, e, kept=out.exists()) from None
         raise
     return meta
+
+
+def _check_heldout_apart(srcs: Sequence[Source], held_srcs: Sequence[Source]) -> None:
+    """A held-out file that is one of the training sources (or a copy of one) would score
+    generators against their own training text: JS 0 for copying."""
+    for held in held_srcs:
+        for src in srcs:
+            if held.path is None or src.path is None:
+                continue
+            same = os.path.samefile(held.path, src.path) or (
+                held.size() == src.size() and held.fingerprint() == src.fingerprint())
+            if same:
+                raise InputError(f"{held.spec}: the held-out file is also a training source "
+                                 f"({src.spec}); scores against it would reward copying: give "
+                                 "text kept apart from training, or leave "
+                                 f"{setting('heldout_file')} out to hold out a fraction")
 
 
 def _build(srcs: Sequence[Source], held_srcs: Sequence[Source], tmp: Path,
@@ -487,7 +504,7 @@ def resolve_corpus(spec: str | Path | Corpus | None, *, seq_len: int | None = No
     else:
         return _cached_corpus(str(spec), PrepareOptions(
             seq_len=DEFAULT_SEQ_LEN if seq_len is None else seq_len,
-            lowercase=bool(lowercase)).validate(), log)
+            lowercase=False if lowercase is None else lowercase).validate(), log)
     check_prepared(corpus, seq_len=seq_len, lowercase=lowercase)
     return corpus
 

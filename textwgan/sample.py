@@ -65,7 +65,11 @@ def _batch_ids(generator: Generator, n: int, rng: torch.Generator, temperature: 
     logits = generator.logits(z).float()  # (B, T, V)
     if temperature == 0:
         return logits.argmax(-1).cpu().numpy()  # (B, T)
-    probs = torch.softmax(logits.cpu() / temperature, dim=-1)  # (B, T, V)
+    logits = logits.cpu()
+    probs = torch.softmax(logits / temperature, dim=-1)  # (B, T, V)
+    if not torch.isfinite(probs).all():  # so low a temperature that logits / T overflows:
+        # the same distribution from logits shifted to a maximum of 0 (no inf − inf)
+        probs = torch.softmax((logits - logits.amax(-1, keepdim=True)) / temperature, dim=-1)
     return torch.multinomial(probs.flatten(0, 1), 1, generator=rng).view(probs.shape[:2]).numpy()
 
 

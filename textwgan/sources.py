@@ -84,6 +84,11 @@ class InvalidBytes:
 codecs.register_error("textwgan.count", InvalidBytes.handler)
 
 
+def split_lines(text: str) -> list[str]:
+    """Lines as a file's are read: \n, \r\n and a lone \r end a line, nothing else."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
 def file_lines(path: Path, keep_chars: int) -> Iterator[str]:
     """Stream a file's lines: UTF-8 (bad bytes counted and replaced), a leading BOM dropped,
     \n, \r\n and a lone \r all ending a line. Reads fixed-size blocks, never a whole line."""
@@ -98,7 +103,7 @@ def file_lines(path: Path, keep_chars: int) -> Iterator[str]:
                 text, first = text.removeprefix("\ufeff"), False
             if block and text.endswith("\r"):  # maybe half of a \r\n: wait for the next block
                 text, carry = text[:-1], "\r"
-            pieces = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            pieces = split_lines(text)
             for piece in pieces[:-1]:
                 yield (partial + piece).lstrip()[:keep_chars]
                 partial = ""
@@ -126,7 +131,12 @@ def resolve_sources(specs: Sequence[str], stack: contextlib.ExitStack) -> list[S
                          "standard input, or hf:NAME")
     sources: list[Source] = []
     for spec in specs:
+        if not isinstance(spec, (str, os.PathLike)):
+            raise InputError(f"a source must be a path or a name, got {type(spec).__name__}")
         spec = str(spec)
+        if not spec.strip():
+            raise InputError("an empty source name (an unset shell variable?): name a text "
+                             "file, a folder of text files, - for standard input, or hf:NAME")
         if spec.startswith(HF_PREFIX):
             _parse_hf(spec)  # a malformed spec fails here, before any work
             sources.append(Source(spec))
@@ -276,8 +286,7 @@ def read_lines(path: str | Path, what: str = "samples") -> list[str]:
     why = not_text(data[:SNIFF_BYTES], "standard input" if str(path) == STDIN else str(path))
     if why:
         raise InputError(why)
-    text = data.decode("utf-8-sig", errors="replace")
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = split_lines(data.decode("utf-8-sig", errors="replace"))
     if lines and lines[-1] == "":
         lines.pop()  # the newline that ends the last line does not start another
     return lines
@@ -341,8 +350,9 @@ def _hf_lines(spec: str) -> Iterator[str]:
     column = _text_column(spec, ds.features)
     for batch in ds.iter(batch_size=HF_BATCH):
         for text in batch[column]:
-            # A record may hold several lines; each non-empty line is one example, as for files.
-            yield from (text or "").splitlines()
+            # A record may hold several lines; each is one example, split exactly as a file's
+            # lines are (\n, \r\n, \r; not str.splitlines's form feeds or U+2028).
+            yield from split_lines(text or "")
 
 
 def _text_column(spec: str, features) -> str:

@@ -506,9 +506,8 @@ def _train(corpus, *, preset, out, resume, device, data, fast, cuda_graphs, seq_
         with main_first(shard):  # one rank prepares (and caches) a text corpus, then the rest
             prepared = _resolve_run_corpus(corpus, corpus_from_run, seq_len, lowercase, note)
         config = config.with_overrides(seq_len=prepared.seq_len).validate()
-        if ckpt is not None and ckpt["charset"] != prepared.charset.chars:
-            raise InputError(f"{run_dir}: was trained with another charset than "
-                             f"{prepared.path} has; resume it on the corpus it was trained on")
+        if ckpt is not None:
+            _check_same_corpus(run_dir, ckpt, prepared)
         run_dir = run_dir or default_run_dir(prepared, config)
         speed = speed_for(fast, dev, cuda_graphs)
         before = recorded_threads(run_dir) if ckpt is not None and dev.type == "cpu" else None
@@ -551,6 +550,18 @@ def _train(corpus, *, preset, out, resume, device, data, fast, cuda_graphs, seq_
         if owns_group:
             teardown(shard)
     return run_dir
+
+
+def _check_same_corpus(run_dir: Path, ckpt: dict, corpus: Corpus) -> None:
+    """A run continues only on the corpus it trained on: the same charset is not enough (two
+    corpora of one language share most of theirs), the fingerprint must match too."""
+    saved = ckpt.get("corpus", {}).get("fingerprint")
+    if ckpt["charset"] != corpus.charset.chars or (saved and saved != corpus.fingerprint):
+        where = ckpt.get("corpus", {}).get("path", "?")
+        raise InputError(f"{run_dir}: was trained on another corpus ({where}, fingerprint "
+                         f"{str(saved)[:12]}) than {corpus.path} (fingerprint "
+                         f"{corpus.fingerprint[:12]}); resume it on the corpus it was trained "
+                         "on")
 
 
 def _resume_point(run_dir: Path, note) -> dict:
