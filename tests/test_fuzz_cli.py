@@ -102,7 +102,7 @@ def positional(command: str, w: dict, out: Path) -> list[str]:
 
 def files(folder: Path) -> dict[str, tuple[int, int]]:
     return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in folder.rglob("*") if p.is_file()}
+            for p in folder.rglob("*") if not p.is_symlink() and p.is_file()}
 
 
 @st.composite
@@ -119,16 +119,53 @@ def invocations(draw):
     return command, args
 
 
-@given(invocations())
+# What may already stand at --out: nothing, or something the user made that no command may
+# replace or follow into a loop.
+SHAPES = ("new", "user file", "folder", "symlink loop", "dangling symlink", "fifo",
+          "symlink to user file")
+
+
+def make_shape(out: Path, shape: str) -> None:
+    if shape == "user file":
+        out.write_text("the user's own text\n", encoding="utf-8")
+    elif shape == "folder":
+        out.mkdir()
+        (out / "notes.txt").write_text("keep me\n", encoding="utf-8")
+    elif shape == "symlink loop":
+        out.symlink_to(out.name)
+    elif shape == "dangling symlink":
+        out.symlink_to(out.parent / "nowhere")
+    elif shape == "fifo":
+        os.mkfifo(out)
+    elif shape == "symlink to user file":
+        (out.parent / "theirs.txt").write_text("the user's own text\n", encoding="utf-8")
+        out.symlink_to(out.parent / "theirs.txt")
+
+
+def entries(folder: Path) -> dict[str, object]:
+    """Every entry, links as links (a loop cannot be followed), files by size and time."""
+    found = {}
+    for p in folder.rglob("*"):
+        if p.is_symlink():
+            found[str(p.relative_to(folder))] = ("link", os.readlink(p))
+        elif p.is_file():
+            found[str(p.relative_to(folder))] = (p.stat().st_size, p.stat().st_mtime_ns)
+    return found
+
+
+@given(invocations(), st.sampled_from(SHAPES))
 @settings(max_examples=int(os.environ.get("TEXTWGAN_FUZZ_EXAMPLES", "120")), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-def test_any_option_values_give_exit_0_or_2_and_no_stray_files(world, monkeypatch, invocation):
+def test_any_option_values_give_exit_0_or_2_and_no_stray_files(world, monkeypatch, invocation,
+                                                               shape):
     command, args = invocation
     cwd = Path(tempfile.mkdtemp(prefix="fuzz-"))
     try:
         monkeypatch.chdir(cwd)
         suffix = {"export": "g.pt", "sample": "s.txt", "baseline": "s.txt"}.get(command, "out")
         out = cwd / suffix
+        make_shape(out, shape)
+        users = entries(cwd) if shape != "new" else {}
         watched = [cwd, world["run"]]
         before = [files(f) for f in watched]
         r = runner.invoke(app, [command, *positional(command, world, out), *args])
@@ -141,5 +178,8 @@ def test_any_option_values_give_exit_0_or_2_and_no_stray_files(world, monkeypatc
                    for k in set(a) | set(b) if a.get(k) != b.get(k)]
         stray = [c for c in changed if not c.startswith(f"{cwd}/{suffix}")]
         assert not stray, (command, args, stray)
+        if users:  # what the user had at --out is still there, unchanged
+            now = entries(cwd)
+            assert {k: now.get(k) for k in users} == users, (command, args, shape, r.output)
     finally:
         shutil.rmtree(cwd, ignore_errors=True)

@@ -347,11 +347,23 @@ def is_torch_archive(path: Path) -> bool:
 
 
 
+def refuse_broken_link(path: Path) -> None:
+    """A symbolic link that leads nowhere, or back to itself, is nobody's output to replace."""
+    try:
+        broken = path.is_symlink() and not path.exists()
+    except OSError:  # a loop, on some systems
+        broken = True
+    if broken:
+        raise InputError(f"{path}: is a symbolic link that leads nowhere (or in a loop); give "
+                         f"{setting('out')} another name, or remove the link")
+
+
 def check_output_file(path: str | Path, what: str,
                       may_replace: Callable[[Path], bool] | None = None) -> Path:
     """Refuse an output path that would destroy something: a folder, a checkpoint (unless
     `may_replace` allows that one), or a file a run or a corpus folder depends on."""
     path = Path(path)
+    refuse_broken_link(path)
     if path.is_dir():
         raise InputError(f"{path}: is a folder; give {setting('out')} a file name for the "
                          f"{what}")

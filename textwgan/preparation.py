@@ -38,6 +38,7 @@ from .errors import InputError, TextWGANError, setting
 from .fileio import (
     clean_stale,
     default_cache_dir,
+    refuse_broken_link,
     replace_folder,
     temp_prefix,
     umask,
@@ -307,6 +308,7 @@ def _encode_file(path: Path, seq_len: int, charset: Charset, split: _Split | Non
 
 def _real(out: Path) -> Path:
     """A symlink to a folder is replaced where it points (the link stays a link)."""
+    refuse_broken_link(out)
     return out.resolve() if out.is_symlink() else out
 
 

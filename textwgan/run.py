@@ -19,7 +19,13 @@ from pathlib import Path
 
 from .checkpoint import link_checkpoint, save_checkpoint
 from .errors import InputError, setting
-from .fileio import atomic_write_text, clean_stale, write_failure, write_lines
+from .fileio import (
+    atomic_write_text,
+    clean_stale,
+    refuse_broken_link,
+    write_failure,
+    write_lines,
+)
 from .layout import (
     BEST_NAME,
     CHECKPOINT_NAME,
@@ -41,6 +47,7 @@ except ImportError:  # Windows: no advisory locks; one process per run folder is
 def folder_kind(path: Path) -> str:
     """"new" (absent or empty) or "run" (a textwgan run); anything else is refused, since a
     run writes several files into its folder."""
+    refuse_broken_link(path)
     if not path.exists():
         return "new"
     if not path.is_dir():
