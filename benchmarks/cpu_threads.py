@@ -32,16 +32,12 @@ torch.set_num_threads(threads)
 from textwgan.config import get_preset
 from textwgan.corpus import Corpus, bundled_corpus_path
 from textwgan.data import DeviceData
-from textwgan.training import build_state, critic_step, generator_step
+from textwgan.training import Iteration, build_state
 corpus = Corpus(bundled_corpus_path())
 config = get_preset(preset).with_overrides(seq_len=corpus.seq_len)
-state = build_state(config, len(corpus.charset), torch.device("cpu"))
-data = DeviceData(corpus, torch.device("cpu"))
 cpu = torch.device("cpu")
-def one():
-    for _ in range(config.train.critic_iters):
-        critic_step(state, data, config)
-    generator_step(state, config, cpu)
+state = build_state(config, len(corpus.charset), cpu)
+one = Iteration(state, DeviceData(corpus, cpu), config, cpu)
 t_end = time.perf_counter() + warmup
 while time.perf_counter() < t_end:
     one()

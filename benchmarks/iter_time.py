@@ -24,7 +24,7 @@ from textwgan.corpus import Corpus, bundled_corpus_path
 from textwgan.data import DeviceData
 from textwgan.device import resolve_device, speed_for
 from textwgan.models import count_parameters
-from textwgan.training import build_state, critic_step, generator_step
+from textwgan.training import Iteration, build_state
 
 
 def time_preset(name: str, corpus: Corpus, device: torch.device, iters: int, warmup: int):
@@ -34,10 +34,10 @@ def time_preset(name: str, corpus: Corpus, device: torch.device, iters: int, war
     state = build_state(config, len(corpus.charset), device, speed)
     data = DeviceData(corpus, device)
 
+    iteration = Iteration(state, data, config, device)
+
     def one_iteration():
-        for _ in range(config.train.critic_iters):
-            critic_step(state, data, config)
-        generator_step(state, config, device)
+        iteration()
         if device.type == "cuda":
             torch.cuda.synchronize()
 

@@ -40,9 +40,8 @@ from textwgan.config import get_preset
 from textwgan.corpus import Corpus, bundled_corpus_path
 from textwgan.data import DeviceData
 from textwgan.device import EAGER, Speed, resolve_device, speed_for
-from textwgan.graphs import StepGraph
 from textwgan.models import Critic, Generator, count_parameters
-from textwgan.training import build_state, critic_step, generator_step
+from textwgan.training import Iteration, build_state
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -124,17 +123,9 @@ def textwgan_step(config, corpus: Corpus, device: torch.device, speed: Speed):
     """One generator iteration of textwgan's own step with `speed`; returns (callable, state,
     the graphs)."""
     state = build_state(config, len(corpus.charset), device, speed)
-    data = DeviceData(corpus, device)
-    # StepGraph captures only where CUDA is; elsewhere it runs the step eagerly.
-    critic = StepGraph(lambda: critic_step(state, data, config), device, speed.cuda_graphs)
-    gen = StepGraph(lambda: generator_step(state, config, device), device, speed.cuda_graphs)
-
-    def iteration():
-        for _ in range(config.train.critic_iters):
-            critic()
-        gen()
-
-    return iteration, state, (critic, gen)
+    # Captured only where CUDA is; elsewhere the steps run eagerly.
+    iteration = Iteration(state, DeviceData(corpus, device), config, device)
+    return iteration, state, iteration
 
 
 def profile_summary(fn, device: torch.device, iters: int = 3) -> dict:
@@ -236,7 +227,7 @@ def main() -> None:
         summarize(result)
         write(out, result)  # after every row: a hang later keeps what finished
     if graphs is not None:
-        result["graphs_captured"] = all(g.captured for g in graphs)
+        result["graphs_captured"] = graphs.captured
         write(out, result)
     if args.profile and "fast" in result["rows"]:
         # The eager fast path: a replayed graph's kernels would be counted one by one, and

@@ -113,7 +113,7 @@ def test_folder_source_reads_all_text_files_sorted(tmp_path):
     (tmp_path / "src" / "sub" / "a.txt").write_text("alpha\n", encoding="utf-8")
     (tmp_path / "src" / ".hidden").write_text("secret\n", encoding="utf-8")
     (tmp_path / "src" / "held.txt").write_text("held\n", encoding="utf-8")
-    (tmp_path / "h.txt").write_text("held\n", encoding="utf-8")
+    (tmp_path / "h.txt").write_text("kept apart\n", encoding="utf-8")
     corpus = prepare([str(tmp_path / "src")], tmp_path / "c",
                      heldout_file=str(tmp_path / "h.txt"))
     assert corpus.meta["sources"] == ["b.txt", "held.txt", "a.txt"]

@@ -10,8 +10,7 @@ from textwgan.config import get_preset
 from textwgan.corpus import Corpus, bundled_corpus_path
 from textwgan.data import DeviceData
 from textwgan.device import EAGER, Speed, speed_for, tf32
-from textwgan.graphs import StepGraph
-from textwgan.training import build_state, critic_step, generator_step
+from textwgan.training import Iteration, build_state
 
 BUNDLED = bundled_corpus_path()
 
@@ -37,16 +36,14 @@ def _first_steps(speed: Speed, iters: int, device: torch.device):
     state = build_state(config, len(corpus.charset), device, speed)
     data = DeviceData(corpus, device)
     torch.manual_seed(1)
-    # StepGraph runs the steps eagerly unless the speed asks for CUDA graphs on a GPU.
-    critic = StepGraph(lambda: critic_step(state, data, config), device, speed.cuda_graphs)
-    gen = StepGraph(lambda: generator_step(state, config, device), device, speed.cuda_graphs)
+    # The steps run eagerly unless the speed asks for CUDA graphs on a GPU.
+    iteration = Iteration(state, data, config, device)
     w, g = [], []
     for _ in range(iters):
-        for _ in range(config.train.critic_iters):
-            stats = critic()
+        stats, g_loss = iteration()
         w.append(stats["w_estimate"].item())
-        g.append(gen().item())
-    assert critic.captured == gen.captured == (speed.cuda_graphs and device.type == "cuda")
+        g.append(g_loss.item())
+    assert iteration.captured == (speed.cuda_graphs and device.type == "cuda")
     return torch.tensor(w), torch.tensor(g), state
 
 

@@ -36,7 +36,7 @@ from .charset import Charset
 from .config import Config
 from .errors import InputError
 from .fileio import atomic_write, is_torch_archive, temp_prefix, write_failure
-from .layout import BEST_NAME, CHECKPOINT_NAME, STEP_GLOB
+from .layout import BEST_NAME, CHECKPOINT_NAME, STEP_GLOB, is_corpus, is_run
 from .models import Critic, Generator
 
 if TYPE_CHECKING:
@@ -259,6 +259,25 @@ def _check_contents(ckpt: dict) -> None:
                                  f"{tuple(tensor.shape)}")
 
 
+def _no_checkpoint_in(folder: Path) -> str:
+    """Why a folder given as a checkpoint holds none, in the words that fit what it is."""
+    if is_corpus(folder):
+        return (f"{folder}: is a corpus folder, not a run; give a run folder or a checkpoint "
+                "file (the corpus is what --corpus takes)")
+    runs = sorted(p.parent.name for p in folder.glob(f"*/{CHECKPOINT_NAME}"))
+    if runs:
+        shown = ", ".join(runs[:5]) + (", …" if len(runs) > 5 else "")
+        return (f"{folder}: holds runs, not a checkpoint of its own ({shown}); give one of "
+                f"them, e.g. {folder / runs[-1]}")
+    if is_run(folder):
+        if any(folder.glob(STEP_GLOB)) or (folder / BEST_NAME).is_file():
+            return (f"{folder}: has lost its {CHECKPOINT_NAME}; give one of its step_*.pt "
+                    f"files, or resume it with `textwgan train --out {folder}`")
+        return (f"{folder}: the run has no checkpoint yet (it is still training, or it stopped "
+                "before its first save)")
+    return f"{folder}: not a run folder (no {CHECKPOINT_NAME}); give a run folder or a checkpoint"
+
+
 def saved_checkpoints(run_dir: Path) -> list[Path]:
     """A run folder's training checkpoints, newest first: checkpoint.pt, the step_*.pt files
     by step, then best.pt (never newer than checkpoint.pt)."""
@@ -323,7 +342,7 @@ def find_checkpoint(spec: str | Path | None = None, root: str | Path = DEFAULT_R
         if path.is_dir():
             if (path / CHECKPOINT_NAME).is_file():
                 return path / CHECKPOINT_NAME
-            raise InputError(f"{path}: run folder holds no {CHECKPOINT_NAME} yet")
+            raise InputError(_no_checkpoint_in(path))
         raise InputError(f"{path}: no such checkpoint file or run folder")
     root = Path(root)
     found = sorted(root.glob(f"*/{CHECKPOINT_NAME}"), key=lambda p: p.stat().st_mtime)

@@ -45,7 +45,50 @@ def _plain_argument_help() -> None:
 
 
 _plain_argument_help()
+
+try:  # typer vendors click from 0.20 on; earlier versions use the click package
+    from typer._click.exceptions import UsageError as _ClickUsageError
+except ImportError:
+    from click.exceptions import UsageError as _ClickUsageError
+
+
+class _UsageError(_ClickUsageError):
+    """A command line click cannot parse, told in one line like every other error."""
+
+    def __init__(self, e: _ClickUsageError):
+        super().__init__(e.format_message(), e.ctx)
+
+    def show(self, file=None) -> None:
+        where = self.ctx.command_path if self.ctx is not None else "textwgan"
+        say(f"error: {self.message} (see: {where} --help)", "bold red")
+
+
+def _one_line(e: _ClickUsageError) -> _ClickUsageError:
+    # A bare `textwgan` shows its help, which click raises as a usage error of its own.
+    if isinstance(e, _UsageError) or type(e).__name__ == "NoArgsIsHelpError":
+        return e
+    return _UsageError(e)
+
+
+class _OneLineErrors(typer.core.TyperGroup):
+    """Click's usage errors (an unknown option, a missing argument) as one `error:` line,
+    not its four-line usage block."""
+
+    def make_context(self, *args, **kwargs):
+        try:
+            return super().make_context(*args, **kwargs)
+        except _ClickUsageError as e:
+            raise _one_line(e) from None
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except _ClickUsageError as e:
+            raise _one_line(e) from None
+
+
 app = typer.Typer(
+    cls=_OneLineErrors,
     name="textwgan",
     help="Character-level text GANs with WGAN-GP: prepare a corpus, train, sample, evaluate.",
     epilog="Example: textwgan train && textwgan sample -n 10",
@@ -69,8 +112,10 @@ err = _console(stderr=True)
 
 
 def say(message: str, style: str | None = None) -> None:
-    """One line on stderr, shown exactly as written (paths included)."""
-    err.print(Text(message, style=style or ""), soft_wrap=True)
+    """One line on stderr, shown exactly as written (paths included; bytes of a file name
+    that are not UTF-8 shown as \\xNN escapes)."""
+    shown = message.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    err.print(Text(shown, style=style or ""), soft_wrap=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -114,7 +159,8 @@ def _caller_threads_kept():
 
 
 def _fail(message: str, code: int) -> typer.Exit:
-    say(f"error: {message}", "bold red")
+    # One line, whatever the message holds: a path with a newline in it stays on it.
+    say("error: " + message.replace("\r", "\\r").replace("\n", "\\n"), "bold red")
     return typer.Exit(code)
 
 

@@ -285,7 +285,11 @@ def build_config(preset: str = "auto", device_type: str = "cpu", **overrides: An
 
 def resumed_config(saved: Config, **overrides: Any) -> Config:
     """A resumed run's config: its own settings, with only schedule fields changed."""
-    fixed = sorted(k for k, v in overrides.items() if v is not None and k not in SCHEDULE_FIELDS)
+    current = {**saved.to_dict()["model"], **saved.to_dict()["train"]}
+    given = {k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()}
+    # The run's own value, given again (`--seed 0` for a run of seed 0), changes nothing.
+    fixed = sorted(k for k, v in given.items() if v is not None and k not in SCHEDULE_FIELDS
+                   and (k not in current or current[k] != v))
     if fixed:
         may = ", ".join(setting(k) for k in sorted(SCHEDULE_FIELDS))
         raise InputError(f"{setting(fixed[0])} cannot change when resuming: a resumed run keeps "

@@ -124,12 +124,16 @@ class Corpus:
 
 def _read_meta(folder: Path) -> dict:
     path = folder / META_NAME
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"{folder}: not a corpus folder (no meta.json); make one with "
                          "`textwgan prepare SOURCE --out DIR`")
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror})") from None
+    try:
+        meta = json.loads(text)
+    except ValueError:
         raise InputError(f"{path}: not valid JSON; {_PREPARE_AGAIN}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise InputError(f"{folder}: not a textwgan corpus folder (meta.json has no "

@@ -14,9 +14,11 @@ import torch.nn.functional as F
 
 from .config import ModelConfig
 from .device import cpu_threads
+from .errors import InputError, setting
 from .losses import critic_loss
 from .models import Critic
 
+MIN_ROWS = 4
 MAX_ROWS = 2000  # per side: enough for a stable mean, cheap on a CPU
 # On a CPU the critic trains on one thread: its result must not depend on how many cores the
 # machine has, and a small critic gains little from more threads but loses a lot to a busy
@@ -32,6 +34,10 @@ def critic_distance(a: np.ndarray, b: np.ndarray, vocab_size: int, steps: int = 
     Both sides are cut to the same number of rows (at most MAX_ROWS), drawn with `seed`."""
     rng = np.random.default_rng(seed)
     rows = min(len(a), len(b), MAX_ROWS)
+    if rows < MIN_ROWS:  # half to fit the critic, half to score: each needs rows of its own
+        raise InputError(f"the critic distance needs at least {MIN_ROWS} samples (it fits a "
+                         f"critic on half of them and scores the other half), got {rows}; "
+                         f"give more samples or leave {setting('critic')} out")
     a = np.asarray(a)[np.sort(rng.choice(len(a), rows, replace=False))]
     b = np.asarray(b)[np.sort(rng.choice(len(b), rows, replace=False))]
     gen = torch.Generator().manual_seed(seed)

@@ -54,8 +54,11 @@ def read_run(run: str | Path) -> RunLog:
             raise InputError(f"{log}:{n}: not a JSON object; is this a textwgan log?")
         kind = record.get("kind")
         need = _FIELDS.get(kind, ())
-        if any(not _is_number(record.get(k)) for k in need):
-            raise InputError(f"{log}:{n}: a {kind} record without {', '.join(need)}; is this "
+        missing = [k for k in need if not _is_number(record.get(k))]
+        if kind == "diag":
+            missing += _diag_gaps(record)
+        if missing:
+            raise InputError(f"{log}:{n}: a {kind} record without {', '.join(missing)}; is this "
                              "a textwgan log?")
         {"train": out.train, "eval": out.evals, "diag": out.diags}.get(kind, []).append(record)
     if not (out.train or out.evals):
@@ -65,6 +68,19 @@ def read_run(run: str | Path) -> RunLog:
 
 _FIELDS = {"train": ("step", "w_estimate"), "eval": ("step", "js4", "time"),
            "diag": ("step", "slope_mean", "slope_std")}
+
+
+def _diag_gaps(record: dict) -> list[str]:
+    """The diagnostics a figure draws that a diag record lacks or holds malformed."""
+    norms, weights = record.get("layer_grad_norms"), record.get("weights")
+    gaps = []
+    if not isinstance(norms, dict) or not all(_is_number(v) for v in norms.values()):
+        gaps.append("layer_grad_norms")
+    hist = weights.get("hist") if isinstance(weights, dict) else None
+    if not isinstance(weights, dict) or not _is_number(weights.get("bound")) \
+            or not isinstance(hist, list) or not all(_is_number(v) for v in hist):
+        gaps.append("weights")
+    return gaps
 
 
 def _is_number(x) -> bool:

@@ -24,14 +24,12 @@ import torch
 
 from . import __version__
 from .checkpoint import (
-    CHECKPOINT_NAME,
     DEFAULT_ROOT,
     elapsed_of,
     restore_training,
-    resumable_checkpoint,
     training_checkpoint,
 )
-from .config import SCHEDULE_FIELDS, Config, build_config, resumed_config, settings_diff
+from .config import Config
 from .corpus import Corpus
 from .data import DeviceData, MappedData, check_data_mode, training_data
 from .device import EAGER, Speed, busy_cpu_note, process_settings, resolve_device, speed_for
@@ -39,12 +37,12 @@ from .diagnostics import critic_diagnostics
 from .distributed import SINGLE, Shard, any_rank, barrier, env_shard, main_first, setup, teardown
 from .errors import InputError, TextWGANError, setting
 from .graphs import StepGraph, captured_speed
-from .layout import is_corpus
 from .losses import critic_loss, generator_loss
 from .metrics import DEFAULT_ORDERS, NgramCounts, distinct_rate, js_report
 from .models import Critic, Generator
+from .plan import plan_run
 from .preparation import check_prepared, resolve_corpus
-from .run import RunFolder, folder_kind, recorded_threads
+from .run import RunFolder, recorded_threads
 from .sample import generate_ids
 
 Event = Callable[[str, dict], None]
@@ -185,6 +183,30 @@ def generator_step(state: TrainState, config: Config, device: torch.device) -> t
     return loss.detach()
 
 
+class Iteration:
+    """One training iteration, as the loop and the benchmarks run it: `critic_iters` critic
+    steps, then one generator step; each step captured as a CUDA graph when the state's
+    speed asks for it (graphs.StepGraph), eager otherwise. Returns the last critic step's
+    statistics and the generator loss (a replay's static tensors: read, never kept)."""
+
+    def __init__(self, state: TrainState, batches: BatchSource, config: Config,
+                 device: torch.device):
+        capture = state.speed.cuda_graphs
+        self.critic_iters = config.train.critic_iters
+        self.critic = StepGraph(lambda: critic_step(state, batches, config), device, capture)
+        self.generator = StepGraph(lambda: generator_step(state, config, device), device,
+                                   capture)
+
+    @property
+    def captured(self) -> bool:
+        return self.critic.captured and self.generator.captured
+
+    def __call__(self) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        for _ in range(self.critic_iters):
+            stats = self.critic()
+        return stats, self.generator()
+
+
 def evaluate_js(state: TrainState, corpus: Corpus, config: Config,
                 reference: NgramCounts | None = None) -> tuple[dict, list[str]]:
     """JS-1..4 of `eval_samples` argmax samples vs the held-out split, beside the floor, and the
@@ -263,13 +285,9 @@ class Run:
 
     def __post_init__(self):
         self.main = self.state.shard.is_main
-        # The two steps, captured as CUDA graphs when the speed asks (`captured_speed` has
-        # already turned them off where they cannot apply).
-        capture = self.state.speed.cuda_graphs
-        self.critic_step = StepGraph(
-            lambda: critic_step(self.state, self.batches, self.config), self.device, capture)
-        self.generator_step = StepGraph(
-            lambda: generator_step(self.state, self.config, self.device), self.device, capture)
+        # Captured as CUDA graphs when the speed asks (`captured_speed` has already turned
+        # them off where they cannot apply).
+        self.iteration = Iteration(self.state, self.batches, self.config, self.device)
         # Non-finite losses are flagged on the device, so a step never waits for the host;
         # the flag is read when a log line, an evaluation or a save is due anyway.
         self.bad = torch.zeros((), dtype=torch.bool, device=self.device)
@@ -374,9 +392,7 @@ def loop(run: Run) -> None:
             if last_step:
                 break
 
-            for _ in range(t.critic_iters):
-                stats = run.critic_step()
-            g_loss = run.generator_step()
+            stats, g_loss = run.iteration()
             run.bad |= ~torch.isfinite(stats["critic_loss"]) | ~torch.isfinite(g_loss)
 
             if main and t.diag_every and (step + 1) % t.diag_every == 0:
@@ -453,58 +469,16 @@ def _train(corpus, *, preset, out, resume, device, data, fast, cuda_graphs, seq_
             note(busy)
 
     # Everything is checked before anything is written.
-    ckpt, corpus_from_run = None, None
-    if resume is not None:
-        if config is not None:
-            raise InputError("a resumed run keeps its own config")
-        run_dir = Path(resume)
-        if out is not None and Path(out).resolve() != run_dir.resolve():
-            raise InputError(f"give {setting('resume')} or {setting('out')}, not both: a resumed "
-                             "run stays in its folder")
-        if preset not in ("auto", None):
-            raise InputError(f"{setting('preset')} cannot change when resuming: a resumed run "
-                             "keeps its settings")
-        ckpt = _resume_point(run_dir, note)
-        config = resumed_config(Config.from_dict(ckpt["config"]), **overrides)
-        corpus_from_run = ckpt["corpus"]["path"] if corpus is None else None
-    else:
-        if config is not None:
-            if preset != "auto" or any(v is not None for v in overrides.values()):
-                raise InputError(f"give a whole config, or {setting('preset')} and settings, "
-                                 "not both")
-            config = config.validate()
-        else:
-            config = build_config(preset, dev.type, **overrides)
-            if preset == "auto":
-                note(f"preset: {config.preset} (auto, on {dev.type})")
-        run_dir = Path(out) if out is not None else None
-        found = (resumable_checkpoint(run_dir, note)
-                 if run_dir is not None and folder_kind(run_dir) == "run" else None)
-        if found is not None:
-            ckpt = found[1]
-            saved = Config.from_dict(ckpt["config"])
-            diff = settings_diff(saved, config.with_overrides(seq_len=saved.model.seq_len))
-            if diff:
-                raise InputError(f"{run_dir}: holds a run with other settings "
-                                 f"({', '.join(diff)}); continue it with `textwgan train "
-                                 f"--resume {run_dir}` or choose another {setting('out')}")
-            config = saved.with_overrides(**{k: getattr(config.train, k)
-                                             for k in SCHEDULE_FIELDS})
-    if ckpt is not None and config.train.iters < ckpt["step"]:
-        raise InputError(f"{run_dir}: is at step {ckpt['step']:,} already; give "
-                         f"{setting('iters')} {ckpt['step']:,} or more to continue it")
-    if shard.active and run_dir is None:
-        raise InputError(f"under torchrun, give {setting('out')}: every rank must name the "
-                         "same run folder")
-    if config.train.batch_size % shard.world:
-        raise InputError(f"{setting('batch_size')} {config.train.batch_size} is the global "
-                         f"batch and must divide evenly among the {shard.world} ranks")
+    plan = plan_run(corpus, preset=preset, out=out, resume=resume, config=config,
+                    device_type=dev.type, shard=shard, note=note, **overrides)
+    config, run_dir, ckpt = plan.config, plan.run_dir, plan.ckpt
 
     owns_group = shard.active and not torch.distributed.is_initialized()
     dev = setup(shard, dev)  # joins the process group under torchrun
     try:
         with main_first(shard):  # one rank prepares (and caches) a text corpus, then the rest
-            prepared = _resolve_run_corpus(corpus, corpus_from_run, seq_len, lowercase, note)
+            prepared = _resolve_run_corpus(corpus, plan.corpus_from_run, seq_len, lowercase,
+                                           note)
         config = config.with_overrides(seq_len=prepared.seq_len).validate()
         if ckpt is not None:
             _check_same_corpus(run_dir, ckpt, prepared)
@@ -518,38 +492,42 @@ def _train(corpus, *, preset, out, resume, device, data, fast, cuda_graphs, seq_
                  f"uninterrupted run only up to rounding (train with {before} threads again "
                  "for an exact continuation)")
         with RunFolder(run_dir, main=shard.is_main) as folder:
-            folder.write_config({"config": config.to_dict(), "corpus": str(prepared.path),
-                                 "device": str(dev), "ranks": shard.world,
-                                 "fast": speed != EAGER, "threads": torch.get_num_threads(),
-                                 "textwgan_version": __version__})
-            batches = training_data(prepared, dev, data, shard)
-            speed, graphs_off = captured_speed(speed, dev, shard.active,
-                                               isinstance(batches, MappedData))
-            if graphs_off:
-                note(graphs_off)
-            speed.apply_process_settings()  # until `train` returns (process_settings)
-            state = build_state(config, len(prepared.charset), dev, speed)
-            if ckpt is None:
-                run = Run(state, batches, prepared, config, folder, dev, emit)
-            else:
-                restore_training(state, ckpt, dev)  # last: building the nets reseeded the RNG
-                run = Run(state, batches, prepared, config, folder, dev, emit,
-                          metrics=list(ckpt["metrics"]), resumed=True,
-                          elapsed_before=elapsed_of(ckpt), saved_step=state.step)
-            folder.trim_log(state.step if ckpt is not None else -1)
-            state.wrap(shard, dev)
-            emit("start", {"run": str(run_dir), "device": str(dev), "iters": config.train.iters,
-                           "step": state.step, "resumed": ckpt is not None,
-                           "train_sequences": len(prepared.train),
-                           "vocab_size": len(prepared.charset), "ranks": shard.world,
-                           "data": type(batches).__name__, "fast": speed != EAGER,
-                           "threads": torch.get_num_threads(), "preset": config.preset,
-                           "time_limit": config.train.time_limit})
-            loop(run)
+            loop(_start(config, prepared, ckpt, folder, dev, data, shard, speed, emit))
     finally:
         if owns_group:
             teardown(shard)
     return run_dir
+
+
+def _start(config: Config, corpus: Corpus, ckpt: dict | None, folder: RunFolder,
+           dev: torch.device, data: str, shard: Shard, speed: Speed, emit: Event) -> Run:
+    """The run, ready for its loop: state built (and restored from `ckpt`) before anything is
+    written, so a checkpoint that does not fit leaves the folder as it was."""
+    batches = training_data(corpus, dev, data, shard)
+    speed, graphs_off = captured_speed(speed, dev, shard.active, isinstance(batches, MappedData))
+    if graphs_off:
+        emit("note", {"message": graphs_off})
+    speed.apply_process_settings()  # until `train` returns (process_settings)
+    state = build_state(config, len(corpus.charset), dev, speed)
+    if ckpt is None:
+        run = Run(state, batches, corpus, config, folder, dev, emit)
+    else:
+        restore_training(state, ckpt, dev)  # last: building the nets reseeded the RNG
+        run = Run(state, batches, corpus, config, folder, dev, emit,
+                  metrics=list(ckpt["metrics"]), resumed=True, elapsed_before=elapsed_of(ckpt),
+                  saved_step=state.step)
+    folder.write_config({"config": config.to_dict(), "corpus": str(corpus.path.absolute()),
+                         "device": str(dev), "ranks": shard.world, "fast": speed != EAGER,
+                         "threads": torch.get_num_threads(), "textwgan_version": __version__})
+    folder.trim_log(state.step if ckpt is not None else -1)
+    state.wrap(shard, dev)
+    emit("start", {"run": str(folder.path), "device": str(dev), "iters": config.train.iters,
+                   "step": state.step, "resumed": ckpt is not None,
+                   "train_sequences": len(corpus.train), "vocab_size": len(corpus.charset),
+                   "ranks": shard.world, "data": type(batches).__name__,
+                   "fast": speed != EAGER, "threads": torch.get_num_threads(),
+                   "preset": config.preset, "time_limit": config.train.time_limit})
+    return run
 
 
 def _check_same_corpus(run_dir: Path, ckpt: dict, corpus: Corpus) -> None:
@@ -562,28 +540,6 @@ def _check_same_corpus(run_dir: Path, ckpt: dict, corpus: Corpus) -> None:
                          f"{str(saved)[:12]}) than {corpus.path} (fingerprint "
                          f"{corpus.fingerprint[:12]}); resume it on the corpus it was trained "
                          "on")
-
-
-def _resume_point(run_dir: Path, note) -> dict:
-    """The checkpoint `--resume` continues from (loaded onto the CPU: state dicts move each
-    tensor to its parameter's device, and RNG states must stay CPU tensors)."""
-    if is_corpus(run_dir):
-        raise InputError(f"{run_dir}: is a corpus folder, not a run; give {setting('resume')} "
-                         "the folder of the run to continue")
-    if not run_dir.is_dir():
-        what = "no such run folder" if not run_dir.exists() else \
-            f"not a run folder with a {CHECKPOINT_NAME}"
-        raise InputError(f"{run_dir}: {what}; give {setting('resume')} the folder of the run "
-                         "to continue")
-    found = resumable_checkpoint(run_dir, note)
-    if found is None:
-        if folder_kind(run_dir) == "run":
-            raise InputError(f"{run_dir}: the run stopped before its first save, so there is "
-                             "nothing to resume; start it again with `textwgan train CORPUS "
-                             f"--out {run_dir}`")
-        raise InputError(f"{run_dir}: not a run folder (no {CHECKPOINT_NAME}); give "
-                         f"{setting('resume')} the folder of the run to continue")
-    return found[1]
 
 
 def _resolve_run_corpus(corpus, corpus_from_run: str | None, seq_len, lowercase, note) -> Corpus:
