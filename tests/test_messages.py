@@ -90,3 +90,15 @@ def test_an_unreadable_corpus_meta_is_not_called_invalid_json(tmp_path):
     r = invoke("eval", COCO_TEST, "--corpus", tmp_path / "c")
     assert_one_line_error(r, 2, "cannot read")
     assert "JSON" not in r.output
+
+
+def test_an_unreachable_hub_is_one_line_at_once(tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    t0 = time.monotonic()
+    r = invoke("prepare", "hf:textwgan-tests/no-such-dataset", "--out", tmp_path / "c")
+    assert_one_line_error(r, 2, "hf:textwgan-tests/no-such-dataset")
+    assert "cannot reach the Hugging Face Hub" in r.output or "no such dataset" in r.output
+    assert "Retrying" not in r.output and time.monotonic() - t0 < 20

@@ -124,3 +124,18 @@ def test_closed_or_full_standard_output_is_one_line(redirect, code):
                            env=env, capture_output=True, text=True, timeout=120)
         assert r.returncode == code and "Traceback" not in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("error:")
+
+
+@pytest.mark.parametrize("call", [
+    lambda tmp: textwgan.load_generator(5),
+    lambda tmp: textwgan.evaluate(5, corpus=BUNDLED),
+    lambda tmp: textwgan.bench([3], corpus=BUNDLED),
+    lambda tmp: textwgan.prepare([str(COCO_TEST)], 5),
+    lambda tmp: textwgan.train(5, preset="tiny", iters=1, out=tmp / "r"),
+    lambda tmp: textwgan.train(preset="tiny", iters=1, out=3),
+    lambda tmp: textwgan.Corpus(None),
+])
+def test_python_calls_with_a_number_for_a_path_raise_input_error(tmp_path, call):
+    with pytest.raises(InputError, match="must be a path"):
+        call(tmp_path)
+    assert not list(tmp_path.iterdir())

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .charset import Charset
-from .errors import InputError
+from .errors import InputError, as_path
 from .fileio import clean_stale
 from .layout import CHARSET_NAME, CORPUS_FORMAT, META_NAME
 from .text import MAX_SEQ_LEN, MIN_SEQ_LEN, make_normalizer
@@ -41,7 +41,7 @@ class Corpus:
     """A prepared corpus folder: metadata, charset, and the memory-mapped train/held-out arrays."""
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
+        self.path = as_path(path, "corpus")
         if not self.path.exists():  # a prepare killed mid-swap left it aside: put it back
             clean_stale(self.path.parent, self.path.name)
         if not self.path.is_dir():

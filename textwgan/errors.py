@@ -48,3 +48,15 @@ class InputError(TextWGANError):
 class WriteError(TextWGANError):
     """A file could not be written (a full disk, a quota, a vanished folder); what was there
     before is kept."""
+
+
+def as_path(value, name: str):
+    """`value` as a Path, or one InputError naming the setting: a Python caller who passes a
+    number where a path goes gets the same kind of message as a command-line user."""
+    import os
+    from pathlib import Path
+
+    if isinstance(value, (str, os.PathLike)) and not isinstance(value, bytes):
+        return Path(value)
+    raise InputError(f"{setting(name)} must be a path (a str or a pathlib.Path), got "
+                     f"{type(value).__name__} {value!r}")

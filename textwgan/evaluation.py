@@ -27,7 +27,7 @@ import numpy as np
 
 from .charset import PAD
 from .corpus import Corpus
-from .errors import InputError, setting
+from .errors import InputError, as_path, setting
 from .fileio import STDIN, is_torch_archive
 from .lm import MAX_ORDER, KneserNeyLM, window_counts
 from .metrics import (
@@ -347,8 +347,14 @@ def is_model_input(source) -> bool:
                                                                  and is_torch_archive(path))
 
 
+def _input(source):
+    """A list of texts as it is, anything else as the path of a file, checkpoint or run."""
+    return source if isinstance(source, (list, tuple)) else as_path(source, "input")
+
+
 def file_size(source) -> int | None:
     """How many samples a file or list holds (None for a model: it draws any number)."""
+    source = _input(source)
     if isinstance(source, (list, tuple)):
         return len(source)
     if is_model_input(source):
@@ -360,6 +366,7 @@ def load_texts(source, n: int | None, seed: int, temperature: float = 0.0,
                device: str = "cpu") -> Texts:
     """The first n texts of a list or samples file, or n texts drawn from a checkpoint or run
     folder at `temperature`."""
+    source = _input(source)
     if isinstance(source, (list, tuple)):
         if not all(isinstance(t, str) for t in source):
             raise InputError("texts to score must be strings")
@@ -569,7 +576,11 @@ def parse_temperatures(text: str | Sequence[float] | None) -> list[float]:
         raise InputError(f"{setting('temperatures')} must be comma-separated numbers, e.g. "
                          f"0.5,0.7,1.0, got {text!r}") from None
     for t in values:
-        check_common(temperature=t)
+        try:
+            check_common(temperature=t)
+        except InputError as e:  # named as the option the caller gave
+            raise InputError(e.raw.replace(setting("temperature"), setting("temperatures"), 1)
+                             ) from None
     if not values or any(t == 0 for t in values):
         raise InputError(f"{setting('temperatures')} must be positive numbers (argmax is always "
                          "scored as its own row)")

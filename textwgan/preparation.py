@@ -34,7 +34,7 @@ from . import __version__
 from .charset import UNK, Charset
 from .corpus import FORMAT, VERSION, Corpus, bundled_corpus_path
 from .encoding import encode_chunk, encode_in_worker, init_worker
-from .errors import InputError, TextWGANError, setting
+from .errors import InputError, TextWGANError, as_path, setting
 from .fileio import (
     clean_stale,
     default_cache_dir,
@@ -345,7 +345,7 @@ def prepare(sources: Sequence[str] | str, out: str | Path, *,
     if isinstance(sources, (str, Path)):
         sources = [str(sources)]
     opts = _options(options, settings)
-    out = _real(Path(out))
+    out = _real(as_path(out, "out"))
     check_out_folder(out)
     held_out = open_sources([opts.heldout_file]) if opts.heldout_file else \
         contextlib.nullcontext([])

@@ -17,7 +17,7 @@ from .charset import PAD, Charset
 from .checkpoint import find_checkpoint, load_checkpoint, sampling_weights, shipped_generator
 from .config import MAX_SEED, Config
 from .device import tf32
-from .errors import InputError, setting
+from .errors import InputError, as_path, setting
 from .models import Generator
 from .text import cut_at_pad
 
@@ -124,5 +124,5 @@ def load_generator(path_or_run: str | Path | None = None, *, device: str = "cpu"
     from .device import resolve_device
 
     dev = resolve_device(device)
-    source = find_checkpoint(path_or_run)
+    source = find_checkpoint(None if path_or_run is None else as_path(path_or_run, "checkpoint"))
     return generator_from(load_checkpoint(source), source, dev)

@@ -338,11 +338,56 @@ def _hf_dataset(spec: str):
             if isinstance(ds, datasets.DatasetDict):
                 ds = ds[split]
         else:
-            ds = datasets.load_dataset(name, config, split=split)
+            _check_hub(spec, name)
+            with _hub_quiet():
+                ds = datasets.load_dataset(name, config, split=split)
+    except InputError:
+        raise
     except Exception as e:  # datasets raises many types: network, missing split, bad config
         raise InputError(f"{spec}: could not load the dataset ({e.__class__.__name__}: "
                          f"{str(e).splitlines()[0] if str(e) else 'no detail'})") from None
     return ds
+
+
+def _check_hub(spec: str, name: str) -> None:
+    """One quick request before `datasets` starts its own, which retry for half a minute and
+    print a line per retry when the Hub cannot be reached. Offline mode (HF_HUB_OFFLINE=1)
+    reads the local cache and asks nothing."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return
+    try:
+        from huggingface_hub import HfApi
+        from huggingface_hub.errors import RepositoryNotFoundError
+    except ImportError:  # an older or missing client: let `datasets` report
+        return
+    try:
+        HfApi().dataset_info(name, timeout=10)
+    except RepositoryNotFoundError:
+        raise InputError(f"{spec}: no such dataset on the Hugging Face Hub (or it is private: "
+                         "log in with `hf auth login`)") from None
+    except Exception as e:  # the client's transport errors vary with its version
+        if "connect" in type(e).__name__.lower() or isinstance(e, OSError) \
+                or "timeout" in type(e).__name__.lower():
+            raise InputError(f"{spec}: cannot reach the Hugging Face Hub ({e}); check the "
+                             "network, or set HF_HUB_OFFLINE=1 to read a dataset already in "
+                             "the local cache") from None
+        # anything else (a gated dataset, a server error): `datasets` says it best
+
+
+@contextlib.contextmanager
+def _hub_quiet():
+    """The hub client's retry warnings off while `datasets` loads: one error line says it."""
+    import logging
+
+    loggers = [logging.getLogger(n) for n in ("huggingface_hub", "datasets")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
 
 
 def _hf_lines(spec: str) -> Iterator[str]:

@@ -35,7 +35,7 @@ from .data import DeviceData, MappedData, check_data_mode, training_data
 from .device import EAGER, Speed, busy_cpu_note, process_settings, resolve_device, speed_for
 from .diagnostics import critic_diagnostics
 from .distributed import SINGLE, Shard, any_rank, barrier, env_shard, main_first, setup, teardown
-from .errors import InputError, TextWGANError, setting
+from .errors import InputError, TextWGANError, as_path, setting
 from .graphs import StepGraph, captured_speed
 from .losses import critic_loss, generator_loss
 from .metrics import DEFAULT_ORDERS, NgramCounts, distinct_rate, js_report
@@ -447,6 +447,10 @@ def train(corpus: str | Path | Corpus | None = None, *, preset: str = "auto",
     "start", "log", "diag", "eval", "save", "end" (rank 0 only). Under torchrun every rank
     trains its slice of each (global) batch and rank 0 alone writes.
     """
+    out = None if out is None else as_path(out, "out")
+    resume = None if resume is None else as_path(resume, "resume")
+    if corpus is not None and not isinstance(corpus, Corpus):
+        corpus = as_path(corpus, "corpus") if not isinstance(corpus, str) else corpus
     with process_settings(threads):  # the caller's threads and TF32 flags come back
         return _train(corpus, preset=preset, out=out, resume=resume, device=device, data=data,
                       fast=fast, cuda_graphs=cuda_graphs, seq_len=seq_len, lowercase=lowercase,
@@ -534,7 +538,10 @@ def _check_same_corpus(run_dir: Path, ckpt: dict, corpus: Corpus) -> None:
     """A run continues only on the corpus it trained on: the same charset is not enough (two
     corpora of one language share most of theirs), the fingerprint must match too."""
     saved = ckpt.get("corpus", {}).get("fingerprint")
-    if ckpt["charset"] != corpus.charset.chars or (saved and saved != corpus.fingerprint):
+    if ckpt["charset"] != corpus.charset.chars:
+        raise InputError(f"{run_dir}: was trained with another charset than {corpus.path} "
+                         "has; resume it on the corpus it was trained on")
+    if saved and saved != corpus.fingerprint:
         where = ckpt.get("corpus", {}).get("path", "?")
         raise InputError(f"{run_dir}: was trained on another corpus ({where}, fingerprint "
                          f"{str(saved)[:12]}) than {corpus.path} (fingerprint "
