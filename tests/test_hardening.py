@@ -352,12 +352,17 @@ def damage_checkpoint(src: Path, dst: Path, how: str) -> None:
         ckpt["config"] = {"model": {"channels": "many"}, "train": {}}
     elif how == "step negative":
         ckpt["step"] = -3
+    elif how == "missing corpus":
+        del ckpt["corpus"]
+    elif how == "metrics not records":
+        ckpt["metrics"] = [1, 2]
     torch.save(ckpt, dst)
 
 
 @pytest.mark.parametrize("how", ["bit flip", "missing generator", "missing critic",
                                  "wrong shape", "charset longer than the weights",
-                                 "bad config", "step negative"])
+                                 "bad config", "step negative", "missing corpus",
+                                 "metrics not records"])
 def test_a_damaged_checkpoint_is_one_line_everywhere(run, tmp_path, how):
     r_dir = copy_run(run, tmp_path)
     damage_checkpoint(run / "checkpoint.pt", r_dir / "checkpoint.pt", how)

@@ -228,15 +228,22 @@ def _check_integrity(path: Path) -> None:
 def _check_contents(ckpt: dict) -> None:
     required = ["step", "config", "charset", "generator"]
     if not is_export(ckpt):
-        required += [*TRAINING_KEYS, "metrics"]
+        required += [*TRAINING_KEYS, "metrics", "corpus"]
     missing = [k for k in required if k not in ckpt]
     if missing:
         raise InputError(f"it has no {', '.join(missing)}")
     step = ckpt["step"]
     if not isinstance(step, int) or isinstance(step, bool) or step < 0:
         raise InputError(f"its step is {step!r}")
-    if not isinstance(ckpt.get("metrics", []), list):
-        raise InputError("its metrics are not a list")
+    metrics = ckpt.get("metrics", [])
+    if not isinstance(metrics, list) or not all(isinstance(m, dict) for m in metrics):
+        raise InputError("its metrics are not a list of records")
+    corpus = ckpt.get("corpus", {})
+    if not isinstance(corpus, dict) or not isinstance(corpus.get("path", ""), str):
+        raise InputError("its corpus record is malformed")
+    ema = ckpt.get("ema_updates", 0)
+    if not isinstance(ema, int) or isinstance(ema, bool) or ema < 0:
+        raise InputError(f"its ema_updates is {ema!r}")
     if not isinstance(ckpt["config"], dict):
         raise InputError("its settings are not a dict")
     config = Config.from_dict(ckpt["config"])
