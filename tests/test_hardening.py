@@ -210,7 +210,7 @@ def test_interrupted_training_is_not_an_error(tmp_path, small_corpus):
 
 def test_divergence_before_any_save_says_so(tmp_path, small_corpus, monkeypatch):
     import textwgan.training as tr
-    from textwgan.training import Diverged
+    from textwgan.errors import Diverged
 
     real = tr.generator_step
     monkeypatch.setattr(tr, "generator_step",

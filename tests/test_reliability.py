@@ -21,8 +21,7 @@ from textwgan.checkpoint import VERSION, load_checkpoint, save_checkpoint
 from textwgan.cli import app
 from textwgan.config import get_preset
 from textwgan.corpus import Corpus
-from textwgan.errors import InputError, WriteError
-from textwgan.training import Diverged
+from textwgan.errors import Diverged, InputError, WriteError
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -177,7 +177,7 @@ def friendly(fn):
         except TextWGANError as e:
             flags = flag_names(fn)
             message = e.render(lambda name: flags.get(name, name))
-            if getattr(e, "exit_code", 1) in (130, 143):  # stopped as asked: not an error
+            if getattr(e, "stopped_as_asked", False):  # a signal asked: not an error
                 say(message)
                 raise typer.Exit(e.exit_code) from None
             raise _fail(message, e.exit_code) from None

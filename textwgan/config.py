@@ -8,18 +8,16 @@ alike.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from .errors import InputError, setting
+from .errors import MAX_SEED, InputError, check_int, is_number, setting
 from .text import DEFAULT_SEQ_LEN, MAX_SEQ_LEN, MIN_SEQ_LEN
 
 CRITIC_NORMS = ("layer", "none")
 LIPSCHITZ = ("gp", "gp-one-sided", "gp-finite-difference", "clip", "none")
 LOSSES = ("wgan", "gan")
 OPTIMIZERS = ("auto", "adam", "rmsprop")
-MAX_SEED = 2**63 - 1  # torch and numpy seeds are 64-bit
 
 
 @dataclass(frozen=True)
@@ -51,14 +49,14 @@ class ModelConfig:
                 "sample, and batch norm mixes the samples of a batch so each critic output "
                 f"depends on the others; use {setting('critic_norm')} layer (default) or none")
         _choice("critic_norm", self.critic_norm, CRITIC_NORMS)
-        _int("seq_len", self.seq_len, MIN_SEQ_LEN, MAX_SEQ_LEN)
-        _int("noise_dim", self.noise_dim, 1, 4096)
-        _int("channels", self.channels, 1, 8192)
-        _int("n_blocks", self.n_blocks, 0, 64)
+        check_int("seq_len", self.seq_len, MIN_SEQ_LEN, MAX_SEQ_LEN)
+        check_int("noise_dim", self.noise_dim, 1, 4096)
+        check_int("channels", self.channels, 1, 8192)
+        check_int("n_blocks", self.n_blocks, 0, 64)
         if self.critic_channels is not None:
-            _int("critic_channels", self.critic_channels, 1, 8192)
+            check_int("critic_channels", self.critic_channels, 1, 8192)
         if self.critic_blocks is not None:
-            _int("critic_blocks", self.critic_blocks, 0, 64)
+            check_int("critic_blocks", self.critic_blocks, 0, 64)
         _float("residual_scale", self.residual_scale, 0.0, 10.0)
         return self
 
@@ -105,15 +103,15 @@ class TrainConfig:
         return "rmsprop" if self.lipschitz == "clip" else "adam"
 
     def validate(self) -> TrainConfig:
-        _int("batch_size", self.batch_size, 1, 1 << 20)
-        _int("critic_iters", self.critic_iters, 1, 10_000)
-        _int("iters", self.iters, 0, 10**12)
-        _int("seed", self.seed, 0, MAX_SEED)
+        check_int("batch_size", self.batch_size, 1, 1 << 20)
+        check_int("critic_iters", self.critic_iters, 1, 10_000)
+        check_int("iters", self.iters, 0, 10**12)
+        check_int("seed", self.seed, 0, MAX_SEED)
         for name in ("log_every", "eval_every", "save_every"):
-            _int(name, getattr(self, name), 1, 10**12)
-        _int("eval_samples", self.eval_samples, 1, 1 << 20)
-        _int("keep_last", self.keep_last, 0, 10**6)
-        _int("diag_every", self.diag_every, 0, 10**12, "(0: never)")
+            check_int(name, getattr(self, name), 1, 10**12)
+        check_int("eval_samples", self.eval_samples, 1, 1 << 20)
+        check_int("keep_last", self.keep_last, 0, 10**6)
+        check_int("diag_every", self.diag_every, 0, 10**12, "(0: never)")
         _float("gp_lambda", self.gp_lambda, 0.0, 1e6)
         _positive("lr", self.lr)
         if self.critic_lr is not None:
@@ -121,7 +119,7 @@ class TrainConfig:
         _positive("clip_value", self.clip_value)
         if self.time_limit is not None:
             _positive("time_limit", self.time_limit)
-        if self.ema is not None and not (_is_number(self.ema) and 0 <= self.ema < 1):
+        if self.ema is not None and not (is_number(self.ema) and 0 <= self.ema < 1):
             raise InputError(f"{setting('ema')} must be a decay from 0 (off) to below 1 (such "
                              f"as 0.999), got {self.ema!r}")
         for name, allowed in (("lipschitz", LIPSCHITZ), ("loss", LOSSES),
@@ -129,29 +127,19 @@ class TrainConfig:
             _choice(name, getattr(self, name), allowed)
         betas = self.betas
         if (not isinstance(betas, (tuple, list)) or len(betas) != 2
-                or not all(_is_number(b) and 0 <= b < 1 for b in betas)):
+                or not all(is_number(b) and 0 <= b < 1 for b in betas)):
             raise InputError(f"{setting('betas')} must be two numbers in [0, 1), got {betas!r}")
         return self
 
 
-def _is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def _int(name: str, value, low: int, high: int, why: str = "") -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InputError(f"{setting(name)} must be an integer from {low:,} to {high:,}"
-                         f"{' ' + why if why else ''}, got {value!r}")
-
-
 def _float(name: str, value, low: float, high: float) -> None:
-    if not _is_number(value) or not low <= value <= high:
+    if not is_number(value) or not low <= value <= high:
         raise InputError(f"{setting(name)} must be a number from {low:g} to {high:g}, "
                          f"got {value!r}")
 
 
 def _positive(name: str, value) -> None:
-    if not _is_number(value) or not value > 0:
+    if not is_number(value) or not value > 0:
         raise InputError(f"{setting(name)} must be a positive finite number, got {value!r}")
 
 
@@ -217,10 +205,6 @@ def _known(cls, d: dict[str, Any]) -> dict[str, Any]:
 # Fields that only say when to log, evaluate, save or stop: a run may be resumed with others.
 SCHEDULE_FIELDS = frozenset({"iters", "log_every", "eval_every", "save_every", "keep_last",
                              "diag_every", "time_limit"})
-SETTING_FIELDS = frozenset(f.name for f in fields(ModelConfig) + fields(TrainConfig)
-                           if f.name not in SCHEDULE_FIELDS)
-
-
 def settings_diff(a: Config, b: Config) -> list[str]:
     """Names of the model and training fields (schedule aside) in which two configs differ."""
     da, db = a.to_dict(), b.to_dict()

@@ -60,3 +60,50 @@ def as_path(value, name: str):
         return Path(value)
     raise InputError(f"{setting(name)} must be a path (a str or a pathlib.Path), got "
                      f"{type(value).__name__} {value!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# The limits every module shares, and the checks of plain values (one wording everywhere).
+
+MAX_SEED = 2**63 - 1  # torch and numpy seeds are 64-bit
+MAX_TEMPERATURE = 1000.0  # far past uniform sampling already
+
+
+def is_number(x) -> bool:
+    import math
+
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def check_int(name: str, value, low: int, high: int, why: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InputError(f"{setting(name)} must be an integer from {low:,} to {high:,}"
+                         f"{' ' + why if why else ''}, got {value!r}")
+
+
+def check_seed(seed) -> None:
+    check_int("seed", seed, 0, MAX_SEED)
+
+
+def check_temperature(temperature, name: str = "temperature") -> None:
+    if not is_number(temperature) or not 0 <= temperature <= MAX_TEMPERATURE:
+        raise InputError(f"{setting(name)} must be 0 (argmax) or a positive number up to "
+                         f"{MAX_TEMPERATURE:g}, got {temperature!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# A run that stops: as asked (a signal), or because it cannot go on.
+
+
+class Interrupted(TextWGANError):
+    """SIGINT or SIGTERM: the run saved its state and stopped, as asked. Exit 128 + signal."""
+
+    stopped_as_asked = True  # the CLI prints it as a note, not as an error
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.exit_code = 128 + signum
+
+
+class Diverged(TextWGANError):
+    """A loss became NaN or Inf; the last good checkpoint (if any) is kept."""

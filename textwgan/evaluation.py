@@ -27,7 +27,7 @@ import numpy as np
 
 from .charset import PAD
 from .corpus import Corpus
-from .errors import InputError, as_path, setting
+from .errors import InputError, as_path, check_seed, check_temperature, setting
 from .fileio import STDIN, is_torch_archive
 from .lm import MAX_ORDER, KneserNeyLM, window_counts
 from .metrics import (
@@ -47,7 +47,6 @@ from .text import DEFAULT_SEQ_LEN, MAX_SEQ_LEN, MIN_SEQ_LEN, PAD_CP, codepoints,
 PROTOCOLS = ("heldout", "paper")
 PAPER_N = 640  # gan_language.py scores 640 samples, and holds back 640 lines as its floor
 MAX_N = 10_000_000
-MAX_SEED = 2**63 - 1
 MAX_GAN_BPC_DRAWS = 10_000_000
 BASELINE_PREFIX = "kn"
 
@@ -484,19 +483,13 @@ def check_common(*, n: int | None = None, seed: int = 0, orders: Sequence[int] =
     """Check the options every scoring call shares; returns the orders, sorted and unique."""
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N):
         raise InputError(f"{setting('n')} must be an integer from 1 to {MAX_N:,}, got {n!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise InputError(f"{setting('seed')} must be an integer from 0 to {MAX_SEED:,}, "
-                         f"got {seed!r}")
+    check_seed(seed)
     if isinstance(lm_order, bool) or not isinstance(lm_order, int) \
             or not 1 <= lm_order <= MAX_ORDER:
         raise InputError(f"{setting('lm_order')} must be an integer from 1 to {MAX_ORDER}, "
                          f"got {lm_order!r}")
-    if temperature is not None and (isinstance(temperature, bool)
-                                    or not isinstance(temperature, (int, float))
-                                    or not math.isfinite(temperature)
-                                    or not 0 <= temperature <= 1000):
-        raise InputError(f"{setting('temperature')} must be 0 (argmax) or a positive number up "
-                         f"to 1000, got {temperature!r}")
+    if temperature is not None:
+        check_temperature(temperature)
     try:
         orders = tuple(sorted({int(k) for k in orders}))
     except (TypeError, ValueError):
@@ -576,11 +569,7 @@ def parse_temperatures(text: str | Sequence[float] | None) -> list[float]:
         raise InputError(f"{setting('temperatures')} must be comma-separated numbers, e.g. "
                          f"0.5,0.7,1.0, got {text!r}") from None
     for t in values:
-        try:
-            check_common(temperature=t)
-        except InputError as e:  # named as the option the caller gave
-            raise InputError(e.raw.replace(setting("temperature"), setting("temperatures"), 1)
-                             ) from None
+        check_temperature(t, "temperatures")
     if not values or any(t == 0 for t in values):
         raise InputError(f"{setting('temperatures')} must be positive numbers (argmax is always "
                          "scored as its own row)")

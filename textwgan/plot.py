@@ -54,7 +54,7 @@ def read_run(run: str | Path) -> RunLog:
             raise InputError(f"{log}:{n}: not a JSON object; is this a textwgan log?")
         kind = record.get("kind")
         need = _FIELDS.get(kind, ())
-        missing = [k for k in need if not _is_number(record.get(k))]
+        missing = list(need) if any(not _is_number(record.get(k)) for k in need) else []
         if kind == "diag":
             missing += _diag_gaps(record)
         if missing:

@@ -34,7 +34,7 @@ from . import __version__
 from .charset import UNK, Charset
 from .corpus import FORMAT, VERSION, Corpus, bundled_corpus_path
 from .encoding import encode_chunk, encode_in_worker, init_worker
-from .errors import InputError, TextWGANError, as_path, setting
+from .errors import MAX_SEED, InputError, TextWGANError, as_path, check_int, setting
 from .fileio import (
     clean_stale,
     default_cache_dir,
@@ -54,7 +54,6 @@ CHUNK_LINES = 4096
 ENCODE_ROWS = 1 << 16  # rows mapped from code points to indices per numpy call
 # Below this much input, `workers=0` encodes in-process: starting processes costs more.
 PARALLEL_MIN_BYTES = 16 << 20
-MAX_SEED = 2**63 - 1
 MAX_CHARS = 0x110000 + 2  # all of Unicode, pad and unk
 # Changes what prepare writes for the same sources and options: part of the fingerprint, so
 # corpora cached by an older textwgan are prepared again. r2: the charset comes from training
@@ -75,7 +74,7 @@ class PrepareOptions:
     workers: int = 0
 
     def validate(self) -> PrepareOptions:
-        _int_in("seq_len", self.seq_len, MIN_SEQ_LEN, MAX_SEQ_LEN,
+        check_int("seq_len", self.seq_len, MIN_SEQ_LEN, MAX_SEQ_LEN,
                 f"(the JS-{MIN_SEQ_LEN} benchmark needs {MIN_SEQ_LEN} characters; a character "
                 "GAN gains nothing from more than a few hundred)")
         if self.heldout_file is None:
@@ -83,9 +82,9 @@ class PrepareOptions:
             if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f < 1:
                 raise InputError(f"{setting('heldout_fraction')} must lie strictly between 0 "
                                  f"and 1, got {f}")
-        _int_in("max_chars", self.max_chars, 3, MAX_CHARS, "(pad, unk and one character)")
-        _int_in("seed", self.seed, 0, MAX_SEED)
-        _int_in("workers", self.workers, 0, 256, "(0: one per CPU)")
+        check_int("max_chars", self.max_chars, 3, MAX_CHARS, "(pad, unk and one character)")
+        check_int("seed", self.seed, 0, MAX_SEED)
+        check_int("workers", self.workers, 0, 256, "(0: one per CPU)")
         if not isinstance(self.lowercase, bool):
             raise InputError(f"{setting('lowercase')} must be true or false, "
                              f"got {self.lowercase!r}")
@@ -95,12 +94,6 @@ class PrepareOptions:
         return {"seq_len": self.seq_len, "lowercase": self.lowercase, "max_chars": self.max_chars,
                 "heldout": ({"file": Path(self.heldout_file).name} if self.heldout_file else
                             {"fraction": self.heldout_fraction, "seed": self.seed})}
-
-
-def _int_in(name: str, value, low: int, high: int, why: str = "") -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InputError(f"{setting(name)} must be an integer from {low:,} to {high:,}"
-                         f"{' ' + why if why else ''}, got {value!r}")
 
 
 def fingerprint(sources: Sequence[Source], heldout: Sequence[Source], opts: PrepareOptions) -> str:

@@ -204,9 +204,6 @@ class RunFolder:
         else:
             save_checkpoint(ckpt_now(), self.path / BEST_NAME)
 
-    def has_checkpoint(self) -> bool:
-        return (self.path / CHECKPOINT_NAME).is_file()
-
 
 def _step(record: dict) -> int:
     step = record.get("step", 0)

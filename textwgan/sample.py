@@ -6,7 +6,6 @@ the newest run under checkpoints/, else the generator shipped with the package.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,14 +14,13 @@ import torch
 
 from .charset import PAD, Charset
 from .checkpoint import find_checkpoint, load_checkpoint, sampling_weights, shipped_generator
-from .config import MAX_SEED, Config
+from .config import Config
 from .device import tf32
-from .errors import InputError, as_path, setting
+from .errors import InputError, as_path, check_seed, check_temperature, setting
 from .models import Generator
 from .text import cut_at_pad
 
 MAX_SAMPLES = 10_000_000  # ids are held in memory before decoding: 10 M × 32 × 8 B = 2.5 GB
-MAX_TEMPERATURE = 1000.0  # far past uniform sampling already
 
 
 def check_sampling(n: int, seed: int, temperature: float) -> None:
@@ -31,13 +29,8 @@ def check_sampling(n: int, seed: int, temperature: float) -> None:
     if n > MAX_SAMPLES:
         raise InputError(f"{setting('n')} {n:,} is more than one call makes ({MAX_SAMPLES:,}); "
                          f"sample several times with different {setting('seed')} values")
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise InputError(f"{setting('seed')} must be an integer from 0 to {MAX_SEED:,}, "
-                         f"got {seed!r}")
-    if (not isinstance(temperature, (int, float)) or not math.isfinite(temperature)
-            or not 0 <= temperature <= MAX_TEMPERATURE):
-        raise InputError(f"{setting('temperature')} must be 0 (argmax) or a positive number up "
-                         f"to {MAX_TEMPERATURE:g}, got {temperature!r}")
+    check_seed(seed)
+    check_temperature(temperature)
 
 
 @torch.no_grad()

@@ -35,7 +35,7 @@ from .data import DeviceData, MappedData, check_data_mode, training_data
 from .device import EAGER, Speed, busy_cpu_note, process_settings, resolve_device, speed_for
 from .diagnostics import critic_diagnostics
 from .distributed import SINGLE, Shard, any_rank, barrier, env_shard, main_first, setup, teardown
-from .errors import InputError, TextWGANError, as_path, setting
+from .errors import Diverged, InputError, Interrupted, as_path, setting
 from .graphs import StepGraph, captured_speed
 from .losses import critic_loss, generator_loss
 from .metrics import DEFAULT_ORDERS, NgramCounts, distinct_rate, js_report
@@ -225,18 +225,6 @@ def evaluate_js(state: TrainState, corpus: Corpus, config: Config,
 
 # --------------------------------------------------------------------------------------------
 # Stopping
-
-
-class Interrupted(TextWGANError):
-    """SIGINT or SIGTERM: the run saved its state and stopped, as asked. Exit 128 + signal."""
-
-    def __init__(self, message: str, signum: int):
-        super().__init__(message)
-        self.exit_code = 128 + signum
-
-
-class Diverged(TextWGANError):
-    """A loss became NaN or Inf; the last good checkpoint (if any) is kept."""
 
 
 class StopRequest:
