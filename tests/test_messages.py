@@ -80,7 +80,8 @@ def test_plot_names_the_missing_diagnostics(run, tmp_path, field):
             r.pop(field)
     (copy / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     r = invoke("plot", copy, "--out", tmp_path / "p.png")
-    assert_one_line_error(r, 2, f"a diag record without {field};")
+    assert_one_line_error(r, 2, "a diag record without")
+    assert field in r.output
 
 
 def test_an_unreadable_corpus_meta_is_not_called_invalid_json(tmp_path):
