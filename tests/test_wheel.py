@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
+pytestmark = pytest.mark.slow
+
 
 def run(cmd, **kw) -> subprocess.CompletedProcess:
     r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=600, **kw)
@@ -63,3 +65,17 @@ def test_installed_wheel_samples_and_trains_from_an_empty_folder(wheel, tmp_path
             cwd=empty, env=env)
     runs = list((empty / "checkpoints").glob("coco-tiny-*/checkpoint.pt"))
     assert len(runs) == 1, r.stderr
+    # Evaluating needs no path copied by hand: the bundled corpus by name, a run's own corpus,
+    # and the user's text file (prepared through the cache with a held-out split).
+    run_dir = runs[0].parent
+    (empty / "samples.txt").write_text("a man riding a horse\na cat on a mat\n" * 4)
+    (empty / "mine.txt").write_text("".join(f"line number {i} of my own text\n"
+                                            for i in range(400)))
+    for args in (["eval", "samples.txt", "--corpus", "coco", "--n", "8"],
+                 ["eval", "samples.txt", "--corpus", "corpora/coco", "--n", "8"],
+                 ["eval", run_dir, "--n", "8"],
+                 ["bench", run_dir, "samples.txt", "--n", "8"],
+                 ["baseline", "coco", "-n", "2", "--order", "2"],
+                 ["eval", "samples.txt", "--corpus", "mine.txt", "--n", "8"]):
+        r = run([textwgan, *args], cwd=empty, env=env)
+        assert "error" not in r.stderr, (args, r.stderr)

@@ -547,7 +547,7 @@ def _output_file(path: Path | None, what: str, may_replace=None) -> Path | None:
     return None if path is None else check_output_file(path, what, may_replace)
 
 
-@app.command(epilog="Example: textwgan sample -n 100 --checkpoint checkpoints/<run> --out s.txt")
+@app.command(epilog="Example: textwgan sample -n 100 --checkpoint checkpoints/my-run --out s.txt")
 @friendly
 def sample(
     n: Annotated[int, typer.Option("-n", "--n", metavar="N", help="Number of samples.")] = 100,
@@ -588,7 +588,7 @@ def sample(
         say(f"wrote {len(texts)} samples to {target}")
 
 
-@app.command(epilog="Example: textwgan export checkpoints/<run> --out generator.pt --best")
+@app.command(epilog="Example: textwgan export checkpoints/my-run --out generator.pt --best")
 @friendly
 def export(
     run: Annotated[str, typer.Argument(metavar="RUN", show_default=False,
@@ -624,11 +624,12 @@ def export(
         f"from {source}")
 
 
-@app.command(epilog="Example: textwgan baseline corpora/coco --order 5 -n 640 --out kn5.txt")
+@app.command(epilog="Example: textwgan baseline coco --order 5 -n 640 --out kn5.txt")
 @friendly
 def baseline(
-    corpus: Annotated[Path, typer.Argument(metavar="CORPUS", show_default=False,
-                                           help="Corpus folder (its training split).")],
+    corpus: Annotated[str, typer.Argument(
+        metavar="CORPUS", show_default=False,
+        help="Corpus folder, bundled corpus name (coco), or text file (its training split).")],
     order: Annotated[int, typer.Option(metavar="N", help="n-gram order of the Kneser–Ney "
                                                           "model.")] = 5,
     n: Annotated[int, typer.Option("-n", "--n", metavar="N", help="Number of samples.")] = 640,
@@ -688,9 +689,12 @@ def _metric_rows(report: dict) -> list[tuple[str, str, str]]:
 InputArg = Annotated[str, typer.Argument(
     metavar="INPUT", show_default=False,
     help="Samples file (one per line, - for standard input), checkpoint file, or run folder.")]
-CorpusOpt = Annotated[Path | None, typer.Option(
-    metavar="DIR", show_default=False,
-    help="Corpus folder: score against its held-out split, floors from real text.")]
+CorpusOpt = Annotated[str | None, typer.Option(
+    metavar="CORPUS", show_default=False,
+    help="Score against this corpus's held-out split, floors from real text: a corpus "
+         "folder, a bundled corpus by name (coco; a local folder of that name wins), or a "
+         "text file, prepared as train prepares it. Default for a run or checkpoint: the "
+         "corpus it trained on. One of --corpus and --reference is needed for samples.")]
 ReferenceOpt = Annotated[Path | None, typer.Option(
     metavar="FILE", show_default=False,
     help="Reference text file instead of a corpus (raw code points).")]
@@ -714,7 +718,7 @@ ThreadsOpt = Annotated[int | None, typer.Option(
 JsonOpt = Annotated[bool, typer.Option("--json", metavar="", help="Print one JSON object.")]
 
 
-@app.command("eval", epilog="Example: textwgan eval samples.txt --corpus corpora/coco --json")
+@app.command("eval", epilog="Example: textwgan eval samples.txt --corpus coco --json")
 @friendly
 def eval_(
     source: InputArg,
@@ -753,10 +757,13 @@ def eval_(
                           seed=seed, orders=_parse_list(orders, "orders"), protocol=protocol,
                           lm_order=lm_order, critic=critic, seq_len=seq_len,
                           temperature=temperature, gan_bpc=gan_bpc).to_dict()
+    for note in report.get("notes", []):
+        say(f"note: {note}", "yellow")
     if as_json:
         sys.stdout.write(json.dumps(report) + "\n")
         return
-    against = "held-back training" if protocol == "paper" else "held-out"
+    against = {"paper": "held-back training", "reference": "reference"}.get(
+        report["protocol"], "held-out")
     table = Table(title=Text(f"{report['input']}: {report['n']:,} samples vs "
                              f"{report['reference_size']:,} {against} sequences"),
                   box=box.SIMPLE)
@@ -772,7 +779,7 @@ def eval_(
     out.print(Text(report["signature"], style="dim"), soft_wrap=True)
 
 
-@app.command(epilog="Example: textwgan bench run1/ samples.txt --corpus corpora/coco "
+@app.command(epilog="Example: textwgan bench run1/ samples.txt --corpus coco "
                     "--temperatures 0.7,1.0 --baseline kn5")
 @friendly
 def bench(

@@ -32,9 +32,24 @@ _SCAN_ROWS = 1 << 20  # rows checked per numpy call when validating indices
 _PREPARE_AGAIN = "prepare the corpus again with `textwgan prepare`"
 
 
-def bundled_corpus_path() -> Path:
-    """The bundled COCO captions corpus, inside the installed package."""
-    return Path(str(resources.files("textwgan") / "assets" / "corpora" / "coco"))
+def bundled_corpus_path(name: str = "coco") -> Path:
+    """A corpus bundled inside the installed package (the COCO captions: `coco`)."""
+    return Path(str(resources.files("textwgan") / "assets" / "corpora" / name))
+
+
+def bundled_names() -> list[str]:
+    folder = Path(str(resources.files("textwgan") / "assets" / "corpora"))
+    return sorted(p.name for p in folder.iterdir() if (p / META_NAME).is_file())
+
+
+def bundled_by_name(spec) -> Path | None:
+    """The bundled corpus that `spec` names (`coco`, or `corpora/coco` as the help examples in
+    a clone spell it) when nothing exists at that path here: a local folder of the same name
+    wins."""
+    if not isinstance(spec, (str, Path)) or Path(spec).exists():
+        return None
+    name = Path(spec).name
+    return bundled_corpus_path(name) if name in bundled_names() else None
 
 
 class Corpus:

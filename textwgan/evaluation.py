@@ -20,7 +20,7 @@ import hashlib
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +98,7 @@ class Report:
     temperature: float | None = None  # for texts drawn from a model (0: argmax)
     gan_bpc: float | None = None  # the likelihood bound, with gan_bpc_draws noise draws
     gan_bpc_draws: int | None = None
+    notes: tuple[str, ...] = ()  # what the reader should know to read the figures right
 
     def to_dict(self) -> dict:
         """The JSON that `textwgan eval --json` prints."""
@@ -111,6 +112,8 @@ class Report:
             d["temperature"] = self.temperature
         if self.gan_bpc is not None:
             d["gan_bpc"], d["gan_bpc_draws"] = self.gan_bpc, self.gan_bpc_draws
+        if self.notes:
+            d["notes"] = list(self.notes)
         d["signature"] = self.signature
         return d
 
@@ -123,6 +126,41 @@ class Report:
 
 # --------------------------------------------------------------------------------------------
 # The reference
+
+
+def scoring_corpus(spec: str | Path | Corpus) -> Corpus:
+    """The corpus `--corpus` names: a corpus folder, a bundled corpus by name (`coco`), or a
+    text file, prepared as `train FILE` prepares it (the same cache, the same held-out
+    split): scores are against held-out lines, never the training text."""
+    from .preparation import resolve_corpus
+
+    return resolve_corpus(spec)
+
+
+def run_corpus(source) -> Corpus:
+    """The corpus a run or checkpoint trained on, when it is still where the run recorded it
+    (or bundled) and its fingerprint matches; else one line saying which corpus is needed."""
+    from .checkpoint import find_checkpoint, load_checkpoint
+    from .corpus import bundled_by_name
+
+    ckpt = load_checkpoint(find_checkpoint(source))
+    record = ckpt.get("corpus") or {}
+    path, fp = record.get("path"), record.get("fingerprint")
+    if not path:
+        raise InputError(f"{source}: records no corpus; give {setting('corpus')} (or "
+                         f"{setting('reference')})")
+    for candidate in (Path(path), bundled_by_name(Path(path).name)):
+        if candidate is None or not (candidate / "meta.json").is_file():
+            continue
+        try:
+            corpus = Corpus(candidate)
+        except InputError:
+            continue
+        if not fp or corpus.fingerprint == fp:
+            return corpus
+    raise InputError(f"{source}: trained on the corpus {path} (fingerprint {str(fp)[:12]}), "
+                     "which is not here or has changed; prepare the same text again with "
+                     f"`textwgan prepare SOURCE --out {path}`, or give {setting('corpus')}")
 
 
 def reference_lines(path: str | Path) -> list[str]:
@@ -143,17 +181,18 @@ class Reference:
                  protocol: str = "heldout", seq_len: int | None = None, n: int = PAPER_N,
                  seed: int = 0):
         if (corpus is None) == (reference is None):
-            raise InputError(f"give exactly one of {setting('corpus')} (a corpus folder) or "
+            raise InputError(f"give exactly one of {setting('corpus')} (a corpus folder, a "
+                             f"bundled corpus such as coco, or a text file) or "
                              f"{setting('reference')} (a text file)")
         if protocol not in PROTOCOLS:
             raise InputError(f"{setting('protocol')} must be one of {', '.join(PROTOCOLS)}, "
                              f"got {protocol!r}")
-        self.protocol = protocol
+        self.protocol, self.from_file = protocol, corpus is None
         if corpus is not None:
             if train is not None:
                 raise InputError(f"{setting('train')} applies only with {setting('reference')}: "
                                  f"a corpus ({setting('corpus')}) brings its own training split")
-            c = corpus if isinstance(corpus, Corpus) else Corpus(corpus)
+            c = scoring_corpus(corpus)
             if seq_len is not None and seq_len != c.seq_len:
                 raise InputError(f"{c.path}: is prepared with seq_len {c.seq_len}; "
                                  f"{setting('seq_len')} applies only with {setting('reference')}")
@@ -179,6 +218,7 @@ class Reference:
         """A code-point reference from arrays already encoded (benchmarks, tests)."""
         ref = cls.__new__(cls)
         ref.protocol, ref.corpus, ref.seq_len, ref.pad = protocol, None, reference.shape[1], pad
+        ref.from_file = False
         ref.identity = _hash(reference, train)
         ref._setup(train, reference, n, seed)
         return ref
@@ -245,9 +285,16 @@ class Reference:
         return (self.train[random_indices(len(self.train), n, seed)],
                 self.reference[random_indices(len(self.reference), n, seed)])
 
+    @property
+    def label(self) -> str:
+        """What the reference is, as reports say it: a corpus's held-out split (heldout), the
+        held-back training rows (paper), or a text file the toolkit cannot know is held out
+        (reference)."""
+        return "reference" if self.from_file and self.protocol == "heldout" else self.protocol
+
     def signature(self, n: int, orders: Sequence[int], lm_order: int, seed: int,
                   critic: bool, temperature: float | None = None) -> str:
-        return signature(protocol=self.protocol, n=n, reference_size=len(self.reference),
+        return signature(protocol=self.label, n=n, reference_size=len(self.reference),
                          train_size=len(self.train) if self.train is not None else None,
                          orders=orders, seq_len=self.seq_len, seed=seed, corpus=self.identity,
                          lm_order=lm_order, critic=critic, temperature=temperature)
@@ -422,7 +469,7 @@ def sample_baseline(corpus: str | Path | Corpus, *, order: int = 5, n: int = PAP
     if isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= MAX_ORDER:
         raise InputError(f"{setting('order')} must be an integer from 1 to {MAX_ORDER}, "
                          f"got {order!r}")
-    c = corpus if isinstance(corpus, Corpus) else Corpus(corpus)
+    c = scoring_corpus(corpus)
     lm = KneserNeyLM(np.asarray(c.train), PAD, len(c.charset), order)
     ids = lm.sample(n, c.seq_len, np.random.default_rng(seed), temperature)
     return c.decode(ids)
@@ -526,10 +573,38 @@ def evaluate(texts_or_path, *, corpus: str | Path | Corpus | None = None,
         raise InputError(f"{setting('gan_bpc')} must be a number of noise draws from 1 to "
                          f"{MAX_GAN_BPC_DRAWS:,}, got {gan_bpc!r}")
     if ref is None:
+        if corpus is None and reference is None and _is_model(texts_or_path):
+            corpus = run_corpus(texts_or_path)
         ref = Reference(corpus, reference, train, protocol, seq_len, n=n or PAPER_N, seed=seed)
     check_common(orders=orders, seq_len=ref.seq_len)
     loaded = load_texts(texts_or_path, n, seed, temperature, _sampling_device(device))
-    return report_for(loaded, ref, orders, lm_order, seed, critic, device, floors, gan_bpc)
+    report = report_for(loaded, ref, orders, lm_order, seed, critic, device, floors, gan_bpc)
+    if reference is not None and _is_model(texts_or_path):
+        note = _overlap_note(ref, texts_or_path)
+        if note:
+            report = replace(report, notes=(*report.notes, note))
+    return report
+
+
+def _overlap_note(ref: Reference, source) -> str | None:
+    """A warning when a reference file shares lines with the run's own training lines: the
+    scores would then reward copying."""
+    try:
+        corpus = run_corpus(source)
+    except InputError:
+        return None
+    train = set(corpus.decode(np.asarray(corpus.train)))
+    ref_lines = rows_to_text(ref.reference, ref.pad)
+    shared = sum(line in train for line in ref_lines)
+    if shared < 0.01 * len(ref_lines):
+        return None
+    return (f"{shared:,} of the {len(ref_lines):,} reference lines ({shared / len(ref_lines):.0%})"
+            " are training lines of the run: these scores reward copying; score against the "
+            "run's held-out split instead (leave --reference out)")
+
+
+def _is_model(source) -> bool:
+    return not isinstance(source, (list, tuple)) and is_model_input(_input(source))
 
 
 def _sampling_device(device: str) -> str:
@@ -549,7 +624,7 @@ def report_for(loaded: Texts, ref: Reference, orders: Sequence[int], lm_order: i
         bound = gan_bits_per_char(loaded.generator, ref, count, gan_bpc, seed)
     return Report(
         input=loaded.label, n=count, reference_size=len(ref.reference),
-        train_size=len(ref.train) if ref.train is not None else None, protocol=ref.protocol,
+        train_size=len(ref.train) if ref.train is not None else None, protocol=ref.label,
         orders=tuple(orders), lm_order=lm_order, seed=seed,
         metrics=score(samples, ref, orders, lm_order, seed, critic, device),
         floor=(floor_metrics(ref, count, orders, lm_order, seed, critic, device)
@@ -598,6 +673,10 @@ def bench(inputs: Sequence, *, corpus: str | Path | Corpus | None = None,
         n = min(sizes) if sizes else PAPER_N
         if protocol == "paper" and not sizes:
             n = PAPER_N
+    if corpus is None and reference is None:
+        models = [i for i in inputs if _is_model(i)]
+        if models:
+            corpus = run_corpus(models[0])
     ref = Reference(corpus, reference, train, protocol, seq_len, n=n, seed=seed)
     check_common(orders=orders, seq_len=ref.seq_len)
     dev = _sampling_device(device)

@@ -32,7 +32,7 @@ import numpy as np
 
 from . import __version__
 from .charset import UNK, Charset
-from .corpus import FORMAT, VERSION, Corpus, bundled_corpus_path
+from .corpus import FORMAT, VERSION, Corpus, bundled_by_name, bundled_corpus_path
 from .encoding import encode_chunk, encode_in_worker, init_worker
 from .errors import MAX_SEED, InputError, TextWGANError, as_path, check_int, setting
 from .fileio import (
@@ -489,6 +489,8 @@ def resolve_corpus(spec: str | Path | Corpus | None, *, seq_len: int | None = No
     text being prepared; a corpus already prepared with other values is refused."""
     if isinstance(spec, Corpus):
         corpus = spec
+    elif bundled_by_name(spec) is not None:
+        corpus = Corpus(bundled_by_name(spec))
     elif spec is None:
         path = bundled_corpus_path()
         if not (path / META_NAME).is_file():

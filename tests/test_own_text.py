@@ -1,0 +1,65 @@
+"""Evaluating on your own text without hunting for paths: bundled corpora by name, a run's
+own corpus, a text file as --corpus (prepared as train prepares it), and a reference file
+labelled as what it is."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import COCO_TRAIN
+from test_hardening import assert_one_line_error, invoke
+
+
+@pytest.fixture(scope="module")
+def own(tmp_path_factory):
+    d = tmp_path_factory.mktemp("own")
+    lines = COCO_TRAIN.read_text(encoding="utf-8").splitlines()[:1500]
+    (d / "mine.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    r = invoke("train", d / "mine.txt", "--preset", "tiny", "--iters", "2", "--out", d / "run")
+    assert r.exit_code == 0, r.output
+    (d / "samples.txt").write_text("\n".join(lines[:20]) + "\n", encoding="utf-8")
+    return d
+
+
+def report(*args):
+    r = invoke(*args, "--json")
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)
+
+
+def test_a_run_is_scored_against_its_own_corpus_without_corpus(own):
+    mine = report("eval", own / "run", "--n", "16")
+    again = report("eval", own / "run", "--n", "16", "--corpus", own / "mine.txt")
+    assert mine["signature"] == again["signature"]  # the same cached corpus, the same split
+    assert mine["protocol"] == "heldout"
+
+
+def test_the_bundled_corpus_has_a_name(own, monkeypatch):
+    monkeypatch.chdir(own)  # no corpora/ folder here
+    a = report("eval", own / "samples.txt", "--corpus", "coco", "--n", "8")
+    b = report("eval", own / "samples.txt", "--corpus", "corpora/coco", "--n", "8")
+    assert a["signature"] == b["signature"] and a["reference_size"] > 1000
+
+
+def test_a_run_whose_corpus_is_gone_says_how_to_rebuild_it(own, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(own / "run", run)
+    ckpt_config = json.loads((run / "config.json").read_text())
+    cache = tmp_path / "elsewhere"
+    shutil.move(ckpt_config["corpus"], cache)
+    try:
+        r = invoke("eval", run, "--n", "8")
+        assert_one_line_error(r, 2, "trained on the corpus", "textwgan prepare")
+    finally:
+        shutil.move(cache, ckpt_config["corpus"])
+
+
+def test_a_reference_file_is_labelled_a_reference_and_overlap_is_named(own):
+    r = invoke("eval", own / "run", "--reference", own / "mine.txt", "--n", "16")
+    assert r.exit_code == 0, r.output
+    assert "reference sequences" in r.output and "held-out sequences" not in r.output
+    assert "protocol:reference" in r.output
+    assert "are training lines of the run" in r.output
