@@ -63,3 +63,26 @@ def test_a_reference_file_is_labelled_a_reference_and_overlap_is_named(own):
     assert "reference sequences" in r.output and "held-out sequences" not in r.output
     assert "protocol:reference" in r.output
     assert "are training lines of the run" in r.output
+
+
+def test_train_file_shows_what_preparing_did_with_the_option_that_changes_it(tmp_path):
+    import random
+
+    rng = random.Random(0)
+    han = "天地玄黄宇宙洪荒日月盈昃辰宿列张寒来暑往秋收冬藏闰余成岁律吕调阳云腾致雨露结为霜"
+    lines = [" ".join(rng.choice(han) for _ in range(24)) for _ in range(1200)]
+    (tmp_path / "poems.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    r = invoke("train", tmp_path / "poems.txt", "--preset", "tiny", "--iters", "1", "--out",
+               tmp_path / "run")
+    assert r.exit_code == 0, r.output
+    assert "cut to 32 chars" in r.output and "train / held-out" in r.output
+    warnings = [x for x in r.output.splitlines() if x.startswith("warning:")]
+    assert any("were cut to 32 characters" in w and "--seq-len" in w for w in warnings)
+    assert any("separated by spaces" in w for w in warnings)
+    r = invoke("prepare", tmp_path / "poems.txt", "--out", tmp_path / "c", "--max-chars", "12")
+    assert r.exit_code == 0, r.output
+    assert any("became unk" in x and "--max-chars" in x for x in r.output.splitlines())
+    plain = tmp_path / "plain.txt"
+    plain.write_text("".join(f"a short line {i}\n" for i in range(300)), encoding="utf-8")
+    r = invoke("prepare", plain, "--out", tmp_path / "p")
+    assert r.exit_code == 0 and "warning:" not in r.output, r.output

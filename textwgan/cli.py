@@ -27,7 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__
-from .errors import InputError, TextWGANError, setting
+from .errors import InputError, TextWGANError, render, setting
 
 
 def _plain_argument_help() -> None:
@@ -294,8 +294,15 @@ def prepare(
                                 heldout_fraction=heldout_fraction, heldout_file=heldout_file,
                                 lowercase=lowercase, max_chars=max_chars, seed=seed,
                                 workers=workers)
-    meta, c = corpus.meta, corpus.meta["counts"]
-    table = Table(title=Text(f"corpus {out_dir}"), show_header=False, box=box.SIMPLE)
+    _show_preparation(corpus.meta, out_dir)
+
+
+def _show_preparation(meta: dict, where) -> None:
+    """What preparing did: the counts, then a warning line for each surprise."""
+    from .preparation import preparation_warnings
+
+    c = meta["counts"]
+    table = Table(title=Text(f"corpus {where}"), show_header=False, box=box.SIMPLE)
     for label, value in [
         ("lines read", f"{c['lines_read']:,}"), ("blank (dropped)", f"{c['empty']:,}"),
         ("kept", f"{c['kept']:,}"),
@@ -308,6 +315,9 @@ def prepare(
     ]:
         table.add_row(Text(label), Text(value))
     out.print(table)
+    flags = flag_names(prepare)
+    for warning in preparation_warnings(meta):
+        say("warning: " + render(warning, lambda name: flags.get(name, name)), "yellow")
 
 
 # --------------------------------------------------------------------------------------------
@@ -346,6 +356,8 @@ class TrainDisplay:
     def __call__(self, kind: str, r: dict) -> None:
         if kind == "note":
             self.line(r["message"])
+        elif kind == "prepared":
+            _show_preparation(r["meta"], r["path"])
         elif kind == "start":
             how = f"resumed at step {r['step']:,}" if r["resumed"] else "new"
             ranks = f" × {r['ranks']} ranks" if r["ranks"] > 1 else ""

@@ -399,6 +399,31 @@ def _check_heldout_apart(srcs: Sequence[Source], held_srcs: Sequence[Source]) ->
                                  f"{setting('heldout_file')} out to hold out a fraction")
 
 
+UNK_WARN = 0.01  # a share of characters turned into unk worth a warning
+CUT_WARN = 0.5  # a share of lines cut to seq_len worth a warning
+SPACED_WARN = 0.4  # a share of spaces only text with a space between characters reaches
+
+
+def preparation_warnings(meta: dict) -> list[str]:
+    """What preparing did that may not be what the user wants, one line each, with the
+    option that changes it. `prepare` and `train FILE` print the same."""
+    c, out = meta["counts"], []
+    if c["kept"] and c["truncated"] / c["kept"] > CUT_WARN:
+        out.append(f"{c['truncated'] / c['kept']:.0%} of the lines were cut to "
+                   f"{meta['seq_len']} characters; a larger {setting('seq_len')} keeps more of "
+                   "each line (training then costs more per step)")
+    if c["unk_rate"] > UNK_WARN:
+        out.append(f"{c['unk_rate']:.1%} of the characters became unk: the charset keeps the "
+                   f"{c['charset_size'] - 2:,} most frequent of {c['distinct_chars']:,}; a "
+                   f"larger {setting('max_chars')} keeps more")
+    if c.get("space_share", 0) > SPACED_WARN:
+        out.append(f"{c['space_share']:.0%} of the characters are spaces: the text looks like "
+                   "characters separated by spaces, so only half as many fit in "
+                   f"{meta['seq_len']} positions; remove the spaces first, or give a larger "
+                   f"{setting('seq_len')}")
+    return out
+
+
 def _build(srcs: Sequence[Source], held_srcs: Sequence[Source], tmp: Path,
            opts: PrepareOptions, fp: str) -> dict:
     counts: Counter = Counter()
@@ -465,6 +490,9 @@ def _build(srcs: Sequence[Source], held_srcs: Sequence[Source], tmp: Path,
             "chars": n_chars,
             "unk_chars": n_unk,
             "unk_rate": n_unk / max(n_chars, 1),
+            # spaces among the training lines' characters: text that puts a space between
+            # every character (some Chinese corpora) fits half as much in seq_len
+            "space_share": counts.get(" ", 0) / max(sum(counts.values()), 1),
         },
     }
     (tmp / CHARSET_NAME).write_text(charset.to_json(), encoding="utf-8")

@@ -36,12 +36,13 @@ from .device import EAGER, Speed, busy_cpu_note, process_settings, resolve_devic
 from .diagnostics import critic_diagnostics
 from .distributed import SINGLE, Shard, any_rank, barrier, env_shard, main_first, setup, teardown
 from .errors import Diverged, InputError, Interrupted, as_path, setting
+from .fileio import default_cache_dir
 from .graphs import StepGraph, captured_speed
 from .losses import critic_loss, generator_loss
 from .metrics import DEFAULT_ORDERS, NgramCounts, distinct_rate, js_report
 from .models import Critic, Generator
 from .plan import plan_run
-from .preparation import check_prepared, resolve_corpus
+from .preparation import check_prepared, preparation_warnings, resolve_corpus
 from .run import RunFolder, recorded_threads
 from .sample import generate_ids
 
@@ -470,7 +471,7 @@ def _train(corpus, *, preset, out, resume, device, data, fast, cuda_graphs, seq_
     try:
         with main_first(shard):  # one rank prepares (and caches) a text corpus, then the rest
             prepared = _resolve_run_corpus(corpus, plan.corpus_from_run, seq_len, lowercase,
-                                           note)
+                                           note, emit)
         config = config.with_overrides(seq_len=prepared.seq_len).validate()
         if ckpt is not None:
             _check_same_corpus(run_dir, ckpt, prepared)
@@ -537,9 +538,15 @@ def _check_same_corpus(run_dir: Path, ckpt: dict, corpus: Corpus) -> None:
                          "on")
 
 
-def _resolve_run_corpus(corpus, corpus_from_run: str | None, seq_len, lowercase, note) -> Corpus:
+def _resolve_run_corpus(corpus, corpus_from_run: str | None, seq_len, lowercase, note,
+                        emit: Event = lambda kind, record: None) -> Corpus:
     if corpus_from_run is None:
-        return resolve_corpus(corpus, seq_len=seq_len, lowercase=lowercase, log=note)
+        prepared = resolve_corpus(corpus, seq_len=seq_len, lowercase=lowercase, log=note)
+        if prepared.path.parent.name == "corpora" and prepared.path.parent.parent == \
+                default_cache_dir():  # prepared from text: show what preparing did
+            emit("prepared", {"path": str(prepared.path), "meta": prepared.meta,
+                              "warnings": preparation_warnings(prepared.meta)})
+        return prepared
     try:
         prepared = Corpus(corpus_from_run)
     except InputError as e:
