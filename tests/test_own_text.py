@@ -86,3 +86,42 @@ def test_train_file_shows_what_preparing_did_with_the_option_that_changes_it(tmp
     plain.write_text("".join(f"a short line {i}\n" for i in range(300)), encoding="utf-8")
     r = invoke("prepare", plain, "--out", tmp_path / "p")
     assert r.exit_code == 0 and "warning:" not in r.output, r.output
+
+
+def test_metrics_that_cannot_mean_anything_say_so(tmp_path):
+    import random
+
+    rng = random.Random(1)
+    han = "天地玄黄宇宙洪荒日月盈昃辰宿列张寒来暑往秋收冬藏闰余成岁律吕调阳云腾致雨露结为霜"
+    (tmp_path / "zh.txt").write_text("\n".join("".join(rng.choice(han) for _ in range(20)) + "。"
+                                               for _ in range(2000)) + "\n", encoding="utf-8")
+    (tmp_path / "junk.txt").write_text("。。,,。。,,。。,,。\n" * 100, encoding="utf-8")
+    r = invoke("eval", tmp_path / "junk.txt", "--corpus", tmp_path / "zh.txt", "--n", "100")
+    assert r.exit_code == 0, r.output
+    assert "word validity is not reported" in r.output
+    assert [x for x in r.output.splitlines() if "word validity" in x and "n/a" in x]
+    assert "the samples repeat themselves: distinct-4" in r.output
+    data = json.loads(invoke("eval", tmp_path / "junk.txt", "--corpus", tmp_path / "zh.txt",
+                             "--n", "100", "--json").stdout)
+    assert "word_validity" not in data and len(data["notes"]) == 2
+
+
+def test_an_lm_figure_that_flatters_far_samples_gets_a_note():
+    from textwgan.evaluation import Metrics, reading_notes
+
+    class Ref:
+        train = [1]
+
+        def space_share(self):
+            return 0.2
+
+    m = Metrics(js={4: 0.9}, distinct=1.0, distinct_n={4: 0.8}, reverse_lm_bpc=5.0,
+                copy_rate=0.0, word_validity=0.99, lm_bpc=2.0)
+    floor = Metrics(js={4: 0.3}, distinct=1.0, distinct_n={4: 0.8}, reverse_lm_bpc=4.0,
+                    copy_rate=0.0, word_validity=0.9, lm_bpc=4.0)
+    notes = reading_notes(m, floor, Ref())
+    assert len(notes) == 2 and "LM bits/char 2.00 beats" in notes[0]
+    assert "word validity 99% beats" in notes[1]
+    near = Metrics(js={4: 0.35}, distinct=1.0, distinct_n={4: 0.8}, reverse_lm_bpc=5.0,
+                   copy_rate=0.0, word_validity=0.95, lm_bpc=2.0)
+    assert reading_notes(near, floor, Ref()) == ()  # JS says close: nothing to flag

@@ -693,9 +693,12 @@ def _metric_rows(report: dict) -> list[tuple[str, str, str]]:
     keys = [(k, label, spec) for k, label, _, spec, _ in ROW_METRICS
             if report.get(k) is not None]
     extra = [(f"js{n}", f"JS-{n}", ".4f") for n in report["orders"] if n > 4]
-    return [(label, _fmt(report[k], spec), _fmt(report.get(f"floor_{k}"), spec))
+    rows = [(label, _fmt(report[k], spec), _fmt(report.get(f"floor_{k}"), spec))
             for k, label, spec in keys[:4] + extra + keys[4:]
             if k in report and (not k.startswith("js") or int(k[2:]) in report["orders"])]
+    if "lm_bpc" in report and "word_validity" not in report:  # the notes say why
+        rows.append(("word validity", "n/a", "n/a"))
+    return rows
 
 
 InputArg = Annotated[str, typer.Argument(

@@ -278,6 +278,15 @@ class Reference:
         return self.cached("vocabulary",
                            lambda: set(words(self.texts(self.train), self.seq_len)))
 
+    def space_share(self) -> float:
+        """Spaces among the training text's characters (a sample of it): below WORDS_MIN_SPACES
+        there are no words to check, and a whole line would count as one "word"."""
+        def share() -> float:
+            text = "".join(self.texts(self.train[:20_000]))
+            return text.count(" ") / max(len(text), 1)
+
+        return self.cached("space_share", share)
+
     def floor_rows(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """Real rows for the floors: (against the reference, against the training text)."""
         if self.held_back is not None:
@@ -344,8 +353,10 @@ def training_lm(ref: Reference, lm_order: int) -> KneserNeyLM:
 def versus_train(samples: np.ndarray, ref: Reference, lm_order: int) -> dict:
     """Metrics that compare samples with the training text: copy rate, word validity, and
     the bits per character an LM of the training text gives them."""
+    words_mean_something = ref.space_share() >= WORDS_MIN_SPACES
     return {"copy_rate": copy_rate(samples, ref.train),
-            "word_validity": word_validity(ref.texts(samples), ref.vocabulary(), ref.seq_len),
+            "word_validity": word_validity(ref.texts(samples), ref.vocabulary(), ref.seq_len)
+            if words_mean_something else None,
             "lm_bpc": training_lm(ref, lm_order).bits_per_char(ref.code(samples))}
 
 
@@ -622,16 +633,52 @@ def report_for(loaded: Texts, ref: Reference, orders: Sequence[int], lm_order: i
             raise InputError(f"{setting('gan_bpc')} applies to a checkpoint or run folder, "
                              f"not to {loaded.label}")
         bound = gan_bits_per_char(loaded.generator, ref, count, gan_bpc, seed)
+    metrics = score(samples, ref, orders, lm_order, seed, critic, device)
+    floor = floor_metrics(ref, count, orders, lm_order, seed, critic, device) if floors \
+        else None
     return Report(
         input=loaded.label, n=count, reference_size=len(ref.reference),
         train_size=len(ref.train) if ref.train is not None else None, protocol=ref.label,
-        orders=tuple(orders), lm_order=lm_order, seed=seed,
-        metrics=score(samples, ref, orders, lm_order, seed, critic, device),
-        floor=(floor_metrics(ref, count, orders, lm_order, seed, critic, device)
-               if floors else None),
+        orders=tuple(orders), lm_order=lm_order, seed=seed, metrics=metrics, floor=floor,
         signature=ref.signature(count, orders, lm_order, seed, critic, loaded.temperature),
         temperature=loaded.temperature, gan_bpc=bound,
-        gan_bpc_draws=gan_bpc if bound is not None else None)
+        gan_bpc_draws=gan_bpc if bound is not None else None,
+        notes=reading_notes(metrics, floor, ref))
+
+
+WORDS_MIN_SPACES = 0.02  # a space in 50 characters: text written in words
+JS_FAR = 0.2  # JS-4 this far above its floor: the samples are far from real text
+BPC_BEATS = 0.3  # LM bits/char this far below real text's: suspiciously cheap characters
+COLLAPSE = 0.25  # distinct-4 below this share of real text's: the samples repeat themselves
+
+
+def reading_notes(m: Metrics, floor: Metrics | None, ref: Reference) -> tuple[str, ...]:
+    """What a reader needs to read the figures right: a metric that does not apply, one that
+    flatters samples JS calls far from real text, and samples that repeat themselves."""
+    notes = []
+    if ref.train is not None and m.word_validity is None:
+        notes.append(f"word validity is not reported: only {ref.space_share():.1%} of the "
+                     "training text's characters are spaces, so its lines are not written in "
+                     "words (a whole line would count as one)")
+    if floor is None:
+        return tuple(notes)
+    far = m.js.get(4) is not None and floor.js.get(4) is not None \
+        and m.js[4] > floor.js[4] + JS_FAR
+    if far and m.lm_bpc is not None and floor.lm_bpc is not None \
+            and m.lm_bpc < floor.lm_bpc - BPC_BEATS:
+        notes.append(f"LM bits/char {m.lm_bpc:.2f} beats real text's {floor.lm_bpc:.2f} while "
+                     f"JS-4 ({m.js[4]:.3f} against {floor.js[4]:.3f}) says the samples are far "
+                     "from it: repeated or predictable characters are cheap for an LM")
+    if far and m.word_validity is not None and floor.word_validity is not None \
+            and m.word_validity > floor.word_validity + 0.05:
+        notes.append(f"word validity {m.word_validity:.0%} beats real text's "
+                     f"{floor.word_validity:.0%} while JS-4 says the samples are far from it: "
+                     "a few common words, repeated")
+    d4, f4 = m.distinct_n.get(4), floor.distinct_n.get(4)
+    if d4 is not None and f4 and d4 < COLLAPSE * f4:
+        notes.append(f"the samples repeat themselves: distinct-4 {d4:.1%} against {f4:.1%} for "
+                     "real text (mode collapse)")
+    return tuple(notes)
 
 
 def parse_temperatures(text: str | Sequence[float] | None) -> list[float]:
