@@ -101,3 +101,44 @@ def test_a_collapsed_generator_gets_a_hint(small_corpus, tmp_path, monkeypatch):
 def test_every_command_errors_without_error_markup(tmp_path):
     r = invoke("eval", tmp_path / "[red]x[/].txt", "--corpus", BUNDLED)
     assert r.exit_code == 2 and "[red]x[/].txt" in r.output
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_examples_paste_into_a_shell(command):
+    import shlex
+
+    text = invoke(command, "--help", env={"COLUMNS": "200"}).output
+    examples = [x.split("Example:", 1)[1] for x in text.splitlines() if "Example:" in x]
+    assert examples
+    for example in examples:
+        assert "<" not in example and ">" not in example, example  # bash reads them as redirects
+        assert shlex.split(example)[0] == "textwgan"
+
+
+def test_the_command_list_is_not_cut_short():
+    text = invoke("--help", env={"COLUMNS": "80"}).output
+    listed = [x for x in text.splitlines() if x.strip().split(" ")[0] in COMMANDS]
+    assert len(listed) == len(COMMANDS) and not any(x.rstrip().endswith("...") for x in listed)
+
+
+def test_eval_help_says_a_corpus_or_a_reference_is_needed():
+    text = " ".join(invoke("eval", "--help", env={"COLUMNS": "200"}).output.split())
+    assert "One of --corpus and --reference is needed for samples" in text
+
+
+def test_time_left_counts_the_time_limit():
+    import time
+
+    display = cli.TrainDisplay()
+    display.iters, display.deadline = 100_000, time.monotonic() + 240
+    assert 230 < display.seconds_left({"step": 10, "it_s": 1.0}) <= 240  # not 27 hours
+    display.deadline = None
+    assert display.seconds_left({"step": 99_990, "it_s": 1.0}) == 10
+
+
+def test_bench_plot_names_runs_by_their_folder():
+    from textwgan.plot import source_label
+
+    assert source_label("runs/kjv/checkpoint.pt") == "kjv"
+    assert source_label("runs/kjv/best.pt") == "kjv/best.pt"
+    assert source_label("samples.txt") == "samples.txt"

@@ -22,7 +22,7 @@ import typer
 import typer.core
 from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -256,7 +256,8 @@ def parse_duration(text: str | None) -> float | None:
 # prepare
 
 
-@app.command(epilog="Example: textwgan prepare corpus.txt --out corpora/mine --lowercase")
+@app.command(short_help="Prepare text into a corpus folder (train does it on the fly).",
+             epilog="Example: textwgan prepare corpus.txt --out corpora/mine --lowercase")
 @friendly
 def prepare(
     sources: Annotated[list[str], typer.Argument(
@@ -333,9 +334,10 @@ class TrainDisplay:
         self.every = every
         self.last = 0.0
         self.iters = 0
+        self.deadline: float | None = None
         self.progress = Progress(
             TextColumn("train"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]} it/s  W {task.fields[w]}"), TimeRemainingColumn(),
+            TextColumn("{task.fields[rate]} it/s  W {task.fields[w]}  {task.fields[left]}"),
             console=err, transient=False, disable=not self.tty)
         self.task = None
         self.end: dict | None = None
@@ -353,6 +355,13 @@ class TrainDisplay:
         else:
             say(message)
 
+    def seconds_left(self, r: dict) -> float:
+        """Until the last step at this speed, or until the time limit, whichever comes first."""
+        left = (self.iters - r["step"]) / max(r["it_s"], 1e-9)
+        if self.deadline is not None:
+            left = min(left, max(self.deadline - time.monotonic(), 0.0))
+        return left
+
     def __call__(self, kind: str, r: dict) -> None:
         if kind == "note":
             self.line(r["message"])
@@ -365,22 +374,24 @@ class TrainDisplay:
             limit = (f", stopping after {_duration(r['time_limit'])}" if r["time_limit"]
                      else "")
             self.iters = r["iters"]
+            self.deadline = (time.monotonic() + r["time_limit"]) if r["time_limit"] else None
             self.line(f"run {r['run']} ({how}) on {r['device']}{ranks}{threads}: "
                       f"{r['train_sequences']:,} training sequences, {r['vocab_size']} symbols, "
                       f"{r['iters']:,} generator steps{limit}")
             self.task = self.progress.add_task("train", total=r["iters"], completed=r["step"],
-                                               rate="-", w="-")
+                                               rate="-", w="-", left="")
             self.last = time.monotonic()
         elif kind == "log":
+            left = self.seconds_left(r)
             self.progress.update(self.task, completed=r["step"], rate=f"{r['it_s']:.2f}",
-                                 w=f"{r['w_estimate']:.3f}")
+                                 w=f"{r['w_estimate']:.3f}", left=f"{_duration(left)} left")
             if not self.tty and time.monotonic() - self.last >= self.every:
                 self.last = time.monotonic()
-                left = (self.iters - r["step"]) / max(r["it_s"], 1e-9)
                 say(f"step {r['step']:,}/{self.iters:,}  {r['it_s']:.2f} it/s  "
                     f"W {r['w_estimate']:.3f}  about {_duration(left)} left")
         elif kind == "eval":
-            self.line(f"step {r['step']:>7,}  JS-4 {r['js4']:.3f} (floor {r['floor_js4']:.3f})  "
+            self.line(f"step {r['step']:>7,}  JS-4 {r['js4']:.3f} (floor {r['floor_js4']:.3f}"
+                      f" for {r['n']:,} real)  "
                       f"JS-1 {r['js1']:.3f}  e.g. {r['examples'][0]!r}")
             if r["step"] > 0 and r["distinct"] < 0.1:
                 self.line(f"  note: the samples are nearly all alike ({r['distinct']:.0%} "
@@ -407,7 +418,8 @@ def _optional_bool(name: str, help: str):
                                                show_default=False)]
 
 
-@app.command(epilog="Example: textwgan train corpus.txt --preset small --time-limit 10m")
+@app.command(short_help="Train a WGAN-GP on a corpus or a text file.",
+             epilog="Example: textwgan train corpus.txt --preset small --time-limit 10m")
 @friendly
 def train(
     corpus: Annotated[str | None, typer.Argument(
@@ -418,8 +430,8 @@ def train(
         "--out", metavar="DIR", show_default=False,
         help="Run folder; default checkpoints/<corpus>-<preset>-<time>.")] = None,
     preset: Annotated[str, typer.Option(
-        metavar="NAME", help="paper, default, small, tiny, or auto (default on a GPU, small on "
-                             "a CPU).")] = "auto",
+        metavar="NAME", help="paper, default, small, tiny, or auto: the preset called default "
+                             "on a GPU, small on a CPU.")] = "auto",
     iters: Annotated[int | None, typer.Option(metavar="N", show_default=False,
                                               help="Generator steps (default: the preset's).")
                      ] = None,
@@ -559,7 +571,8 @@ def _output_file(path: Path | None, what: str, may_replace=None) -> Path | None:
     return None if path is None else check_output_file(path, what, may_replace)
 
 
-@app.command(epilog="Example: textwgan sample -n 100 --checkpoint checkpoints/my-run --out s.txt")
+@app.command(short_help="Generate text from a trained generator.",
+             epilog="Example: textwgan sample -n 100 --checkpoint checkpoints/my-run --out s.txt")
 @friendly
 def sample(
     n: Annotated[int, typer.Option("-n", "--n", metavar="N", help="Number of samples.")] = 100,
@@ -575,7 +588,9 @@ def sample(
     out_file: Annotated[Path | None, typer.Option(
         "--out", metavar="FILE", show_default=False,
         help="Write here instead of standard output.")] = None,
-    device: Annotated[str, typer.Option(metavar="NAME", help="cpu or cuda.")] = "cpu",
+    device: Annotated[str, typer.Option(
+        metavar="NAME", help="auto (a GPU when there is one), cpu, cuda or cuda:N; the same "
+                             "seed gives the same samples on any of them.")] = "auto",
     threads: Annotated[int | None, typer.Option(
         metavar="N", show_default=False, help="CPU threads (default: all cores).")] = None,
 ):
@@ -600,7 +615,8 @@ def sample(
         say(f"wrote {len(texts)} samples to {target}")
 
 
-@app.command(epilog="Example: textwgan export checkpoints/my-run --out generator.pt --best")
+@app.command(short_help="Write a generator-only checkpoint of a run.",
+             epilog="Example: textwgan export checkpoints/my-run --out generator.pt --best")
 @friendly
 def export(
     run: Annotated[str, typer.Argument(metavar="RUN", show_default=False,
@@ -636,7 +652,8 @@ def export(
         f"from {source}")
 
 
-@app.command(epilog="Example: textwgan baseline coco --order 5 -n 640 --out kn5.txt")
+@app.command(short_help="Sample a Kneser-Ney character model (the baseline).",
+             epilog="Example: textwgan baseline coco --order 5 -n 640 --out kn5.txt")
 @friendly
 def baseline(
     corpus: Annotated[str, typer.Argument(
@@ -733,7 +750,8 @@ ThreadsOpt = Annotated[int | None, typer.Option(
 JsonOpt = Annotated[bool, typer.Option("--json", metavar="", help="Print one JSON object.")]
 
 
-@app.command("eval", epilog="Example: textwgan eval samples.txt --corpus coco --json")
+@app.command("eval", short_help="Score samples or a run against held-out text.",
+             epilog="Example: textwgan eval samples.txt --corpus coco --json")
 @friendly
 def eval_(
     source: InputArg,
@@ -794,7 +812,8 @@ def eval_(
     out.print(Text(report["signature"], style="dim"), soft_wrap=True)
 
 
-@app.command(epilog="Example: textwgan bench run1/ samples.txt --corpus coco "
+@app.command(short_help="Score several inputs side by side, with baselines.",
+             epilog="Example: textwgan bench run1/ samples.txt --corpus coco "
                     "--temperatures 0.7,1.0 --baseline kn5")
 @friendly
 def bench(
@@ -883,7 +902,8 @@ def bench(
 # plot
 
 
-@app.command(epilog="Example: textwgan plot checkpoints/gp checkpoints/clip --out runs.png")
+@app.command(short_help="Plot training curves and critic diagnostics.",
+             epilog="Example: textwgan plot checkpoints/gp checkpoints/clip --out runs.png")
 @friendly
 def plot(
     runs: Annotated[list[Path], typer.Argument(metavar="RUN...", show_default=False,

@@ -13,6 +13,7 @@ from pathlib import Path
 from .diagnostics import HIST_BINS
 from .errors import InputError, setting
 from .fileio import atomic_write, check_output_file
+from .layout import BEST_NAME, CHECKPOINT_NAME
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -68,6 +69,15 @@ def read_run(run: str | Path) -> RunLog:
 
 _FIELDS = {"train": ("step", "w_estimate"), "eval": ("step", "js4", "time"),
            "diag": ("step", "slope_mean", "slope_std")}
+
+
+def source_label(source: str) -> str:
+    """A short name for an input: a run's folder name for its checkpoint.pt or best.pt, else
+    the file's name."""
+    path = Path(source)
+    if path.name in (CHECKPOINT_NAME, BEST_NAME) or path.name.startswith("step_"):
+        return f"{path.parent.name}" + ("" if path.name == CHECKPOINT_NAME else f"/{path.name}")
+    return path.name
 
 
 def _diag_gaps(record: dict) -> list[str]:
@@ -237,7 +247,7 @@ def plot_bench(result: dict, out: str | Path) -> Path:
     for i, (source, members) in enumerate(groups.items()):
         color = f"C{i % 10}"
         members = sorted(members, key=lambda r: r["temperature"] or 0.0)
-        label = Path(source).name if members[0]["kind"] != "baseline" else source
+        label = source_label(source) if members[0]["kind"] != "baseline" else source
         xs = [r["lm_bpc"] for r in members]
         ys = [r["reverse_lm_bpc"] for r in members]
         if None in xs or None in ys:

@@ -421,7 +421,8 @@ def train(corpus: str | Path | Corpus | None = None, *, preset: str = "auto",
 
     `corpus`: a Corpus, a corpus folder, text (a file, a folder of files, `-`, `hf:NAME`) that is
     prepared on the fly (with `seq_len`, `lowercase`) and cached, or None for the bundled COCO
-    captions. `preset`: paper, default, small, tiny, or auto (default on a GPU, small on a CPU).
+    captions. `preset`: paper, default, small, tiny, or auto (the `default` preset on a GPU,
+    `small` on a CPU).
     `overrides`: any model or training setting (config.py), e.g. `iters=2000, lr=2e-4`;
     or `config`: a whole Config (benchmarks, experiments) instead of a preset and overrides.
 
