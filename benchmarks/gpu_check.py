@@ -57,7 +57,6 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -473,22 +472,19 @@ def sample_counts(smoke: bool) -> dict[str, int]:
 
 
 def heldout_reference(corpus):
-    """The held-out split's n-gram tables, built once for every generator scored against it."""
-    from textwgan.metrics import DEFAULT_ORDERS, NgramCounts
+    """The scorer of `textwgan eval` for the held-out split, its tables built once for every
+    generator scored against it."""
+    from textwgan.evaluation import Reference
 
-    return NgramCounts(np.asarray(corpus.heldout), len(corpus.charset), DEFAULT_ORDERS)
+    return Reference(corpus)
 
 
 def js_of(gen, corpus, counts: dict[str, int], reference) -> dict:
-    """JS-4 of each number of argmax samples (seed 0) against the held-out split (`reference`:
-    its n-gram tables), beside the floor of as many real sequences."""
-    from textwgan.metrics import js_report
-
-    vocab = len(corpus.charset)
+    """JS-4 of each number of argmax samples (seed 0) against the held-out split, beside the
+    floor of as many real sequences: the figures `textwgan eval --n N` prints."""
     out = {}
     for key, n in counts.items():
-        report = js_report(gen.sample_ids(n, seed=0), corpus.heldout, corpus.train, seed=0,
-                           vocab_size=vocab, reference_counts=reference)
+        report = reference.js_scores(gen.sample_ids(n, seed=0), seed=0)
         out[f"js4_{key}"], out[f"floor_js4_{key}"] = report["js4"], report["floor_js4"]
     return out
 

@@ -46,6 +46,7 @@ from .text import DEFAULT_SEQ_LEN, MAX_SEQ_LEN, MIN_SEQ_LEN, PAD_CP, codepoints,
 
 PROTOCOLS = ("heldout", "paper")
 PAPER_N = 640  # gan_language.py scores 640 samples, and holds back 640 lines as its floor
+DEFAULT_LM_ORDER = 5  # the Kneser-Ney order of the LM metrics
 MAX_N = 10_000_000
 MAX_GAN_BPC_DRAWS = 10_000_000
 BASELINE_PREFIX = "kn"
@@ -244,8 +245,7 @@ class Reference:
         # reference and training text, the pad, and one id for any other character. Fixed, so
         # the reference's tables are built once and reused for every input.
         fixed = [self.reference] + ([self.train] if self.train is not None else [])
-        self._symbols = np.unique(np.append(np.concatenate([a.ravel() for a in fixed]),
-                                            self.pad).astype(np.int64))
+        self._symbols = _symbols_of(fixed, self.pad)
         self.n_symbols = len(self._symbols) + 1
         self.pad_id = int(np.searchsorted(self._symbols, self.pad))
         self._cache: dict = {}
@@ -301,12 +301,41 @@ class Reference:
         (reference)."""
         return "reference" if self.from_file and self.protocol == "heldout" else self.protocol
 
+    def js(self, rows: np.ndarray, orders: Sequence[int]) -> dict[int, float]:
+        """JS-n of rows (in this reference's own ids) against the reference: the tables of
+        the reference are built once, whoever asks (eval, bench, training, benchmarks)."""
+        v = self.n_symbols
+        ref_counts = self.cached(("ngrams", tuple(orders)),
+                                 lambda: NgramCounts(self.code(self.reference), v, orders))
+        return NgramCounts(self.code(rows), v, orders).js(ref_counts)
+
+    def js_scores(self, samples: np.ndarray, orders: Sequence[int] = DEFAULT_ORDERS,
+                  seed: int = 0) -> dict:
+        """JS-n of argmax samples beside the floor, as `textwgan eval` computes them for the
+        same n and seed, with the signature eval prints: what a training log records, so
+        its figures and `eval` of the same checkpoint are one and the same."""
+        n = len(samples)
+        js, floor = self.js(samples, orders), self.js(self.floor_rows(n, seed)[0], orders)
+        return {"n": n, **{f"js{k}": v for k, v in js.items()},
+                **{f"floor_js{k}": v for k, v in floor.items()},
+                "signature": self.signature(n, orders, DEFAULT_LM_ORDER, seed, False, 0.0)}
+
     def signature(self, n: int, orders: Sequence[int], lm_order: int, seed: int,
                   critic: bool, temperature: float | None = None) -> str:
         return signature(protocol=self.label, n=n, reference_size=len(self.reference),
                          train_size=len(self.train) if self.train is not None else None,
                          orders=orders, seq_len=self.seq_len, seed=seed, corpus=self.identity,
                          lm_order=lm_order, critic=critic, temperature=temperature)
+
+
+def _symbols_of(arrays: list[np.ndarray], pad: int, rows: int = 1 << 18) -> np.ndarray:
+    """The sorted symbols that occur in `arrays`, and the pad: read a block of rows at a time,
+    so a memory-mapped corpus larger than memory is never loaded whole."""
+    found = [np.array([pad], dtype=np.int64)]
+    for a in arrays:
+        for start in range(0, len(a), rows):
+            found.append(np.unique(np.asarray(a[start:start + rows])).astype(np.int64))
+    return np.unique(np.concatenate(found))
 
 
 def _hash(*arrays: np.ndarray | None) -> str:
@@ -327,9 +356,7 @@ def versus_reference(samples: np.ndarray, ref: Reference, orders: Sequence[int],
     score (an LM of the samples reading the reference), critic distance."""
     sa = ref.code(samples)
     v = ref.n_symbols
-    ref_counts = ref.cached(("ngrams", tuple(orders)),
-                            lambda: NgramCounts(ref.code(ref.reference), v, orders))
-    out: dict = {"js": NgramCounts(sa, v, orders).js(ref_counts),
+    out: dict = {"js": ref.js(samples, orders),
                  "distinct": distinct_rate(samples),
                  "distinct_n": distinct_n(samples, ref.pad, orders)}
     windows, counts = ref.cached(("lm_windows", lm_order), lambda: window_counts(
@@ -536,7 +563,7 @@ def gan_bits_per_char(generator, ref: Reference, n: int, draws: int, seed: int,
 
 
 def check_common(*, n: int | None = None, seed: int = 0, orders: Sequence[int] = DEFAULT_ORDERS,
-                 lm_order: int = 5, temperature: float | None = None,
+                 lm_order: int = DEFAULT_LM_ORDER, temperature: float | None = None,
                  seq_len: int | None = None) -> tuple[int, ...]:
     """Check the options every scoring call shares; returns the orders, sorted and unique."""
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N):
@@ -564,7 +591,7 @@ def check_common(*, n: int | None = None, seed: int = 0, orders: Sequence[int] =
 def evaluate(texts_or_path, *, corpus: str | Path | Corpus | None = None,
              reference: str | Path | None = None, train: str | Path | None = None,
              n: int | None = PAPER_N, seed: int = 0, orders: Sequence[int] = DEFAULT_ORDERS,
-             protocol: str = "heldout", lm_order: int = 5, critic: bool = False,
+             protocol: str = "heldout", lm_order: int = DEFAULT_LM_ORDER, critic: bool = False,
              seq_len: int | None = None, temperature: float = 0.0,
              gan_bpc: int | None = None, device: str = "auto",
              ref: Reference | None = None, floors: bool = True) -> Report:
@@ -701,7 +728,7 @@ def parse_temperatures(text: str | Sequence[float] | None) -> list[float]:
 def bench(inputs: Sequence, *, corpus: str | Path | Corpus | None = None,
           reference: str | Path | None = None, train: str | Path | None = None,
           n: int | None = None, seed: int = 0, orders: Sequence[int] = DEFAULT_ORDERS,
-          protocol: str = "heldout", lm_order: int = 5, critic: bool = False,
+          protocol: str = "heldout", lm_order: int = DEFAULT_LM_ORDER, critic: bool = False,
           temperatures: Sequence[float] | str | None = None, baseline: str | None = None,
           seq_len: int | None = None, device: str = "auto") -> dict:
     """Rows of metrics side by side, every input at one common n (`n`, else the smallest file,

@@ -36,10 +36,11 @@ from .device import EAGER, Speed, busy_cpu_note, process_settings, resolve_devic
 from .diagnostics import critic_diagnostics
 from .distributed import SINGLE, Shard, any_rank, barrier, env_shard, main_first, setup, teardown
 from .errors import Diverged, InputError, Interrupted, as_path, setting
+from .evaluation import Reference
 from .fileio import default_cache_dir
 from .graphs import StepGraph, captured_speed
 from .losses import critic_loss, generator_loss
-from .metrics import DEFAULT_ORDERS, NgramCounts, distinct_rate, js_report
+from .metrics import DEFAULT_ORDERS, distinct_rate
 from .models import Critic, Generator
 from .plan import plan_run
 from .preparation import check_prepared, preparation_warnings, resolve_corpus
@@ -208,18 +209,17 @@ class Iteration:
         return stats, self.generator()
 
 
-def evaluate_js(state: TrainState, corpus: Corpus, config: Config,
-                reference: NgramCounts | None = None) -> tuple[dict, list[str]]:
+def evaluate_js(state: TrainState, corpus: Corpus, config: Config, reference: Reference,
+                ) -> tuple[dict, list[str]]:
     """JS-1..4 of `eval_samples` argmax samples vs the held-out split, beside the floor, and the
-    share of distinct samples. Noise comes from its own fixed-seed generator: evaluating never
-    shifts the training RNG. `reference`: the held-out split's n-gram tables, if built."""
+    share of distinct samples: scored by `reference` exactly as `textwgan eval` scores the
+    checkpoint (same n and seed: the same figures and signature). Noise comes from its own
+    fixed-seed generator: evaluating never shifts the training RNG."""
     sampler = state.sampler
     sampler.eval()
     ids = generate_ids(sampler, config.train.eval_samples, seed=config.train.seed)
     sampler.train()
-    report = js_report(ids, corpus.heldout, corpus.train, seed=config.train.seed,
-                       corpus_id=corpus.fingerprint, vocab_size=len(corpus.charset),
-                       reference_counts=reference)
+    report = reference.js_scores(ids, DEFAULT_ORDERS, seed=config.train.seed)
     report["distinct"] = distinct_rate(ids)
     return report, corpus.decode(ids)
 
@@ -282,7 +282,7 @@ class Run:
         self.bad = torch.zeros((), dtype=torch.bool, device=self.device)
         self.good_step = self.state.step
         self._last_log = (self.started, self.state.step)
-        self._reference: NgramCounts | None = None
+        self._reference: Reference | None = None
 
     def elapsed(self) -> float:
         """Training seconds, summed over every invocation of this run."""
@@ -311,14 +311,15 @@ class Run:
         step = self.state.step
         self.check_finite(step)
         if self._reference is None:  # built once per run: the held-out split never changes
-            self._reference = NgramCounts(self.corpus.heldout, len(self.corpus.charset),
-                                          DEFAULT_ORDERS)
+            self._reference = Reference(self.corpus, n=self.config.train.eval_samples,
+                                        seed=self.config.train.seed)
         report, texts = evaluate_js(self.state, self.corpus, self.config, self._reference)
         best = min((m["js4"] for m in self.metrics if "js4" in m), default=float("inf"))
         samples = self.folder.write_samples(step, texts)
         record = {"kind": "eval", "step": step, "time": self.elapsed(),
                   **{k: v for k, v in report.items() if k.startswith(("js", "floor"))},
-                  "distinct": report["distinct"], "n": report["n"], "samples": str(samples)}
+                  "distinct": report["distinct"], "n": report["n"], "samples": str(samples),
+                  "signature": report["signature"]}
         self.metrics.append(record)
         self.folder.log(record)
         self.emit("eval", record | {"examples": texts[:5]})
