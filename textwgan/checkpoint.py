@@ -41,7 +41,6 @@ from .models import Critic, Generator
 
 if TYPE_CHECKING:
     from .corpus import Corpus
-    from .training import TrainState
 
 FORMAT, VERSION = "textwgan.checkpoint", 1
 DEFAULT_ROOT = Path("checkpoints")
@@ -59,52 +58,35 @@ def shipped_generator() -> Path:
 # The schema
 
 
-def training_checkpoint(state: TrainState, config: Config, corpus: Corpus, metrics: list[dict],
+def training_checkpoint(state: dict, config: Config, corpus: Corpus, metrics: list[dict],
                         elapsed: float) -> dict:
-    """Everything a run needs to continue exactly where it is."""
+    """Everything a run needs to continue exactly where it is: the header, and the training
+    state (`TrainState.state_dict()`: step, nets, optimizers, RNG, weight average)."""
     return {
         "format": FORMAT,
         "version": VERSION,
         "textwgan_version": __version__,
-        "step": state.step,
         "config": config.to_dict(),
         "charset": list(corpus.charset.chars),
         # absolute: a relative path would name another corpus once the run resumes elsewhere
         "corpus": {"path": str(corpus.path.absolute()), "fingerprint": corpus.fingerprint,
                    "seq_len": corpus.seq_len, "normalization": corpus.meta["normalization"]},
-        "generator": state.generator.state_dict(),
-        "critic": state.critic.state_dict(),
-        "opt_generator": state.opt_generator.state_dict(),
-        "opt_critic": state.opt_critic.state_dict(),
-        "rng": rng_state(next(state.generator.parameters()).device),
         "metrics": metrics,
         "elapsed": elapsed,
-    } | ({} if state.generator_ema is None else {
-        "generator_ema": state.generator_ema.state_dict(),
-        "ema_updates": int(state.ema_updates.item())})
+        **state,
+    }
 
 
-def restore_training(state: TrainState, ckpt: dict, device: torch.device) -> None:
-    """Put a training checkpoint's nets, optimizers, step and RNG state into `state`. Call
-    after building the nets (building reseeds the RNG)."""
+def refuse_export(ckpt: dict) -> None:
     if is_export(ckpt):
         raise InputError("a generator-only export cannot be resumed (it has no critic or "
                          "optimizer state); resume from the run's checkpoint.pt")
-    state.generator.load_state_dict(ckpt["generator"])
-    state.critic.load_state_dict(ckpt["critic"])
-    if state.generator_ema is not None:
-        state.generator_ema.load_state_dict(ckpt.get("generator_ema", ckpt["generator"]))
-        state.ema_updates.fill_(ckpt.get("ema_updates", 0))
-    try:
-        for opt, key in ((state.opt_generator, "opt_generator"), (state.opt_critic, "opt_critic")):
-            opt.load_state_dict(ckpt[key])
-            _own_policy(opt)
-        set_rng_state(ckpt["rng"], device)
-    except (ValueError, KeyError, TypeError, RuntimeError) as e:
-        raise InputError(f"the checkpoint's optimizer or RNG state does not fit this run "
-                         f"({str(e).splitlines()[0] if str(e) else e.__class__.__name__})"
-                         ) from None
-    state.step = ckpt["step"]
+
+
+def load_optimizer(opt: torch.optim.Optimizer, state: dict) -> None:
+    """An optimizer's saved state, run with this invocation's policy (`_own_policy`)."""
+    opt.load_state_dict(state)
+    _own_policy(opt)
 
 
 def _own_policy(opt: torch.optim.Optimizer) -> None:

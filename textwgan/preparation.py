@@ -434,17 +434,7 @@ def _build(srcs: Sequence[Source], held_srcs: Sequence[Source], tmp: Path,
         # saw, and the held-out text must stay unseen.
         held_scan = (_scan_to_file(held_srcs, encode, opts.seq_len, tmp / "heldout.u32",
                                    None, None) if held_srcs else None)
-    names = ", ".join(s.spec for s in srcs)
-    if scan.kept == 0:
-        raise InputError(f"{names}: no non-empty lines to learn from ({scan.lines_read:,} lines "
-                         "read, all blank)")
-    if held_scan is not None and held_scan.kept == 0:
-        raise InputError(f"{opts.heldout_file}: held-out file has no non-empty lines")
-    if held_scan is None and scan.held in (0, scan.kept):
-        raise InputError(f"{setting('heldout_fraction')} {opts.heldout_fraction} leaves "
-                         f"{'no held-out' if scan.held == 0 else 'no training'} lines out of "
-                         f"{scan.kept:,}; change the fraction or give a held-out file "
-                         f"({setting('heldout_file')})")
+    _check_scans(srcs, scan, held_scan, opts)
     charset = Charset.from_counts(counts, opts.max_chars)
     n_held = held_scan.kept if held_scan is not None else scan.held
     n_train = scan.kept - (0 if held_scan is not None else scan.held)
@@ -464,8 +454,36 @@ def _build(srcs: Sequence[Source], held_srcs: Sequence[Source], tmp: Path,
     held.close()
     for scratch in tmp.glob("*.u32"):
         scratch.unlink()
-    total = scan + (held_scan or _Scan())
-    meta = {
+    meta = _meta(srcs, held_srcs, opts, fp, scan + (held_scan or _Scan()), counts, charset,
+                 (n_train, n_held, n_chars, n_unk))
+    (tmp / CHARSET_NAME).write_text(charset.to_json(), encoding="utf-8")
+    (tmp / META_NAME).write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n",
+                                   encoding="utf-8")
+    return meta
+
+
+def _check_scans(srcs: Sequence[Source], scan: _Scan, held_scan: _Scan | None,
+                 opts: PrepareOptions) -> None:
+    """Lines enough to learn from and to score against, or one line on what is missing."""
+    names = ", ".join(s.spec for s in srcs)
+    if scan.kept == 0:
+        raise InputError(f"{names}: no non-empty lines to learn from ({scan.lines_read:,} lines "
+                         "read, all blank)")
+    if held_scan is not None and held_scan.kept == 0:
+        raise InputError(f"{opts.heldout_file}: held-out file has no non-empty lines")
+    if held_scan is None and scan.held in (0, scan.kept):
+        raise InputError(f"{setting('heldout_fraction')} {opts.heldout_fraction} leaves "
+                         f"{'no held-out' if scan.held == 0 else 'no training'} lines out of "
+                         f"{scan.kept:,}; change the fraction or give a held-out file "
+                         f"({setting('heldout_file')})")
+
+
+def _meta(srcs: Sequence[Source], held_srcs: Sequence[Source], opts: PrepareOptions, fp: str,
+          total: _Scan, counts: Counter, charset: Charset, sizes: tuple[int, int, int, int],
+          ) -> dict:
+    """meta.json: where the corpus came from, how it was made, and what preparing counted."""
+    n_train, n_held, n_chars, n_unk = sizes
+    return {
         "format": FORMAT,
         "version": VERSION,
         "created_by": f"textwgan {__version__}",
@@ -495,10 +513,6 @@ def _build(srcs: Sequence[Source], held_srcs: Sequence[Source], tmp: Path,
             "space_share": counts.get(" ", 0) / max(sum(counts.values()), 1),
         },
     }
-    (tmp / CHARSET_NAME).write_text(charset.to_json(), encoding="utf-8")
-    (tmp / META_NAME).write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n",
-                                   encoding="utf-8")
-    return meta
 
 
 def _replace_dir(new: Path, out: Path) -> None:

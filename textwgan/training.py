@@ -26,7 +26,10 @@ from . import __version__
 from .checkpoint import (
     DEFAULT_ROOT,
     elapsed_of,
-    restore_training,
+    load_optimizer,
+    refuse_export,
+    rng_state,
+    set_rng_state,
     training_checkpoint,
 )
 from .config import Config
@@ -80,6 +83,40 @@ class TrainState:
     def sampler(self) -> Generator:
         """The generator that samples: the moving average when there is one."""
         return self.generator_ema if self.generator_ema is not None else self.generator
+
+    def state_dict(self) -> dict:
+        """What a checkpoint keeps of the training state (checkpoint.training_checkpoint adds
+        the header): the step, both nets, both optimizers, the RNG states and the average."""
+        out = {"step": self.step,
+               "generator": self.generator.state_dict(),
+               "critic": self.critic.state_dict(),
+               "opt_generator": self.opt_generator.state_dict(),
+               "opt_critic": self.opt_critic.state_dict(),
+               "rng": rng_state(next(self.generator.parameters()).device)}
+        if self.generator_ema is not None:
+            out["generator_ema"] = self.generator_ema.state_dict()
+            out["ema_updates"] = int(self.ema_updates.item())
+        return out
+
+    def load_state_dict(self, ckpt: dict, device: torch.device) -> None:
+        """Put a training checkpoint's nets, optimizers, step and RNG state back. Call after
+        building the nets (building reseeds the RNG); tensors may arrive on the CPU: state
+        dicts copy them to their parameters' devices."""
+        refuse_export(ckpt)
+        self.generator.load_state_dict(ckpt["generator"])
+        self.critic.load_state_dict(ckpt["critic"])
+        if self.generator_ema is not None:
+            self.generator_ema.load_state_dict(ckpt.get("generator_ema", ckpt["generator"]))
+            self.ema_updates.fill_(ckpt.get("ema_updates", 0))
+        try:
+            load_optimizer(self.opt_generator, ckpt["opt_generator"])
+            load_optimizer(self.opt_critic, ckpt["opt_critic"])
+            set_rng_state(ckpt["rng"], device)
+        except (ValueError, KeyError, TypeError, RuntimeError) as e:
+            raise InputError(f"the checkpoint's optimizer or RNG state does not fit this run "
+                             f"({str(e).splitlines()[0] if str(e) else e.__class__.__name__})"
+                             ) from None
+        self.step = ckpt["step"]
 
     def wrap(self, shard: Shard, device: torch.device) -> None:
         """Wrap both nets in DistributedDataParallel under torchrun (even at one rank)."""
@@ -303,7 +340,7 @@ class Run:
         self.good_step = step
 
     def checkpoint(self) -> dict:
-        return training_checkpoint(self.state, self.config, self.corpus, self.metrics,
+        return training_checkpoint(self.state.state_dict(), self.config, self.corpus, self.metrics,
                                    self.elapsed())
 
     def evaluate(self) -> bool:
@@ -507,7 +544,7 @@ def _start(config: Config, corpus: Corpus, ckpt: dict | None, folder: RunFolder,
     if ckpt is None:
         run = Run(state, batches, corpus, config, folder, dev, emit)
     else:
-        restore_training(state, ckpt, dev)  # last: building the nets reseeded the RNG
+        state.load_state_dict(ckpt, dev)  # last: building the nets reseeded the RNG
         run = Run(state, batches, corpus, config, folder, dev, emit,
                   metrics=list(ckpt["metrics"]), resumed=True, elapsed_before=elapsed_of(ckpt),
                   saved_step=state.step)

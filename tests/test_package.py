@@ -1,0 +1,59 @@
+"""The package's shape: no import cycle among its modules (lazy imports included), and no
+function over 60 lines outside the CLI."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from conftest import ROOT
+
+PACKAGE = ROOT / "textwgan"
+
+
+def imports() -> dict[str, set[str]]:
+    found = {}
+    for path in PACKAGE.glob("*.py"):
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                deps |= {node.module.split(".")[0]} if node.module else \
+                    {a.name for a in node.names}
+        found[path.stem] = deps
+    return found
+
+
+def test_no_import_cycle():
+    graph = imports()
+    cycles = []
+
+    def walk(start: str, node: str, path: list[str]) -> None:
+        for dep in sorted(graph.get(node, ())):
+            if dep == start:
+                cycles.append(path + [dep])
+            elif dep not in path and dep in graph:
+                walk(start, dep, path + [dep])
+
+    for module in graph:
+        walk(module, module, [module])
+    assert not cycles, cycles[:5]
+
+
+def test_checkpoints_know_nothing_of_training():
+    assert "training" not in imports()["checkpoint"]
+
+
+def long_functions(path: Path, limit: int = 60) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [f"{path.name}:{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno - node.lineno + 1 > limit]
+
+
+def test_no_function_over_60_lines_outside_the_cli():
+    # cli.train and cli.bench still spell their options out (one per parameter): building
+    # them from the config's fields is the next step of the restructure.
+    too_long = [f for path in sorted(PACKAGE.glob("*.py")) if path.name != "cli.py"
+                for f in long_functions(path)]
+    assert not too_long, too_long
