@@ -112,11 +112,14 @@ def elapsed_of(ckpt: dict) -> float:
     return max((t for t in times if isinstance(t, (int, float))), default=0.0)
 
 
-def export_generator(ckpt: dict) -> dict:
-    """What sampling needs and nothing else: no critic, no optimizer state, no RNG state
-    (a quarter of a training checkpoint's size)."""
+def export_generator(ckpt: dict, critic: bool = True) -> dict:
+    """What sampling needs: the generator's sampling weights and, unless `critic` is False,
+    the run's critic (for reranking: it adds about as much as the generator again); no
+    optimizer state, no RNG state."""
     out = {k: ckpt[k] for k in EXPORT_KEYS if k in ckpt} | {"export": "generator"}
     out["generator"] = sampling_weights(ckpt)
+    if critic and "critic" in ckpt:
+        out["critic"] = ckpt["critic"]
     if "corpus" in out:  # the folder's name only: an absolute path of this machine means nothing
         out["corpus"] = out["corpus"] | {"path": Path(out["corpus"]["path"]).name}
     return out
@@ -232,7 +235,7 @@ def _check_contents(ckpt: dict) -> None:
     if not isinstance(ckpt["charset"], list):
         raise InputError("its charset is not a list of characters")
     charset = Charset(ckpt["charset"])
-    nets = [("generator", Generator)] + ([] if is_export(ckpt) else [("critic", Critic)]) + (
+    nets = [("generator", Generator)] + ([("critic", Critic)] if "critic" in ckpt else []) + (
         [("generator_ema", Generator)] if "generator_ema" in ckpt else [])
     for key, cls in nets:
         with torch.device("meta"):  # shapes only: no memory, no time

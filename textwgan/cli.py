@@ -588,6 +588,16 @@ def sample(
     out_file: Annotated[Path | None, typer.Option(
         "--out", metavar="FILE", show_default=False,
         help="Write here instead of standard output.")] = None,
+    rerank: Annotated[int, typer.Option(
+        metavar="K", help="Draw K·n candidates and keep the n the run's critic scores "
+                          "highest (1: no reranking).")] = 1,
+    truncation: Annotated[float, typer.Option(
+        metavar="PSI", help="Draw the noise nearer its mean, 0 < PSI <= 1: lower is more "
+                            "typical and less varied (1: plain sampling).")] = 1.0,
+    prefix: Annotated[str | None, typer.Option(
+        metavar="TEXT", show_default=False,
+        help="Samples that begin with TEXT, found by searching the noise (argmax); those "
+             "the search cannot meet are left out, and the count is shown.")] = None,
     device: Annotated[str, typer.Option(
         metavar="NAME", help="auto (a GPU when there is one), cpu, cuda or cuda:N; the same "
                              "seed gives the same samples on any of them.")] = "auto",
@@ -596,10 +606,17 @@ def sample(
 ):
     """Generate text from a trained generator, one sample per line."""
     from .fileio import write_lines
+    from .latent import check_rerank, check_truncation
     from .sample import check_sampling, load_generator
 
     _use_threads(threads)
     check_sampling(n, seed, temperature)
+    check_rerank(rerank)
+    check_truncation(truncation)
+    if prefix is not None and (rerank != 1 or temperature != 0 or truncation != 1):
+        raise InputError(f"{setting('prefix')} searches argmax noise: leave "
+                         f"{setting('rerank')}, {setting('temperature')} and "
+                         f"{setting('truncation')} out")
     target = _output_file(out_file, "samples")
     gen = load_generator(checkpoint, device=device)
     if gen.shipped:
@@ -607,7 +624,14 @@ def sample(
             "your own with: textwgan train")
     else:
         say(f"using {gen.source} (step {gen.step:,})")
-    texts = gen.sample(n, seed=seed, temperature=temperature)
+    if prefix is not None:
+        found = gen.complete(n, prefix=prefix, seed=seed)
+        texts = [t for t, ok in zip(found.texts, found.met, strict=True) if ok]
+        say(f"{len(texts)} of {n} samples begin with {prefix!r} ({found.hit_rate:.0%}); the "
+            "others are left out")
+    else:
+        texts = gen.sample(n, seed=seed, temperature=temperature, rerank=rerank,
+                           truncation=truncation)
     if target is None:
         sys.stdout.write("".join(t.replace("\n", " ") + "\n" for t in texts))
     else:
@@ -615,7 +639,37 @@ def sample(
         say(f"wrote {len(texts)} samples to {target}")
 
 
-@app.command(short_help="Write a generator-only checkpoint of a run.",
+@app.command(short_help="Texts along a latent walk between two seeds.",
+             epilog="Example: textwgan interpolate --seeds 3,7 --steps 8")
+@friendly
+def interpolate(
+    seeds: Annotated[str, typer.Option(
+        metavar="A,B", help="The two seeds whose noise the walk joins.")] = "0,1",
+    steps: Annotated[int, typer.Option(
+        metavar="N", help="Texts along the walk, both ends included.")] = 8,
+    checkpoint: Annotated[str | None, typer.Option(
+        metavar="PATH", show_default=False,
+        help="Checkpoint file or run folder; default as for sample.")] = None,
+    truncation: Annotated[float, typer.Option(
+        metavar="PSI", help="Draw both ends nearer the mean, 0 < PSI <= 1.")] = 1.0,
+    device: Annotated[str, typer.Option(metavar="NAME", help="auto, cpu, cuda or cuda:N.")
+                      ] = "auto",
+):
+    """Print the argmax text at each point of a spherical walk between two seeds' noise: the
+    first and last lines are what `sample -n 1 --seed A` and `--seed B` print."""
+    from .sample import load_generator
+
+    try:
+        a, b = (int(x) for x in seeds.split(","))
+    except ValueError:
+        raise InputError(f"{setting('seeds')} must be two integers, e.g. 3,7, got "
+                         f"{seeds!r}") from None
+    gen = load_generator(checkpoint, device=device)
+    texts = gen.interpolate((a, b), steps=steps, truncation=truncation)
+    sys.stdout.write("".join(t.replace("\n", " ") + "\n" for t in texts))
+
+
+@app.command(short_help="Write a generator checkpoint of a run (for sampling).",
              epilog="Example: textwgan export checkpoints/my-run --out generator.pt --best")
 @friendly
 def export(
@@ -626,8 +680,13 @@ def export(
     best: Annotated[bool, typer.Option(
         "--best", metavar="",
         help="From a run folder, export best.pt (lowest JS-4), not the latest.")] = False,
+    critic: Annotated[bool, typer.Option(
+        "--critic/--no-critic",
+        help="Keep the run's critic, which sample --rerank needs (it adds about as much as "
+             "the generator again); --no-critic gives the smallest file.")] = True,
 ):
-    """Write a generator-only checkpoint: what sampling needs, a quarter of the size.
+    """Write a generator checkpoint: what sampling needs (and the critic, for reranking),
+    without the optimizer state.
 
     It never overwrites a training checkpoint: --out must be a new file or an earlier export.
     """
@@ -647,7 +706,7 @@ def export(
         raise InputError(f"{target}: is the checkpoint being exported; choose another "
                          f"{setting('out_file')}")
     ckpt = load_checkpoint(source)
-    path = save_checkpoint(export_generator(ckpt), target)
+    path = save_checkpoint(export_generator(ckpt, critic=critic), target)
     say(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB, step {ckpt['step']:,}) "
         f"from {source}")
 

@@ -16,8 +16,21 @@ from .charset import PAD, Charset
 from .checkpoint import find_checkpoint, load_checkpoint, sampling_weights, shipped_generator
 from .config import Config
 from .device import tf32
-from .errors import InputError, as_path, check_seed, check_temperature, setting
-from .models import Generator
+from .errors import InputError, as_path, check_int, check_seed, check_temperature, setting
+from .latent import (
+    MAX_STEPS,
+    Prompted,
+    check_rerank,
+    check_truncation,
+    critic_scores,
+    fixed_positions,
+    meets,
+    search_noise,
+    slerp,
+    top_scored,
+    truncate,
+)
+from .models import Critic, Generator
 from .text import cut_at_pad
 
 MAX_SAMPLES = 10_000_000  # ids are held in memory before decoding: 10 M × 32 × 8 B = 2.5 GB
@@ -35,26 +48,33 @@ def check_sampling(n: int, seed: int, temperature: float) -> None:
 
 @torch.no_grad()
 def generate_ids(generator: Generator, n: int, seed: int = 0, temperature: float = 0.0,
-                 batch_size: int = 1024) -> np.ndarray:
-    """(n, T) charset indices, cut at the first pad. Noise is drawn on the CPU from `seed`, and
-    the generator runs in full fp32 (TF32 off for the call: on a GPU, cuDNN would otherwise
-    round convolutions to TF32 and flip some argmaxes), so the same seed gives the same samples
-    on any device."""
+                 batch_size: int = 1024, truncation: float = 1.0) -> np.ndarray:
+    """(n, T) charset indices, cut at the first pad. Noise is drawn on the CPU from `seed`
+    (moved toward its mean by `truncation` < 1), and the generator runs in full fp32 (TF32 off
+    for the call: on a GPU, cuDNN would otherwise round convolutions to TF32 and flip some
+    argmaxes), so the same seed gives the same samples on any device."""
     check_sampling(n, seed, temperature)
-    device = next(generator.parameters()).device
+    check_truncation(truncation)
     rng = torch.Generator().manual_seed(seed)
     out = []
     with tf32(False):
         for start in range(0, n, batch_size):
-            out.append(_batch_ids(generator, min(batch_size, n - start), rng, temperature,
-                                  device))
+            z = truncate(generator.noise(min(batch_size, n - start), generator=rng), truncation)
+            out.append(_batch_ids(generator, z, rng, temperature))
     return cut_at_pad(np.concatenate(out), PAD)
 
 
-def _batch_ids(generator: Generator, n: int, rng: torch.Generator, temperature: float,
-               device: torch.device) -> np.ndarray:
-    """(n, T) ids of one batch: argmax, or drawn at `temperature` from `rng` on the CPU."""
-    z = generator.noise(n, generator=rng).to(device)  # (B, Z)
+@torch.no_grad()
+def ids_of_noise(generator: Generator, z: torch.Tensor) -> np.ndarray:
+    """(N, T) argmax ids of given noise (N, Z), cut at the first pad, in full fp32."""
+    with tf32(False):
+        return cut_at_pad(_batch_ids(generator, z, None, 0.0), PAD)
+
+
+def _batch_ids(generator: Generator, z: torch.Tensor, rng: torch.Generator | None,
+               temperature: float) -> np.ndarray:
+    """(n, T) ids of one batch of CPU noise: argmax, or drawn at `temperature` from `rng`."""
+    z = z.to(next(generator.parameters()).device)  # (B, Z)
     logits = generator.logits(z).float()  # (B, T, V)
     if temperature == 0:
         return logits.argmax(-1).cpu().numpy()  # (B, T)
@@ -75,6 +95,7 @@ class TextGenerator:
     config: Config
     source: Path  # the checkpoint file it came from
     step: int
+    critic: Critic | None = None  # the run's critic, where the checkpoint kept one (reranking)
 
     @property
     def shipped(self) -> bool:
@@ -85,15 +106,64 @@ class TextGenerator:
     def seq_len(self) -> int:
         return self.config.model.seq_len
 
-    def sample_ids(self, n: int, seed: int = 0, temperature: float = 0.0) -> np.ndarray:
-        """(n, T) charset indices, cut at the first pad."""
+    def sample_ids(self, n: int, seed: int = 0, temperature: float = 0.0, rerank: int = 1,
+                   truncation: float = 1.0) -> np.ndarray:
+        """(n, T) charset indices, cut at the first pad (see `sample`)."""
         self.generator.eval()
-        return generate_ids(self.generator, n, seed, temperature)
+        check_rerank(rerank)
+        if rerank == 1:
+            return generate_ids(self.generator, n, seed, temperature, truncation=truncation)
+        if self.critic is None:
+            raise InputError(f"{self.source}: holds no critic, so {setting('rerank')} has "
+                             "nothing to rank with; use a run folder or an export made "
+                             "with its critic")
+        check_sampling(n * rerank, seed, temperature)
+        candidates = generate_ids(self.generator, n * rerank, seed, temperature,
+                                  truncation=truncation)
+        return candidates[top_scored(critic_scores(self.critic, candidates), n)]
 
-    def sample(self, n: int, seed: int = 0, temperature: float = 0.0) -> list[str]:
+    def sample(self, n: int, seed: int = 0, temperature: float = 0.0, rerank: int = 1,
+               truncation: float = 1.0) -> list[str]:
         """n texts: argmax per position at temperature 0, else sampled at that temperature.
-        The same seed gives the same texts."""
-        return self.charset.decode_many(self.sample_ids(n, seed, temperature))
+        The same seed gives the same texts. `rerank` K draws K·n candidates and keeps the n
+        the critic scores highest, highest first; `truncation` ψ < 1 draws the noise nearer
+        its mean (less varied, more typical)."""
+        return self.charset.decode_many(self.sample_ids(n, seed, temperature, rerank,
+                                                        truncation))
+
+    def interpolate(self, seeds: tuple[int, int], steps: int = 8,
+                    truncation: float = 1.0) -> list[str]:
+        """Argmax texts along the great circle between two seeds' noise: the first and the
+        last are the two seeds' own first samples (`sample(1, seed)`)."""
+        check_truncation(truncation)
+        if not isinstance(seeds, (tuple, list)) or len(seeds) != 2:
+            raise InputError(f"{setting('seeds')} must be two seeds, got {seeds!r}")
+        for seed in seeds:
+            check_seed(seed)
+        a, b = (truncate(self.generator.noise(1, generator=torch.Generator().manual_seed(seed)
+                                              )[0], truncation) for seed in seeds)
+        self.generator.eval()
+        return self.charset.decode_many(ids_of_noise(self.generator, slerp(a, b, steps)))
+
+    def complete(self, n: int, prefix: str | None = None, fixed: dict[int, str] | None = None,
+                 seed: int = 0, restarts: int = 2, steps: int = 100) -> Prompted:
+        """n texts whose argmax output holds the prompt: a prefix and/or characters fixed at
+        any positions. Searches noise by gradient descent from `restarts` starting points per
+        sample, all in one batch, and keeps each sample's first restart that meets the prompt
+        exactly; a sample no restart met is returned flagged (`met` False)."""
+        check_sampling(n, seed, 0.0)
+        check_int("restarts", restarts, 1, 64)
+        check_int("steps", steps, 1, MAX_STEPS)
+        targets = fixed_positions(self.charset, self.seq_len, prefix, fixed)
+        self.generator.eval()
+        z0 = self.generator.noise(n * restarts, generator=torch.Generator().manual_seed(seed))
+        with tf32(False):
+            z = search_noise(self.generator, targets, z0, steps)
+        ids = ids_of_noise(self.generator, z.cpu()).reshape(restarts, n, -1)  # (R, n, T)
+        ok = meets(ids.reshape(restarts * n, -1), targets).reshape(restarts, n)
+        first = np.where(ok.any(axis=0), ok.argmax(axis=0), 0)  # (n,) the restart kept
+        chosen = ids[first, np.arange(n)]
+        return Prompted(self.charset.decode_many(chosen), ok.any(axis=0).tolist())
 
     def __repr__(self) -> str:
         return (f"TextGenerator({str(self.source)!r}, step {self.step:,}, "
@@ -107,7 +177,13 @@ def generator_from(ckpt: dict, source: Path, device: str | torch.device = "cpu",
     charset = Charset(ckpt["charset"])
     generator = Generator(config.model, len(charset))
     generator.load_state_dict(sampling_weights(ckpt))
-    return TextGenerator(generator.to(device).eval(), charset, config, source, ckpt["step"])
+    critic = None
+    if "critic" in ckpt:
+        critic = Critic(config.model, len(charset))
+        critic.load_state_dict(ckpt["critic"])
+        critic = critic.to(device).eval()
+    return TextGenerator(generator.to(device).eval(), charset, config, source, ckpt["step"],
+                         critic)
 
 
 def load_generator(path_or_run: str | Path | None = None, *, device: str = "cpu",

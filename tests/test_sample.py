@@ -1,0 +1,95 @@
+"""More from every generator: reranking by a critic, truncation, latent walks and prompts,
+checked against references (a critic whose scores are known, plain sampling, the seeds' own
+samples) and through the command line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from test_hardening import assert_one_line_error, invoke
+
+import textwgan
+from textwgan.sample import generate_ids
+from textwgan.training import train
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return train(None, out=tmp_path_factory.mktemp("gen") / "run", preset="tiny", iters=150,
+                 eval_every=150, save_every=150, diag_every=0, device="cpu", lr=1e-3)
+
+
+class CountingCritic(torch.nn.Module):
+    """Scores a text by how often it writes one symbol: scores anyone can compute by hand."""
+
+    def __init__(self, vocab_size: int, symbol: int):
+        super().__init__()
+        self.vocab_size, self.symbol = vocab_size, symbol
+        self.dummy = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):  # (B, T, V) -> (B,)
+        return x[..., self.symbol].sum(dim=1)
+
+
+def test_reranking_keeps_exactly_the_top_scored_candidates(run):
+    gen = textwgan.load_generator(run)
+    symbol = 2  # the charset's most frequent character
+    gen.critic = CountingCritic(len(gen.charset), symbol)
+    kept = gen.sample_ids(10, seed=4, rerank=5)
+    candidates = generate_ids(gen.generator, 50, seed=4)
+    counts = (candidates == symbol).sum(axis=1)
+    order = sorted(range(50), key=lambda i: (-counts[i], i))  # highest first, stable
+    assert np.array_equal(kept, candidates[order[:10]])
+
+
+def test_the_run_critic_reranks_and_an_export_keeps_it(run, tmp_path):
+    gen = textwgan.load_generator(run)
+    assert gen.critic is not None and len(gen.sample(4, rerank=3)) == 4
+    assert invoke("export", run, "--out", tmp_path / "g.pt").exit_code == 0
+    assert invoke("export", run, "--out", tmp_path / "small.pt", "--no-critic").exit_code == 0
+    assert textwgan.load_generator(tmp_path / "g.pt").sample(4, rerank=3) == \
+        gen.sample(4, rerank=3)
+    assert (tmp_path / "small.pt").stat().st_size < (tmp_path / "g.pt").stat().st_size
+    r = invoke("sample", "-n", "2", "--rerank", "3", "--checkpoint", tmp_path / "small.pt")
+    assert_one_line_error(r, 2, "holds no critic")
+
+
+def test_truncation_one_is_plain_sampling_and_lower_moves_toward_the_mean(run):
+    gen = textwgan.load_generator(run)
+    assert gen.sample(20, seed=2, truncation=1.0) == gen.sample(20, seed=2)
+    assert gen.sample(20, seed=2, truncation=0.5) != gen.sample(20, seed=2)
+
+
+def test_a_walk_starts_and_ends_at_the_seeds_own_samples(run):
+    gen = textwgan.load_generator(run)
+    walk = gen.interpolate((3, 7), steps=6)
+    assert len(walk) == 6
+    assert walk[0] == gen.sample(1, seed=3)[0] and walk[-1] == gen.sample(1, seed=7)[0]
+    r = invoke("interpolate", "--seeds", "3,7", "--steps", "6", "--checkpoint", run)
+    assert r.exit_code == 0 and r.stdout.splitlines() == walk
+
+
+def test_a_prompt_search_meets_its_prefix(run):
+    gen = textwgan.load_generator(run)
+    prefix = gen.charset.chars[0] * 2  # the most frequent character, twice
+    found = gen.complete(16, prefix=prefix, seed=1)
+    assert found.hit_rate >= 0.5
+    assert all(t.startswith(prefix) for t, ok in zip(found.texts, found.met, strict=True)
+               if ok)
+    anywhere = gen.complete(8, fixed={5: gen.charset.chars[0]}, seed=2)
+    assert all(t[5] == gen.charset.chars[0] for t, ok in zip(anywhere.texts, anywhere.met,
+                                                              strict=True) if ok)
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (("--rerank", "0"), "--rerank must be an integer from 1"),
+    (("--rerank", "100000"), "--rerank must be an integer from 1"),
+    (("--truncation", "0"), "--truncation must be a number in (0, 1]"),
+    (("--truncation", "1.5"), "--truncation must be a number in (0, 1]"),
+    (("--truncation", "nan"), "--truncation must be a number in (0, 1]"),
+    (("--prefix", "a\u2603"), "characters the generator never writes"),
+    (("--prefix", "x" * 40), "past the generator's 32 characters"),
+])
+def test_bad_sampling_values_are_one_line(run, args, says):
+    assert_one_line_error(invoke("sample", "-n", "2", "--checkpoint", run, *args), 2, says)

@@ -1,0 +1,142 @@
+"""What a generator's noise space offers beyond plain sampling: truncation toward the mean,
+spherical walks between seeds, reranking by a critic, and prompts found by searching the noise
+(StyleGAN's truncation, interpolation and projection; discriminator rejection sampling).
+
+Every function takes noise drawn on the CPU from a seed, so the same seed gives the same
+texts on any device. No function trains anything: they cost forward passes, and for prompts a
+few hundred gradient steps on the noise alone.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .charset import PAD
+from .errors import InputError, check_int, is_number, setting
+from .models import Critic, Generator
+
+MAX_RERANK = 1000  # candidates per kept sample: past this, a larger n or seed is the better way
+MAX_STEPS = 10_000
+
+
+def check_truncation(psi) -> None:
+    if not is_number(psi) or not 0 < psi <= 1:
+        raise InputError(f"{setting('truncation')} must be a number in (0, 1] (1: plain "
+                         f"sampling; lower: nearer the mean, less varied), got {psi!r}")
+
+
+def check_rerank(k) -> None:
+    check_int("rerank", k, 1, MAX_RERANK, "(candidates drawn per sample kept)")
+
+
+def truncate(z: torch.Tensor, psi: float) -> torch.Tensor:
+    """Noise moved toward the mean of N(0, I), which is 0: ψ = 1 leaves it as it is."""
+    return z if psi == 1 else z * psi
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
+    """(steps, Z) points on the great circle from a to b (both (Z,)), the end points exactly
+    a and b: StyleGAN's interpolation of Gaussian noise, which keeps every point's norm
+    typical where a straight line would pass near the origin."""
+    check_int("steps", steps, 2, MAX_STEPS)
+    omega = torch.arccos(torch.clamp(F.cosine_similarity(a, b, dim=0), -1.0, 1.0))
+    t = torch.linspace(0, 1, steps)
+    if omega.abs() < 1e-6:  # the same direction: a straight line is the great circle
+        points = (1 - t)[:, None] * a + t[:, None] * b
+    else:
+        s = torch.sin(omega)
+        points = (torch.sin((1 - t) * omega) / s)[:, None] * a + \
+                 (torch.sin(t * omega) / s)[:, None] * b
+    points[0], points[-1] = a, b
+    return points
+
+
+@torch.no_grad()
+def critic_scores(critic: Critic, ids: np.ndarray, batch_size: int = 1024) -> torch.Tensor:
+    """(N,) the critic's score of each text read as real text is read: one-hot rows."""
+    device = next(critic.parameters()).device
+    vocab = critic.vocab_size
+    out = []
+    for start in range(0, len(ids), batch_size):
+        rows = torch.as_tensor(ids[start:start + batch_size], dtype=torch.long, device=device)
+        out.append(critic(F.one_hot(rows, vocab).float()).float().cpu())  # (B,)
+    return torch.cat(out)
+
+
+def top_scored(scores: torch.Tensor, n: int) -> np.ndarray:
+    """Indices of the n highest scores, highest first (ties: the earlier candidate)."""
+    order = torch.argsort(-scores, stable=True)
+    return order[:n].numpy()
+
+
+@dataclass
+class Prompted:
+    """The result of a prompt search: texts, and for each whether it meets every fixed
+    character exactly (unmet ones are flagged, never passed off as met)."""
+
+    texts: list[str]
+    met: list[bool]
+
+    @property
+    def hit_rate(self) -> float:
+        return sum(self.met) / len(self.met) if self.met else 0.0
+
+
+def fixed_positions(charset, seq_len: int, prefix: str | None = None,
+                    fixed: dict[int, str] | None = None) -> dict[int, int]:
+    """{position: charset id} of the characters a prompt fixes: a prefix, and/or characters at
+    any positions (a suffix, a word in the middle). One line for what cannot be met."""
+    wanted = dict(fixed or {})
+    if prefix is not None:
+        if not isinstance(prefix, str) or not prefix:
+            raise InputError(f"{setting('prefix')} must be non-empty text, got {prefix!r}")
+        wanted.update(enumerate(prefix))
+    if not wanted:
+        raise InputError(f"give {setting('prefix')} or fixed characters to search for")
+    too_far = [p for p in wanted if not isinstance(p, int) or not 0 <= p < seq_len]
+    if too_far:
+        raise InputError(f"the prompt reaches position {too_far[0]!r}, past the generator's "
+                         f"{seq_len} characters; keep it within them")
+    unknown = sorted({c for c in wanted.values() if not isinstance(c, str) or len(c) != 1
+                      or c not in charset.index})
+    if unknown:
+        shown = ", ".join(repr(c) for c in unknown[:5])
+        raise InputError(f"the prompt holds characters the generator never writes ({shown}); "
+                         "use characters of its charset")
+    return {p: charset.index[c] for p, c in sorted(wanted.items())}
+
+
+def search_noise(generator: Generator, targets: dict[int, int], z0: torch.Tensor,
+                 steps: int = 100, lr: float = 0.1, prior: float = 0.01) -> torch.Tensor:
+    """Noise near z0 whose output puts the target characters at their positions: gradient
+    descent on z through the generator's logits. The loss is the cross-entropy at the fixed
+    positions plus `prior`·(‖z‖ − √Z)², which keeps z where N(0, I) puts its mass."""
+    device = next(generator.parameters()).device
+    z = z0.clone().to(device).requires_grad_(True)
+    pos = torch.tensor(list(targets), device=device)
+    want = torch.tensor(list(targets.values()), device=device).expand(len(z), -1)  # (B, P)
+    typical = math.sqrt(z.shape[1])
+    opt = torch.optim.Adam([z], lr=lr)
+    generator.requires_grad_(False)
+    try:
+        for _ in range(steps):
+            logits = generator.logits(z)[:, pos]  # (B, P, V)
+            loss = F.cross_entropy(logits.flatten(0, 1), want.flatten(), reduction="sum")
+            loss = loss / len(z) + prior * ((z.norm(dim=1) - typical) ** 2).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    finally:
+        generator.requires_grad_(True)
+    return z.detach()
+
+
+def meets(ids: np.ndarray, targets: dict[int, int]) -> np.ndarray:
+    """(N,) bool: each row holds every target character at its position (before any pad)."""
+    pos, want = np.array(list(targets)), np.array(list(targets.values()))
+    return np.all(ids[:, pos] == want, axis=1) & (want != PAD).all()
