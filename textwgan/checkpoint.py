@@ -36,7 +36,7 @@ from .charset import Charset
 from .config import Config
 from .errors import InputError
 from .fileio import atomic_write, is_torch_archive, temp_prefix, write_failure
-from .layout import BEST_NAME, CHECKPOINT_NAME, STEP_GLOB, is_corpus, is_run
+from .layout import BEST_NAME, CHECKPOINT_NAME, STEP_GLOB, is_corpus, is_model_folder, is_run
 from .models import Critic, Generator
 
 if TYPE_CHECKING:
@@ -161,7 +161,8 @@ def link_checkpoint(src: Path, dst: Path) -> Path:
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
-    """Load and check a checkpoint. Never unpickles code: `weights_only=True`."""
+    """Load and check a checkpoint file. Never unpickles code: `weights_only=True`. (A model
+    folder loads through modelfolder.load_any.)"""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such checkpoint file")
@@ -182,18 +183,24 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise InputError(f"{path}: not a readable checkpoint (truncated or damaged: "
                          f"{str(e).splitlines()[0] if str(e) else e.__class__.__name__})"
                          ) from None
+    return check_checkpoint(ckpt, path)
+
+
+def check_checkpoint(ckpt, where: Path) -> dict:
+    """A loaded checkpoint (or a model folder read as one), checked before anything uses it:
+    format, version, keys, settings, and every weight's shape."""
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise InputError(f"{path}: not a textwgan checkpoint")
+        raise InputError(f"{where}: not a textwgan checkpoint")
     version = ckpt.get("version")
     if not isinstance(version, int) or isinstance(version, bool):
-        raise InputError(f"{path}: not a textwgan checkpoint (no format version)")
+        raise InputError(f"{where}: not a textwgan checkpoint (no format version)")
     if version > VERSION:
-        raise InputError(f"{path}: checkpoint format version {version} is newer than "
+        raise InputError(f"{where}: checkpoint format version {version} is newer than "
                          f"this textwgan reads ({VERSION}); upgrade textwgan")
     try:
         _check_contents(ckpt)
     except InputError as e:
-        raise InputError(f"{path}: damaged checkpoint: {e.message}") from None
+        raise InputError(f"{where}: damaged checkpoint: {e.message}") from None
     return ckpt
 
 
@@ -332,6 +339,8 @@ def find_checkpoint(spec: str | Path | None = None, root: str | Path = DEFAULT_R
         if path.is_file():
             return path
         if path.is_dir():
+            if is_model_folder(path):
+                return path
             if (path / CHECKPOINT_NAME).is_file():
                 return path / CHECKPOINT_NAME
             raise InputError(_no_checkpoint_in(path))

@@ -669,14 +669,17 @@ def interpolate(
     sys.stdout.write("".join(t.replace("\n", " ") + "\n" for t in texts))
 
 
-@app.command(short_help="Write a generator checkpoint of a run (for sampling).",
-             epilog="Example: textwgan export checkpoints/my-run --out generator.pt --best")
+@app.command(short_help="Export a run's generator: a model folder or a .pt file.",
+             epilog="Example: textwgan export checkpoints/my-run --out models/my-model")
 @friendly
 def export(
     run: Annotated[str, typer.Argument(metavar="RUN", show_default=False,
                                        help="Run folder or checkpoint file.")],
-    out_file: Annotated[Path, typer.Option("--out", metavar="FILE", show_default=False,
-                                           help="File to write.")],
+    out_file: Annotated[Path, typer.Option(
+        "--out", metavar="PATH", show_default=False,
+        help="A model folder to write (model.safetensors, config.json and a model card "
+             "README.md: what the Hugging Face Hub serves), or a file ending in .pt for a "
+             "single-file export.")],
     best: Annotated[bool, typer.Option(
         "--best", metavar="",
         help="From a run folder, export best.pt (lowest JS-4), not the latest.")] = False,
@@ -685,30 +688,42 @@ def export(
         help="Keep the run's critic, which sample --rerank needs (it adds about as much as "
              "the generator again); --no-critic gives the smallest file.")] = True,
 ):
-    """Write a generator checkpoint: what sampling needs (and the critic, for reranking),
-    without the optimizer state.
+    """Write what sampling needs (and the critic, for reranking), without the optimizer
+    state: a model folder, or a single .pt file.
 
-    It never overwrites a training checkpoint: --out must be a new file or an earlier export.
+    It never overwrites what textwgan did not make: --out must be new, or an earlier export.
     """
-    from .checkpoint import (
-        BEST_NAME,
-        checkpoint_kind,
-        export_generator,
-        find_checkpoint,
-        load_checkpoint,
-        save_checkpoint,
-    )
+    from .checkpoint import BEST_NAME, find_checkpoint
+    from .modelfolder import load_any
 
-    target = _output_file(out_file, "export",
-                          may_replace=lambda p: checkpoint_kind(p) == "export")
+    as_folder = out_file.suffix not in (".pt", ".pth") and not out_file.is_file()
     source = Path(run) / BEST_NAME if best and Path(run).is_dir() else find_checkpoint(run)
+    if as_folder:
+        path = _export_folder(load_any(source), out_file, critic)
+    else:
+        path = _export_file(load_any(source), out_file, critic, source)
+    size = sum(p.stat().st_size for p in path.rglob("*")) if path.is_dir() else \
+        path.stat().st_size
+    say(f"wrote {path} ({size / 2**20:.1f} MiB) from {source}")
+
+
+def _export_file(ckpt: dict, out: Path, critic: bool, source: Path) -> Path:
+    from .checkpoint import checkpoint_kind, export_generator, save_checkpoint
+
+    target = _output_file(out, "export", may_replace=lambda p: checkpoint_kind(p) == "export")
     if target.exists() and target.resolve() == source.resolve():
         raise InputError(f"{target}: is the checkpoint being exported; choose another "
                          f"{setting('out_file')}")
-    ckpt = load_checkpoint(source)
-    path = save_checkpoint(export_generator(ckpt, critic=critic), target)
-    say(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB, step {ckpt['step']:,}) "
-        f"from {source}")
+    return save_checkpoint(export_generator(ckpt, critic=critic), target)
+
+
+def _export_folder(ckpt: dict, out: Path, critic: bool) -> Path:
+    from .modelfolder import check_model_out, model_card, write_folder
+    from .sample import generator_from
+
+    check_model_out(out)
+    samples = generator_from(ckpt, out).sample(8, seed=0)
+    return write_folder(ckpt, out, critic, model_card(ckpt, samples, out.name, critic))
 
 
 @app.command(short_help="Sample a Kneser-Ney character model (the baseline).",

@@ -141,10 +141,11 @@ def scoring_corpus(spec: str | Path | Corpus) -> Corpus:
 def run_corpus(source) -> Corpus:
     """The corpus a run or checkpoint trained on, when it is still where the run recorded it
     (or bundled) and its fingerprint matches; else one line saying which corpus is needed."""
-    from .checkpoint import find_checkpoint, load_checkpoint
+    from .checkpoint import find_checkpoint
     from .corpus import bundled_by_name
+    from .modelfolder import load_any
 
-    ckpt = load_checkpoint(find_checkpoint(source))
+    ckpt = load_any(find_checkpoint(source))
     record = ckpt.get("corpus") or {}
     path, fp = record.get("path"), record.get("fingerprint")
     if not path:

@@ -62,3 +62,17 @@ def is_run(folder: Path) -> bool:
 def is_ours(folder: Path) -> bool:
     """A folder textwgan made and reads back: a corpus or a run. Never read as text."""
     return is_corpus(folder) or is_run(folder)
+
+
+# A model folder (modelfolder.py): what `export --out DIR` writes and the Hub serves.
+MODEL_FORMAT = "textwgan.model"
+MODEL_WEIGHTS = "model.safetensors"
+MODEL_CONFIG = "config.json"
+MODEL_CARD = "README.md"
+MODEL_FILES = (MODEL_WEIGHTS, MODEL_CONFIG, MODEL_CARD)
+
+
+def is_model_folder(folder: Path) -> bool:
+    """A model folder that textwgan exported: its config.json names the model format."""
+    d = _json_dict(Path(folder) / MODEL_CONFIG)
+    return d is not None and d.get("format") == MODEL_FORMAT

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .charset import PAD, Charset
-from .checkpoint import find_checkpoint, load_checkpoint, sampling_weights, shipped_generator
+from .checkpoint import find_checkpoint, sampling_weights, shipped_generator
 from .config import Config
 from .device import tf32
 from .errors import InputError, as_path, check_int, check_seed, check_temperature, setting
@@ -30,6 +30,7 @@ from .latent import (
     top_scored,
     truncate,
 )
+from .modelfolder import hub_folder, is_hub_spec, load_any
 from .models import Critic, Generator
 from .text import cut_at_pad
 
@@ -188,10 +189,15 @@ def generator_from(ckpt: dict, source: Path, device: str | torch.device = "cpu",
 
 def load_generator(path_or_run: str | Path | None = None, *, device: str = "cpu",
                    ) -> TextGenerator:
-    """A generator from a checkpoint file or a run folder; None: the newest run under
-    checkpoints/, else the generator shipped with textwgan."""
+    """A generator from a checkpoint file, a run folder, a model folder, or the Hugging Face
+    Hub (`hf:OWNER/NAME[@REVISION]`); None: the newest run under checkpoints/, else the
+    generator shipped with textwgan."""
     from .device import resolve_device
 
     dev = resolve_device(device)
-    source = find_checkpoint(None if path_or_run is None else as_path(path_or_run, "checkpoint"))
-    return generator_from(load_checkpoint(source), source, dev)
+    if is_hub_spec(path_or_run):
+        source = hub_folder(path_or_run)
+    else:
+        source = find_checkpoint(None if path_or_run is None
+                                 else as_path(path_or_run, "checkpoint"))
+    return generator_from(load_any(source), source, dev)

@@ -1,0 +1,103 @@
+"""What reranking, truncation and prompts do to a generator's text, measured through the public
+API (`textwgan.load_generator`, `textwgan.evaluate`).
+
+    python benchmarks/sampling.py                                   # the shipped generator
+    python benchmarks/sampling.py --checkpoint RUN --name RUN_NAME  # a run (it has a critic)
+
+Rows: argmax; reranking K (K·n candidates, the n the critic scores highest), where the
+checkpoint has a critic; truncation ψ. Each scored with n argmax samples, seed 0, against the
+held-out split of the corpus the generator trained on (JS-4 beside its floor, real words, LM
+bits/char). Prompts: 100 prefixes of 2–12 characters cut from held-out lines, one sample each
+(exact-hit rate, and word validity of the text after the prefix), then a batch of 100 samples
+for each of 5 prefixes (seconds per sample). Writes benchmarks/results/sampling_<name>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import textwgan  # noqa: E402
+from textwgan.metrics import word_validity  # noqa: E402
+
+
+def scored(gen, corpus, texts: list[str]) -> dict:
+    r = textwgan.evaluate(texts, corpus=corpus, n=len(texts), seed=0).to_dict()
+    return {k: r.get(k) for k in ("js4", "floor_js4", "word_validity", "floor_word_validity",
+                                  "lm_bpc", "floor_lm_bpc", "distinct")}
+
+
+def prompts(gen, corpus, count: int, rng: random.Random) -> dict:
+    held = corpus.decode(corpus.heldout)
+    vocab = set(w for line in corpus.decode(corpus.train[:20000]) for w in line.split())
+    hits, tails, t0 = 0, [], time.perf_counter()
+    for i in range(count):
+        line = rng.choice([x for x in held if len(x) >= 13])
+        prefix = line[:rng.randint(2, 12)]
+        found = gen.complete(1, prefix=prefix, seed=i)
+        hits += found.met[0]
+        if found.met[0]:
+            tails.append(found.texts[0][len(prefix):])
+    single = (time.perf_counter() - t0) / count
+    batch_times = []
+    for i in range(5):
+        prefix = rng.choice(held)[:rng.randint(2, 8)]
+        t0 = time.perf_counter()
+        found = gen.complete(100, prefix=prefix, seed=100 + i)
+        batch_times.append({"prefix": prefix, "seconds_per_sample":
+                            (time.perf_counter() - t0) / 100, "hit_rate": found.hit_rate})
+    return {"prefixes": count, "hit_rate": hits / count, "seconds_per_single": single,
+            "tail_word_validity": word_validity(tails, vocab, gen.seq_len) if tails else None,
+            "batch_of_100": batch_times,
+            "examples": gen.complete(8, prefix="a man ", seed=7).texts}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--checkpoint", default=None, help="default: the shipped generator")
+    ap.add_argument("--name", default="shipped")
+    ap.add_argument("--n", type=int, default=640)
+    ap.add_argument("--prompts", type=int, default=100)
+    args = ap.parse_args()
+    from textwgan.checkpoint import shipped_generator
+
+    gen = textwgan.load_generator(args.checkpoint or shipped_generator(), device="cpu")
+    from textwgan.evaluation import run_corpus
+
+    corpus = run_corpus(gen.source)
+    result = {"checkpoint": str(gen.source), "step": gen.step, "n": args.n,
+              "torch": torch.__version__, "threads": torch.get_num_threads(),
+              "machine": platform.machine(), "date": time.strftime("%Y-%m-%d"), "rows": {}}
+    rows = {"argmax": {}} | ({f"rerank {k}": {"rerank": k} for k in (5, 10)}
+                             if gen.critic is not None else {}) | {
+        f"truncation {p}": {"truncation": p} for p in (0.8, 0.6)}
+    for name, kw in rows.items():
+        t0 = time.perf_counter()
+        texts = gen.sample(args.n, seed=0, **kw)
+        result["rows"][name] = scored(gen, corpus, texts) | {
+            "sample_seconds": time.perf_counter() - t0, "examples": texts[:5]}
+        r = result["rows"][name]
+        print(f"{name:>15}: JS-4 {r['js4']:.3f} (floor {r['floor_js4']:.3f})  words "
+              f"{r['word_validity']:.1%}  LM {r['lm_bpc']:.2f}", flush=True)
+    result["prompts"] = prompts(gen, corpus, args.prompts, random.Random(0))
+    p = result["prompts"]
+    print(f"prompts: {p['hit_rate']:.0%} met exactly ({p['prefixes']} prefixes of 2-12 "
+          f"characters), words after the prefix {p['tail_word_validity']:.1%}; batch of 100: "
+          f"{sum(b['seconds_per_sample'] for b in p['batch_of_100']) / 5:.3f} s per sample")
+    out = ROOT / "benchmarks" / "results" / f"sampling_{args.name}.json"
+    out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
