@@ -498,6 +498,11 @@ def train(
                                               "(default 0).")] = None,
     fast: _optional_bool("fast", "The fast path: bf16 autocast, TF32 and fused Adam on CUDA "
                                  "(fused Adam only on a CPU). Default: on.") = None,
+    tensorboard: Annotated[bool, typer.Option(
+        "--tensorboard", metavar="",
+        help="Also write TensorBoard events into the run folder (tensorboard --logdir RUN): "
+             "every logged figure, samples, critic histograms. Needs pip install "
+             "'textwgan[tensorboard]'.")] = False,
     cuda_graphs: Annotated[bool, typer.Option(
         "--cuda-graphs", metavar="",
         help="Capture the critic and generator steps as CUDA graphs (CUDA only; elsewhere the "
@@ -548,6 +553,7 @@ def train(
     with TrainDisplay(float(os.environ.get("TEXTWGAN_PROGRESS_EVERY", "30"))) as display:
         run = train_run(corpus, preset=preset, out=out_dir, resume=resume, device=device,
                         data=data, fast=fast, cuda_graphs=cuda_graphs, threads=threads,
+                        tensorboard=tensorboard,
                         seq_len=seq_len, lowercase=lowercase, on_event=display, **overrides)
     end = display.end
     if end is None:  # not rank 0 under torchrun: rank 0 reports

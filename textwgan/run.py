@@ -104,6 +104,7 @@ class RunFolder:
         self.main = main
         self._lock_fd: int | None = None
         self._log = None
+        self.board = None  # board.Board, when the run writes TensorBoard events
 
     def __enter__(self) -> RunFolder:
         if not self.main:
@@ -118,6 +119,9 @@ class RunFolder:
         return self
 
     def __exit__(self, *exc) -> None:
+        if self.board is not None:
+            self.board.close()
+            self.board = None
         if self._log is not None:
             try:
                 self._log.close()
@@ -173,7 +177,9 @@ class RunFolder:
         keep = [r for r in read_log(path) if _step(r) <= step]
         atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in keep))
 
-    def log(self, record: dict) -> None:
+    def log(self, record: dict, texts: list[str] | None = None) -> None:
+        """One record in log.jsonl (and in the TensorBoard events, with an evaluation's
+        samples, when the run writes them)."""
         if not self.main:
             return
         path = self.path / LOG_NAME
@@ -184,6 +190,8 @@ class RunFolder:
             self._log.flush()
         except OSError as e:
             raise write_failure(path, e, kept=False) from None
+        if self.board is not None:
+            self.board.add(record, texts)
 
     def write_samples(self, step: int, texts: list[str]) -> Path:
         return write_lines(self.path / "samples" / f"step_{step:07d}.txt", texts)

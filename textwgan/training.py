@@ -23,6 +23,8 @@ from pathlib import Path
 import torch
 
 from . import __version__
+from .board import Board
+from .board import check_available as check_board
 from .checkpoint import (
     DEFAULT_ROOT,
     elapsed_of,
@@ -358,7 +360,7 @@ class Run:
                   "distinct": report["distinct"], "n": report["n"], "samples": str(samples),
                   "signature": report["signature"]}
         self.metrics.append(record)
-        self.folder.log(record)
+        self.folder.log(record, texts)
         self.emit("eval", record | {"examples": texts[:5]})
         return record["js4"] < best
 
@@ -453,6 +455,7 @@ def train(corpus: str | Path | Corpus | None = None, *, preset: str = "auto",
           out: str | Path | None = None, resume: str | Path | None = None,
           device: str = "auto", data: str = "auto", fast: bool | None = None,
           cuda_graphs: bool = False, threads: int | None = None, seq_len: int | None = None,
+          tensorboard: bool = False,
           lowercase: bool | None = None, on_event: Event | None = None,
           config: Config | None = None, **overrides) -> Path:
     """Train a WGAN-GP and return the run folder.
@@ -470,8 +473,10 @@ def train(corpus: str | Path | Corpus | None = None, *, preset: str = "auto",
 
     `device`: auto, cpu, cuda. `data`: where the training split lives (auto, device,
     mapped). `fast`: bf16, TF32 and fused Adam on CUDA, fused Adam on a CPU (default: on).
-    `cuda_graphs`: capture the steps as CUDA graphs (CUDA only; elsewhere the same steps run
-    eagerly). `threads`: CPU threads (default: all cores). `on_event(kind, record)`: "note",
+    `tensorboard`: also write TensorBoard events into the run folder (needs the
+    `tensorboard` package). `cuda_graphs`: capture the steps as CUDA graphs (CUDA only;
+    elsewhere the same steps run eagerly). `threads`: CPU threads (default: all cores).
+    `on_event(kind, record)`: "note",
     "start", "log", "diag", "eval", "save", "end" (rank 0 only). Under torchrun every rank
     trains its slice of each (global) batch and rank 0 alone writes.
     """
@@ -483,13 +488,15 @@ def train(corpus: str | Path | Corpus | None = None, *, preset: str = "auto",
         return _train(corpus, preset=preset, out=out, resume=resume, device=device, data=data,
                       fast=fast, cuda_graphs=cuda_graphs, seq_len=seq_len, lowercase=lowercase,
                       on_event=on_event, config=config, threads_given=threads is not None,
-                      **overrides)
+                      tensorboard=tensorboard, **overrides)
 
 
 def _train(corpus, *, preset, out, resume, device, data, fast, cuda_graphs, seq_len, lowercase,
-           on_event, config, threads_given, **overrides) -> Path:
+           on_event, config, threads_given, tensorboard, **overrides) -> Path:
     emit = on_event or (lambda kind, record: None)
     check_data_mode(data)
+    if tensorboard:
+        check_board()
     dev = resolve_device(device)
     shard = env_shard()
     if not shard.is_main:
@@ -524,7 +531,10 @@ def _train(corpus, *, preset, out, resume, device, data, fast, cuda_graphs, seq_
                  f"uninterrupted run only up to rounding (train with {before} threads again "
                  "for an exact continuation)")
         with RunFolder(run_dir, main=shard.is_main) as folder:
-            loop(_start(config, prepared, ckpt, folder, dev, data, shard, speed, emit))
+            run = _start(config, prepared, ckpt, folder, dev, data, shard, speed, emit)
+            if tensorboard and shard.is_main:
+                folder.board = Board(run_dir, run.state.step + 1, resumed=ckpt is not None)
+            loop(run)
     finally:
         if owns_group:
             teardown(shard)
