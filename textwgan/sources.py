@@ -145,12 +145,7 @@ def resolve_sources(specs: Sequence[str], stack: contextlib.ExitStack) -> list[S
             sources.append(Source(spec, _spool(spec, stack)))
             continue
         path = Path(spec)
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            raise InputError(f"{spec}: no such file or folder") from None
-        except OSError as e:
-            raise InputError(f"{spec}: cannot read ({e.strerror})") from None
+        st = _stat(path, "file or folder")
         if stat.S_ISDIR(st.st_mode):
             sources.extend(Source(str(p), p) for p in folder_text_files(path, spec))
         elif stat.S_ISFIFO(st.st_mode) or (stat.S_ISCHR(st.st_mode) and _is_stdin(path)):
@@ -163,6 +158,16 @@ def resolve_sources(specs: Sequence[str], stack: contextlib.ExitStack) -> list[S
         else:
             raise InputError(f"{spec}: is a device, not a text file, folder or pipe")
     return sources
+
+
+def _stat(path: Path, what: str) -> os.stat_result:
+    """What is at `path` (following links), or one line on why nothing can be read there."""
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such {what}") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror})") from None
 
 
 def folder_text_files(folder: Path, spec: str) -> list[Path]:
@@ -260,12 +265,7 @@ def read_input_bytes(spec: str | Path, what: str = "text") -> bytes:
             _stdin_cache[key] = _stdin().read()
         return _stdin_cache[key]
     path = Path(spec)
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot read ({e.strerror})") from None
+    st = _stat(path, "file")
     if stat.S_ISDIR(st.st_mode):
         raise InputError(f"{path}: is a folder, not a {what} file")
     if stat.S_ISFIFO(st.st_mode):
