@@ -462,7 +462,7 @@ def coco(args, device: torch.device, results: Results) -> dict:
             "trained_minutes": done / 60, "step": ckpt["step"], "scores": scores,
             "beats_shipped": beats, "export": {"file": path.name,
                                                "bytes": path.stat().st_size},
-            "ship": "cp coco_generator.pt textwgan/assets/generators/coco-small.pt"
+            "ship": "textwgan export coco_generator.pt --out textwgan/assets/generators/coco-small"
             if beats else None}
 
 

@@ -51,7 +51,7 @@ TRAINING_KEYS = ("critic", "opt_generator", "opt_critic", "rng")
 
 def shipped_generator() -> Path:
     """The generator shipped inside the package: what `sample` uses when no run exists yet."""
-    return Path(str(resources.files("textwgan") / "assets" / "generators" / "coco-small.pt"))
+    return Path(str(resources.files("textwgan") / "assets" / "generators" / "coco-small"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -350,7 +350,7 @@ def find_checkpoint(spec: str | Path | None = None, root: str | Path = DEFAULT_R
     if found:
         return found[-1]
     shipped = shipped_generator()
-    if shipped.is_file():
+    if shipped.is_dir():
         return shipped
     raise InputError(f"no run found under {root}/; train one with `textwgan train` or "
                      "name a checkpoint")
