@@ -214,3 +214,45 @@ def test_a_second_process_is_refused_while_a_run_holds_its_folder(here):
     finally:
         holder.kill()
         holder.wait(timeout=30)
+
+
+def test_step_checkpoints_are_ordered_by_number_and_best_counts_when_newer(here):
+    import torch
+
+    from textwgan.checkpoint import resumable_checkpoint, saved_checkpoints
+
+    run = here / "run"
+    for name in ("step_9999999.pt", "step_10000000.pt"):
+        (run / name).write_bytes(b"")
+    order = [p.name for p in saved_checkpoints(run)]
+    assert order.index("step_10000000.pt") < order.index("step_9999999.pt")
+    for name in ("step_9999999.pt", "step_10000000.pt"):
+        (run / name).unlink()
+    # best.pt written between saves is newer than the last step file: it wins.
+    ckpt = torch.load(run / "best.pt", weights_only=True)
+    ckpt["step"] = 5
+    (run / "best.pt").unlink()
+    torch.save(ckpt, run / "best.pt")
+    (run / "checkpoint.pt").unlink()
+    path, found = resumable_checkpoint(run)
+    assert path.name == "best.pt" and found["step"] == 5
+
+
+def test_a_file_system_that_cannot_lock_folders_locks_the_lock_file(here, monkeypatch):
+    import errno
+    import fcntl
+    import stat as st
+
+    real = fcntl.flock
+
+    def nfs_like(fd, op):
+        if st.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EBADF, "Bad file descriptor")
+        return real(fd, op)
+
+    monkeypatch.setattr(fcntl, "flock", nfs_like)
+    run = here / "run"
+    with RunFolder(run):
+        assert (run / ".lock").read_text().startswith("pid ")
+        with pytest.raises(Exception, match="another textwgan train is using"):
+            RunFolder(run).__enter__()

@@ -32,14 +32,14 @@ def check_available() -> None:
 class Board:
     """The TensorBoard writer of one invocation of a run."""
 
-    def __init__(self, run_dir: Path, first_step: int, resumed: bool):
-        """`first_step`: the first step this invocation logs; a resumed run drops events an
-        earlier invocation wrote from there on (they were never saved in a checkpoint)."""
+    def __init__(self, run_dir: Path, first_step: int):
+        """`first_step`: the first step this invocation logs. Events an earlier invocation
+        wrote from there on (never saved in a checkpoint, or a run started again) are
+        dropped."""
         check_available()
         from torch.utils.tensorboard import SummaryWriter
 
-        self.writer = SummaryWriter(str(Path(run_dir) / BOARD_DIR),
-                                    purge_step=first_step if resumed else None)
+        self.writer = SummaryWriter(str(Path(run_dir) / BOARD_DIR), purge_step=first_step)
 
     def add(self, record: dict, texts: list[str] | None = None) -> None:
         """One log record (and an evaluation's samples), at its step."""

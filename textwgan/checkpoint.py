@@ -280,8 +280,13 @@ def _no_checkpoint_in(folder: Path) -> str:
 def saved_checkpoints(run_dir: Path) -> list[Path]:
     """A run folder's training checkpoints, newest first: checkpoint.pt, the step_*.pt files
     by step, then best.pt (never newer than checkpoint.pt)."""
-    steps = sorted(run_dir.glob(STEP_GLOB), reverse=True)
+    steps = sorted(run_dir.glob(STEP_GLOB), key=_step_number, reverse=True)
     return [p for p in (run_dir / CHECKPOINT_NAME, *steps, run_dir / BEST_NAME) if p.is_file()]
+
+
+def _step_number(path: Path) -> int:
+    digits = path.stem.removeprefix("step_")
+    return int(digits) if digits.isdigit() else -1
 
 
 def resumable_checkpoint(run_dir: Path, note=lambda message: None) -> tuple[Path, dict] | None:
@@ -292,7 +297,7 @@ def resumable_checkpoint(run_dir: Path, note=lambda message: None) -> tuple[Path
     aside: the user decides whether to give up the steps since. Raises InputError when
     checkpoints exist and none loads."""
     candidates = saved_checkpoints(run_dir)
-    failed = []
+    failed, loaded = [], []
     for path in candidates:
         try:
             ckpt = load_checkpoint(path)
@@ -300,21 +305,26 @@ def resumable_checkpoint(run_dir: Path, note=lambda message: None) -> tuple[Path
             failed.append(e.message)
             continue
         if is_export(ckpt):
+            failed.append(f"{path}: a generator-only export, which cannot be resumed")
             continue
-        if failed and failed[0].startswith(str(run_dir / CHECKPOINT_NAME)):
-            damaged = run_dir / CHECKPOINT_NAME
+        if path.name == CHECKPOINT_NAME:
+            return path, ckpt
+        loaded.append((path, ckpt))
+    if loaded:
+        # best.pt may be newer than the last step_*.pt (it is written between saves)
+        path, ckpt = max(loaded, key=lambda found: found[1]["step"])
+        head = run_dir / CHECKPOINT_NAME
+        if failed and failed[0].startswith(str(head)):
             raise InputError(f"{failed[0]}; to resume from {path.name} (step {ckpt['step']:,})"
                              f", the newest checkpoint that loads, move it aside first: mv "
-                             f"{damaged} {damaged}.damaged")
-        if path.name != CHECKPOINT_NAME:
-            note(f"{run_dir / CHECKPOINT_NAME} is missing; resuming from {path.name} (step "
-                 f"{ckpt['step']:,}), the newest checkpoint that loads")
+                             f"{head} {head}.damaged")
+        note(f"{head} is missing; resuming from {path.name} (step {ckpt['step']:,}), the "
+             "newest checkpoint that loads")
         return path, ckpt
     if candidates:
         raise InputError(failed[0] if len(candidates) == 1 else
                          f"{run_dir}: none of its {len(candidates)} checkpoints loads "
-                         f"({failed[0] if failed else 'generator-only exports'}); move them "
-                         "away to start the run again")
+                         f"({failed[0]}); move them away to start the run again")
     return None
 
 

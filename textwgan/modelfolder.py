@@ -164,6 +164,8 @@ def read_folder(folder: Path) -> dict:
     if not isinstance(config, dict) or config.get("format") != MODEL_FORMAT:
         raise InputError(f"{folder}: not a textwgan model (its config.json has no format "
                          f"{MODEL_FORMAT!r})")
+    if not isinstance(config.get("corpus") or {}, dict):
+        raise InputError(f"{folder / CONFIG_NAME}: its corpus record is malformed")
     version = config.get("format_version")
     if not isinstance(version, int) or version > MODEL_VERSION:
         raise InputError(f"{folder}: model format version {version!r} is newer than this "

@@ -12,6 +12,7 @@ A torn last log line (a full disk, a kill mid-write) is dropped when the run res
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -103,6 +104,7 @@ class RunFolder:
         self.path = Path(path)
         self.main = main
         self._lock_fd: int | None = None
+        self._locks_file = False  # True where the file system cannot lock a folder
         self._log = None
         self.board = None  # board.Board, when the run writes TensorBoard events
 
@@ -134,18 +136,18 @@ class RunFolder:
 
     def _lock(self) -> None:
         """Lock the run folder itself, which a user does not delete by tidying as they might a
-        lock file; `.lock` only says who holds it."""
+        lock file; `.lock` says who holds it. Where the file system cannot lock a folder (NFS
+        emulates flock with write locks), the `.lock` file is locked instead."""
         if fcntl is None:
             return
-        try:
-            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        except OSError as e:
-            raise InputError(f"{self.path}: cannot open the run folder ({e.strerror})"
-                             ) from None
+        fd = self._lockable_fd()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except OSError as e:
             os.close(fd)
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise InputError(f"{self.path}: cannot lock the run folder ({e.strerror})"
+                                 ) from None
             try:
                 holder = (self.path / LOCK_NAME).read_text(encoding="utf-8",
                                                            errors="replace").strip()
@@ -155,11 +157,38 @@ class RunFolder:
                              f"({holder or 'another process'}); wait for it to finish, or "
                              f"choose another {setting('out')}") from None
         self._lock_fd = fd
-        try:
-            atomic_write_text(self.path / LOCK_NAME,
-                              f"pid {os.getpid()} on {socket.gethostname()}\n")
+        note = f"pid {os.getpid()} on {socket.gethostname()}\n"
+        try:  # only a note for the next process: the lock is held either way
+            if self._locks_file:
+                os.ftruncate(fd, 0)
+                os.write(fd, note.encode())
+            else:
+                atomic_write_text(self.path / LOCK_NAME, note)
         except (InputError, OSError):
-            pass  # only a note for the next process: the lock is held either way
+            pass
+
+    def _lockable_fd(self) -> int:
+        """The folder, opened to be locked; or, where folders cannot be locked, `.lock`."""
+        self._locks_file = False
+        try:
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError as e:
+            raise InputError(f"{self.path}: cannot open the run folder ({e.strerror})"
+                             ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # can this file system lock it?
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return fd
+        except OSError as e:
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                return fd  # locked by another process: the caller says so
+            os.close(fd)
+        self._locks_file = True
+        try:
+            return os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise InputError(f"{self.path / LOCK_NAME}: cannot create the run's lock file "
+                             f"({e.strerror})") from None
 
     # ---------------------------------------------------------------------------------------
 

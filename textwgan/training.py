@@ -153,9 +153,12 @@ def update_ema(state: TrainState, decay: float) -> None:
     """generator_ema ← d·generator_ema + (1 − d)·generator, d = min(decay, (1 + n)/(10 + n))."""
     n = state.ema_updates
     d = torch.clamp((1 + n) / (10 + n), max=decay)
-    with torch.no_grad():  # one foreach kernel for all tensors, not one launch per tensor
-        torch._foreach_lerp_(list(state.generator_ema.parameters()),
-                             list(state.generator.parameters()), 1 - d)
+    with torch.no_grad():
+        # lerp_ per tensor: it takes the weight as a device tensor, which a captured step
+        # needs (the foreach form would read it back to the host as a number)
+        for avg, p in zip(state.generator_ema.parameters(), state.generator.parameters(),
+                          strict=True):
+            avg.lerp_(p, 1 - d)
     n.add_(1)
 
 
@@ -533,7 +536,8 @@ def _train(corpus, *, preset, out, resume, device, data, fast, cuda_graphs, seq_
         with RunFolder(run_dir, main=shard.is_main) as folder:
             run = _start(config, prepared, ckpt, folder, dev, data, shard, speed, emit)
             if tensorboard and shard.is_main:
-                folder.board = Board(run_dir, run.state.step + 1, resumed=ckpt is not None)
+                # a resumed run's own step was logged before: it writes on from the next
+                folder.board = Board(run_dir, run.state.step + (ckpt is not None))
             loop(run)
     finally:
         if owns_group:
