@@ -584,8 +584,9 @@ def sample(
     n: Annotated[int, typer.Option("-n", "--n", metavar="N", help="Number of samples.")] = 100,
     checkpoint: Annotated[str | None, typer.Option(
         metavar="PATH", show_default=False,
-        help="Checkpoint file or run folder; default: the newest run under checkpoints/, else "
-             "the generator shipped with textwgan.")] = None,
+        help="Checkpoint file, run folder, model folder (export --out DIR), or a model on "
+             "the Hugging Face Hub (hf:OWNER/NAME[@REVISION]); default: the newest run under "
+             "checkpoints/, else the generator shipped with textwgan.")] = None,
     seed: Annotated[int, typer.Option(metavar="N", help="Noise seed: the same seed, the same "
                                                          "samples.")] = 0,
     temperature: Annotated[float, typer.Option(
