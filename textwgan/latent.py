@@ -16,7 +16,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .charset import PAD
 from .errors import InputError, check_int, is_number, setting
 from .models import Critic, Generator
 
@@ -103,7 +102,7 @@ def fixed_positions(charset, seq_len: int, prefix: str | None = None,
         raise InputError(f"the prompt reaches position {too_far[0]!r}, past the generator's "
                          f"{seq_len} characters; keep it within them")
     unknown = sorted({c for c in wanted.values() if not isinstance(c, str) or len(c) != 1
-                      or c not in charset.index})
+                      or c not in charset.index}, key=repr)
     if unknown:
         shown = ", ".join(repr(c) for c in unknown[:5])
         raise InputError(f"the prompt holds characters the generator never writes ({shown}); "
@@ -137,6 +136,7 @@ def search_noise(generator: Generator, targets: dict[int, int], z0: torch.Tensor
 
 
 def meets(ids: np.ndarray, targets: dict[int, int]) -> np.ndarray:
-    """(N,) bool: each row holds every target character at its position (before any pad)."""
+    """(N,) bool: each row holds every target character at its position (target ids are
+    charset characters, never pad, so a row cut short cannot meet them)."""
     pos, want = np.array(list(targets)), np.array(list(targets.values()))
-    return np.all(ids[:, pos] == want, axis=1) & (want != PAD).all()
+    return np.all(ids[:, pos] == want, axis=1)
