@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import json
 import os
 import re
@@ -126,8 +127,8 @@ def flag_names(fn) -> dict[str, str]:
     """Setting name → the command's flag for it (seq_len → --seq-len, n_blocks → --blocks),
     read from the command's own option declarations."""
     flags = {}
-    for name, hint in typing.get_type_hints(fn, include_extras=True).items():
-        for meta in getattr(hint, "__metadata__", ()):
+    for name, param in inspect.signature(fn, eval_str=True).parameters.items():
+        for meta in getattr(param.annotation, "__metadata__", ()):
             if isinstance(meta, typer.models.OptionInfo):
                 # With Annotated, typer keeps the first declaration in `default`.
                 decls = [meta.default, *(meta.param_decls or ())]
@@ -137,6 +138,86 @@ def flag_names(fn) -> dict[str, str]:
                 flags[name] = flag
                 flags.setdefault(flag.lstrip("-").replace("-", "_"), flag)
     return flags
+
+
+# --------------------------------------------------------------------------------------------
+# Training settings: one option per config field that has help (config.py), built here
+
+
+def setting_fields() -> list:
+    """The model and training fields that `train` offers as options, in declaration order."""
+    from dataclasses import fields
+
+    from .config import ModelConfig, TrainConfig
+
+    return [f for cls in (ModelConfig, TrainConfig) for f in fields(cls) if "help" in f.metadata]
+
+
+def _flag(f) -> str:
+    return f.metadata["flag"] or "--" + f.name.replace("_", "-")
+
+
+def _shown(value, f) -> str:
+    if value is None:
+        return render(f.metadata["none"], lambda name: "--" + name.replace("_", "-"))
+    if isinstance(value, tuple):
+        return ",".join(f"{v:g}" for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def preset_defaults(f) -> str:
+    """What each preset sets a field to: `10` where all agree, else `512 (paper, default),
+    128 (small), 16 (tiny)`."""
+    from .config import PRESETS
+
+    by_value: dict[str, list[str]] = {}
+    for name, config in PRESETS.items():
+        part = config.model if hasattr(config.model, f.name) else config.train
+        by_value.setdefault(_shown(getattr(part, f.name), f), []).append(name)
+    if len(by_value) == 1:
+        return next(iter(by_value))
+    return ", ".join(f"{value} ({', '.join(names)})" for value, names in by_value.items())
+
+
+def _setting_option(f, hints: dict) -> inspect.Parameter:
+    kind = hints[f.name]
+    base = str if f.metadata["metavar"] == "DURATION" or "tuple" in str(kind) else \
+        next(t for t in (int, float, str) if t in typing.get_args(kind) or t is kind)
+    help_text = render(f.metadata["help"], lambda name: "--" + name.replace("_", "-"))
+    option = typer.Option(_flag(f), metavar=f.metadata["metavar"], show_default=False,
+                          help=f"{help_text} Default: {preset_defaults(f)}.")
+    return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                             annotation=Annotated[base | None, option])
+
+
+def _schedule_flags() -> list[str]:
+    from .config import SCHEDULE_FIELDS
+
+    return [_flag(f) for f in setting_fields() if f.name in SCHEDULE_FIELDS]
+
+
+def with_setting_options(fn):
+    """Give a command one option per training setting; they arrive in its **settings."""
+    from .config import ModelConfig, TrainConfig
+
+    hints = {**typing.get_type_hints(ModelConfig), **typing.get_type_hints(TrainConfig)}
+    own = [p for p in inspect.signature(fn, eval_str=True).parameters.values()
+           if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    fn.__signature__ = inspect.Signature(
+        [*own, *(_setting_option(f, hints) for f in setting_fields())])
+    return fn
+
+
+def parsed_settings(settings: dict) -> dict:
+    """The setting options as config values: durations in seconds, pairs as tuples."""
+    parsed = dict(settings)
+    if parsed.get("time_limit") is not None:
+        parsed["time_limit"] = parse_duration(parsed["time_limit"])
+    if parsed.get("betas") is not None:
+        parsed["betas"] = tuple(_parse_list(parsed["betas"], "betas", float))
+    return parsed
 
 
 def _use_threads(threads: int | None) -> None:
@@ -421,6 +502,7 @@ def _optional_bool(name: str, help: str):
 @app.command(short_help="Train a WGAN-GP on a corpus or a text file.",
              epilog="Example: textwgan train corpus.txt --preset small --time-limit 10m")
 @friendly
+@with_setting_options
 def train(
     corpus: Annotated[str | None, typer.Argument(
         metavar="[CORPUS]", show_default=False,
@@ -432,70 +514,11 @@ def train(
     preset: Annotated[str, typer.Option(
         metavar="NAME", help="paper, default, small, tiny, or auto: the preset called default "
                              "on a GPU, small on a CPU.")] = "auto",
-    iters: Annotated[int | None, typer.Option(metavar="N", show_default=False,
-                                              help="Generator steps (default: the preset's).")
-                     ] = None,
-    time_limit: Annotated[str | None, typer.Option(
-        metavar="DURATION", show_default=False,
-        help="Stop at the first step past this much training time (90s, 10m, 1h30m); it "
-             "evaluates and saves as at the last step, and --resume continues.")] = None,
-    batch_size: Annotated[int | None, typer.Option(
-        metavar="N", show_default=False,
-        help="Sequences per batch (the global batch under torchrun; default: the preset's).")
-                          ] = None,
-    critic_iters: Annotated[int | None, typer.Option(
-        metavar="N", show_default=False, help="Critic steps per generator step.")] = None,
-    gp_lambda: Annotated[float | None, typer.Option(
-        metavar="X", show_default=False, help="Gradient penalty weight.")] = None,
-    lr: Annotated[float | None, typer.Option(
-        metavar="X", show_default=False, help="Adam learning rate (generator; critic too "
-                                              "unless --critic-lr).")] = None,
-    critic_lr: Annotated[float | None, typer.Option(
-        metavar="X", show_default=False, help="The critic's learning rate, if not --lr.")
-                         ] = None,
-    betas: Annotated[str | None, typer.Option(
-        metavar="B1,B2", show_default=False, help="Adam betas (default 0.5,0.9).")] = None,
-    channels: Annotated[int | None, typer.Option(
-        metavar="N", show_default=False, help="Generator width (and the critic's unless "
-                                              "--critic-channels).")] = None,
-    n_blocks: Annotated[int | None, typer.Option(
-        "--blocks", metavar="N", show_default=False,
-        help="Generator residual blocks (and the critic's unless --critic-blocks).")] = None,
-    critic_channels: Annotated[int | None, typer.Option(
-        metavar="N", show_default=False, help="Critic width.")] = None,
-    critic_blocks: Annotated[int | None, typer.Option(
-        metavar="N", show_default=False, help="Critic residual blocks.")] = None,
-    ema: Annotated[float | None, typer.Option(
-        metavar="DECAY", show_default=False,
-        help="Sample from a moving average of the generator's weights with this decay per "
-             "step; 0 turns it off (small preset: 0.999; others: off).")] = None,
-    residual_scale: Annotated[float | None, typer.Option(
-        metavar="X", show_default=False, help="Scale of each residual branch (default 0.3).")
-                              ] = None,
-    critic_norm: Annotated[str | None, typer.Option(
-        metavar="NAME", show_default=False,
-        help="layer or none (batch norm is refused: it breaks the per-sample penalty).")] = None,
-    lipschitz: Annotated[str | None, typer.Option(
-        metavar="NAME", show_default=False,
-        help="gp (default with --loss wgan), gp-one-sided, gp-finite-difference, clip, or none "
-             "(default with --loss gan).")] = None,
-    clip_value: Annotated[float | None, typer.Option(
-        metavar="C", show_default=False,
-        help="With --lipschitz clip: weights are clipped to [-c, c] (default 0.01).")] = None,
-    loss: Annotated[str | None, typer.Option(
-        metavar="NAME", show_default=False,
-        help="wgan (default) or gan (the standard non-saturating GAN baseline).")] = None,
-    optimizer: Annotated[str | None, typer.Option(
-        metavar="NAME", show_default=False,
-        help="auto (RMSProp with clip, else Adam), adam, or rmsprop.")] = None,
     device: Annotated[str, typer.Option(metavar="NAME", help="auto, cpu, cuda or cuda:N.")
                       ] = "auto",
     threads: Annotated[int | None, typer.Option(
         metavar="N", show_default=False, help="CPU threads (default: all cores). The same "
                                               "count repeats a run bit for bit.")] = None,
-    seed: Annotated[int | None, typer.Option(
-        metavar="N", show_default=False, help="Seed of the weights and every random draw "
-                                              "(default 0).")] = None,
     fast: _optional_bool("fast", "The fast path: bf16 autocast, TF32 and fused Adam on CUDA "
                                  "(fused Adam only on a CPU). Default: on.") = None,
     tensorboard: Annotated[bool, typer.Option(
@@ -512,27 +535,17 @@ def train(
         help="Where the training split lives: device (copied whole), mapped (read from the "
              "memory map per batch: corpora larger than memory), or auto (device up to 1 GiB).")
                     ] = "auto",
-    diag_every: Annotated[int | None, typer.Option(
-        metavar="N", show_default=False,
-        help="Steps between critic diagnostics in log.jsonl (0: never).")] = None,
-    eval_every: Annotated[int | None, typer.Option(
-        metavar="N", show_default=False, help="Steps between JS evaluations.")] = None,
-    save_every: Annotated[int | None, typer.Option(
-        metavar="N", show_default=False, help="Steps between checkpoints.")] = None,
-    keep_last: Annotated[int | None, typer.Option(
-        metavar="N", show_default=False,
-        help="Step checkpoints kept beside checkpoint.pt and best.pt.")] = None,
     resume: Annotated[Path | None, typer.Option(
         metavar="RUN", show_default=False,
-        help="Continue the run in this folder with its own settings (only --iters, "
-             "--time-limit, --eval-every, --save-every, --keep-last, --diag-every may change).")
-                      ] = None,
+        help="Continue the run in this folder with its own settings (only its schedule may "
+             f"change: {', '.join(_schedule_flags())}).")] = None,
     lowercase: _optional_bool("lowercase", "When CORPUS is text: lowercase it while preparing "
                                            "(a prepared corpus keeps its own).") = None,
     seq_len: Annotated[int | None, typer.Option(
         metavar="N", show_default=False,
         help="When CORPUS is text: characters per example (default 32; a prepared corpus "
              "keeps its own).")] = None,
+    **settings,
 ):
     """Train a WGAN-GP on a corpus; writes checkpoints, a JSONL log and samples to a run folder.
 
@@ -541,20 +554,12 @@ def train(
     """
     from .training import train as train_run
 
-    overrides = dict(
-        iters=iters, time_limit=parse_duration(time_limit), batch_size=batch_size,
-        critic_iters=critic_iters, gp_lambda=gp_lambda, lr=lr, critic_lr=critic_lr,
-        betas=tuple(_parse_list(betas, "betas", float)) if betas is not None else None,
-        ema=ema, channels=channels, n_blocks=n_blocks, critic_channels=critic_channels,
-        critic_blocks=critic_blocks, residual_scale=residual_scale, critic_norm=critic_norm,
-        lipschitz=lipschitz, clip_value=clip_value, loss=loss, optimizer=optimizer, seed=seed,
-        diag_every=diag_every, eval_every=eval_every, save_every=save_every,
-        keep_last=keep_last)
     with TrainDisplay(float(os.environ.get("TEXTWGAN_PROGRESS_EVERY", "30"))) as display:
         run = train_run(corpus, preset=preset, out=out_dir, resume=resume, device=device,
                         data=data, fast=fast, cuda_graphs=cuda_graphs, threads=threads,
                         tensorboard=tensorboard,
-                        seq_len=seq_len, lowercase=lowercase, on_event=display, **overrides)
+                        seq_len=seq_len, lowercase=lowercase, on_event=display,
+                        **parsed_settings(settings))
     end = display.end
     if end is None:  # not rank 0 under torchrun: rank 0 reports
         return

@@ -14,6 +14,16 @@ from typing import Any
 from .errors import MAX_SEED, InputError, check_int, is_number, setting
 from .text import DEFAULT_SEQ_LEN, MAX_SEQ_LEN, MIN_SEQ_LEN
 
+
+def option(default: Any, help: str, metavar: str = "N", flag: str | None = None,
+           none: str = "none") -> Any:
+    """A setting that `textwgan train` offers as an option. Its help lives here, beside its
+    default, and the command line builds the option (and the defaults its help shows, one per
+    preset) from it. `none` says what a default of None means; `flag` names the option where
+    it is not the field's name."""
+    return field(default=default, metadata={"help": help, "metavar": metavar, "flag": flag,
+                                            "none": none})
+
 CRITIC_NORMS = ("layer", "none")
 LIPSCHITZ = ("gp", "gp-one-sided", "gp-finite-difference", "clip", "none")
 LOSSES = ("wgan", "gan")
@@ -24,15 +34,19 @@ OPTIMIZERS = ("auto", "adam", "rmsprop")
 class ModelConfig:
     seq_len: int = DEFAULT_SEQ_LEN
     noise_dim: int = 128
-    channels: int = 512  # the generator's width (and the critic's, unless critic_channels)
-    n_blocks: int = 5  # the generator's residual blocks (and the critic's, unless critic_blocks)
+    channels: int = option(512, f"Generator width (and the critic's unless "
+                                f"{setting('critic_channels')}).")
+    n_blocks: int = option(5, f"Generator residual blocks (and the critic's unless "
+                              f"{setting('critic_blocks')}).", flag="--blocks")
     # The gradient penalty is per sample, so the critic may normalize only within a sample.
-    critic_norm: str = "layer"
-    residual_scale: float = 0.3  # gan_language.py scales each residual branch by 0.3
+    critic_norm: str = option("layer", "layer or none (batch norm is refused: it breaks the "
+                                       "per-sample penalty).", "NAME")
+    # gan_language.py scales each residual branch by 0.3
+    residual_scale: float = option(0.3, "Scale of each residual branch.", "X")
     # The critic's own width and depth (None: the generator's): the two nets' capacities need
     # not match, and on a CPU the critic's steps cost most of the time.
-    critic_channels: int | None = None
-    critic_blocks: int | None = None
+    critic_channels: int | None = option(None, "Critic width.", none="the generator's")
+    critic_blocks: int | None = option(None, "Critic residual blocks.", none="the generator's")
 
     @property
     def critic_width(self) -> int:
@@ -63,38 +77,51 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    batch_size: int = 64
-    critic_iters: int = 10  # critic steps per generator step; the paper's 10 ("5 should work")
-    gp_lambda: float = 10.0
-    lr: float = 1e-4
+    batch_size: int = option(64, "Sequences per batch (the global batch under torchrun).")
+    # The paper's 10 ("5 should work").
+    critic_iters: int = option(10, "Critic steps per generator step.")
+    gp_lambda: float = option(10.0, "Gradient penalty weight.", "X")
+    lr: float = option(1e-4, f"Learning rate of the generator (and the critic's unless "
+                             f"{setting('critic_lr')}).", "X")
     # The critic's own rate (None: the same as lr). The two-timescale variant (1 critic step,
     # critic lr 3e-4) trades the paper's 10 critic steps for a faster critic.
-    critic_lr: float | None = None
-    betas: tuple[float, float] = (0.5, 0.9)  # low beta1: momentum fights the adversarial game
-    iters: int = 200_000  # generator steps
-    seed: int = 0
+    critic_lr: float | None = option(None, "The critic's learning rate.", "X",
+                                     none=f"{setting('lr')}'s")
+    # A low beta1: momentum fights the adversarial game.
+    betas: tuple[float, float] = option((0.5, 0.9), "Adam betas.", "B1,B2")
+    iters: int = option(200_000, "Generator steps.")
+    seed: int = option(0, "Seed of the weights and every random draw.")
     log_every: int = 10
-    eval_every: int = 1000
-    save_every: int = 1000
+    eval_every: int = option(1000, "Steps between JS evaluations.")
+    save_every: int = option(1000, "Steps between checkpoints.")
     eval_samples: int = 640  # the paper's JS sample count
-    keep_last: int = 3  # step checkpoints kept beside checkpoint.pt and best.pt
+    keep_last: int = option(3, "Step checkpoints kept beside checkpoint.pt and best.pt.")
     # How the critic is kept 1-Lipschitz: the two-sided gradient penalty of WGAN-GP by default.
-    lipschitz: str = "gp"
-    clip_value: float = 0.01  # the WGAN paper's c, used by lipschitz="clip"
-    loss: str = "wgan"  # "gan": the standard non-saturating GAN, the articles' baseline
+    lipschitz: str = option("gp", "gp, gp-one-sided, gp-finite-difference, clip, or none "
+                                  f"(with {setting('loss')} gan it defaults to none).", "NAME")
+    clip_value: float = option(0.01, f"With {setting('lipschitz')} clip: weights are clipped to "
+                                     "[-c, c] (the WGAN paper's c).", "C")
+    loss: str = option("wgan", "wgan, or gan (the standard non-saturating GAN baseline).",
+                       "NAME")
     # auto: RMSProp under clipping (the WGAN paper: momentum destabilizes a clipped critic),
     # Adam otherwise.
-    optimizer: str = "auto"
+    optimizer: str = option("auto", "auto (RMSProp with clip, else Adam), adam, or rmsprop.",
+                            "NAME")
     # Diagnostics (slopes at interpolates, per-layer gradient norms, weight histograms) cost a
     # forward and two backwards: every 100 steps is under 1% of the training time.
-    diag_every: int = 100
+    diag_every: int = option(100, "Steps between critic diagnostics in log.jsonl (0: never).")
     # Wall-clock budget of one invocation, in seconds (None: none): the run stops at the first
     # step past it, evaluates and saves as at the last step, and can be resumed later.
-    time_limit: float | None = None
+    time_limit: float | None = option(
+        None, "Stop at the first step past this much training time (90s, 10m, 1h30m); it "
+              f"evaluates and saves as at the last step, and {setting('resume')} continues.",
+        "DURATION")
     # An exponential moving average of the generator's weights, used for sampling, evaluation
     # and exports (None or 0: off): its decay per generator step, warmed up as (1 + n)/(10 + n)
     # so that early averages do not lean on the initial weights.
-    ema: float | None = None
+    ema: float | None = option(
+        None, "Sample from a moving average of the generator's weights with this decay per "
+              "step (0: off).", "DECAY", none="off")
 
     @property
     def optimizer_name(self) -> str:
