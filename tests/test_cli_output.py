@@ -142,3 +142,19 @@ def test_bench_plot_names_runs_by_their_folder():
     assert source_label("runs/kjv/checkpoint.pt") == "kjv"
     assert source_label("runs/kjv/best.pt") == "kjv/best.pt"
     assert source_label("samples.txt") == "samples.txt"
+
+
+def test_eval_and_bench_offer_the_same_scoring_options():
+    import inspect
+
+    def options(fn):
+        return {name: p.default for name, p in inspect.signature(fn).parameters.items()
+                if name in {q.name for q in cli.SCORING_OPTIONS}}
+
+    shared = {p.name: p.default for p in cli.SCORING_OPTIONS}
+    assert options(cli.eval_) == shared == options(cli.bench)
+    for command in ("eval", "bench"):
+        text = invoke(command, "--help").output
+        for flag in ("--corpus", "--reference", "--train", "--orders", "--protocol",
+                     "--lm-order", "--critic", "--threads", "--json"):
+            assert flag in text, (command, flag)

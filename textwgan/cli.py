@@ -198,16 +198,25 @@ def _schedule_flags() -> list[str]:
     return [_flag(f) for f in setting_fields() if f.name in SCHEDULE_FIELDS]
 
 
-def with_setting_options(fn):
-    """Give a command one option per training setting; they arrive in its **settings."""
+def with_options(extra: list[inspect.Parameter]):
+    """Append a shared group of options to a command; they arrive in its **kwargs. Each
+    group is declared once, for every command that takes it."""
+
+    def add(fn):
+        own = [p for p in inspect.signature(fn, eval_str=True).parameters.values()
+               if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        fn.__signature__ = inspect.Signature([*own, *extra])
+        return fn
+
+    return add
+
+
+def setting_options() -> list[inspect.Parameter]:
+    """One option per training setting."""
     from .config import ModelConfig, TrainConfig
 
     hints = {**typing.get_type_hints(ModelConfig), **typing.get_type_hints(TrainConfig)}
-    own = [p for p in inspect.signature(fn, eval_str=True).parameters.values()
-           if p.kind is not inspect.Parameter.VAR_KEYWORD]
-    fn.__signature__ = inspect.Signature(
-        [*own, *(_setting_option(f, hints) for f in setting_fields())])
-    return fn
+    return [_setting_option(f, hints) for f in setting_fields()]
 
 
 def parsed_settings(settings: dict) -> dict:
@@ -502,7 +511,7 @@ def _optional_bool(name: str, help: str):
 @app.command(short_help="Train a WGAN-GP on a corpus or a text file.",
              epilog="Example: textwgan train corpus.txt --preset small --time-limit 10m")
 @friendly
-@with_setting_options
+@with_options(setting_options())
 def train(
     corpus: Annotated[str | None, typer.Argument(
         metavar="[CORPUS]", show_default=False,
@@ -836,23 +845,41 @@ ThreadsOpt = Annotated[int | None, typer.Option(
 JsonOpt = Annotated[bool, typer.Option("--json", metavar="", help="Print one JSON object.")]
 
 
+def _keyword(name: str, annotation, default) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                             annotation=annotation)
+
+
+# What eval and bench both take: where the reference comes from and how it is scored.
+SCORING_OPTIONS = [
+    _keyword("corpus", CorpusOpt, None), _keyword("reference", ReferenceOpt, None),
+    _keyword("train_file", TrainOpt, None), _keyword("seed", SeedOpt, 0),
+    _keyword("orders", OrdersOpt, "1,2,3,4"), _keyword("protocol", ProtocolOpt, "heldout"),
+    _keyword("critic", CriticOpt, False), _keyword("lm_order", LmOrderOpt, 5),
+    _keyword("threads", ThreadsOpt, None), _keyword("as_json", JsonOpt, False),
+]
+
+
+def scoring_settings(options: dict) -> dict:
+    """The shared scoring options as the library's keywords (threads applied here)."""
+    _use_threads(options["threads"])
+    return dict(corpus=options["corpus"], reference=options["reference"],
+                train=options["train_file"], seed=options["seed"],
+                orders=_parse_list(options["orders"], "orders"),
+                protocol=options["protocol"], lm_order=options["lm_order"],
+                critic=options["critic"])
+
+
 @app.command("eval", short_help="Score samples or a run against held-out text.",
              epilog="Example: textwgan eval samples.txt --corpus coco --json")
 @friendly
+@with_options(SCORING_OPTIONS)
 def eval_(
     source: InputArg,
-    corpus: CorpusOpt = None,
-    reference: ReferenceOpt = None,
-    train_file: TrainOpt = None,
     n: Annotated[int | None, typer.Option(
         "--n", metavar="N", show_default=False,
         help="Samples to score: the first N of a file, or N drawn from a checkpoint (default: "
              "all of a file; 640 from a checkpoint).")] = None,
-    seed: SeedOpt = 0,
-    orders: OrdersOpt = "1,2,3,4",
-    protocol: ProtocolOpt = "heldout",
-    critic: CriticOpt = False,
-    lm_order: LmOrderOpt = 5,
     temperature: Annotated[float, typer.Option(
         metavar="T", help="From a checkpoint: 0 decodes by argmax, above 0 samples at that "
                           "temperature.")] = 0.0,
@@ -864,21 +891,18 @@ def eval_(
     seq_len: Annotated[int | None, typer.Option(
         metavar="N", show_default=False,
         help="With --reference: sequence length (default 32).")] = None,
-    threads: ThreadsOpt = None,
-    as_json: JsonOpt = False,
+    **scoring,
 ):
     """Score samples against held-out text, each metric beside the value real text gets."""
     from .evaluation import evaluate
 
-    _use_threads(threads)
+    settings = scoring_settings(scoring)
     with err.status("scoring…"):
-        report = evaluate(source, corpus=corpus, reference=reference, train=train_file, n=n,
-                          seed=seed, orders=_parse_list(orders, "orders"), protocol=protocol,
-                          lm_order=lm_order, critic=critic, seq_len=seq_len,
-                          temperature=temperature, gan_bpc=gan_bpc).to_dict()
+        report = evaluate(source, n=n, seq_len=seq_len, temperature=temperature,
+                          gan_bpc=gan_bpc, **settings).to_dict()
     for note in report.get("notes", []):
         say(f"note: {note}", "yellow")
-    if as_json:
+    if scoring["as_json"]:
         sys.stdout.write(json.dumps(report) + "\n")
         return
     against = {"paper": "held-back training", "reference": "reference"}.get(
@@ -902,22 +926,15 @@ def eval_(
              epilog="Example: textwgan bench run1/ samples.txt --corpus coco "
                     "--temperatures 0.7,1.0 --baseline kn5")
 @friendly
+@with_options(SCORING_OPTIONS)
 def bench(
     sources: Annotated[list[str] | None, typer.Argument(
         metavar="[INPUT]...", show_default=False,
         help="Samples files, checkpoints or run folders.")] = None,
-    corpus: CorpusOpt = None,
-    reference: ReferenceOpt = None,
-    train_file: TrainOpt = None,
     n: Annotated[int | None, typer.Option(
         "--n", metavar="N", show_default=False,
         help="Sequences per input, the same for every row (default: the smallest samples "
              "file, else 640).")] = None,
-    seed: SeedOpt = 0,
-    orders: OrdersOpt = "1,2,3,4",
-    protocol: ProtocolOpt = "heldout",
-    critic: CriticOpt = False,
-    lm_order: LmOrderOpt = 5,
     temperatures: Annotated[str | None, typer.Option(
         metavar="LIST", show_default=False,
         help="Also score checkpoints and run folders at these sampling temperatures, e.g. "
@@ -930,34 +947,30 @@ def bench(
         "--plot", metavar="FILE.png", show_default=False,
         help="Draw the quality–diversity plane and JS-4 against temperature (needs "
              "pip install 'textwgan[plot]').")] = None,
-    threads: ThreadsOpt = None,
     wide: Annotated[bool, typer.Option("--wide", metavar="",
                                        help="Show every metric (wide terminals).")] = False,
-    as_json: JsonOpt = False,
     markdown: Annotated[bool, typer.Option("--markdown", metavar="",
                                            help="Print a Markdown table (every metric).")
                         ] = False,
+    **scoring,
 ):
     """Score several inputs side by side at one common N, plus a real-text row, by JS-4."""
     from .evaluation import bench as bench_rows
 
-    _use_threads(threads)
+    settings = scoring_settings(scoring)
     if plot_file is not None:
         from .plot import check_png_output
 
         check_png_output(plot_file)
     with err.status("scoring…"):
-        result = bench_rows(sources or [], corpus=corpus, reference=reference,
-                            train=train_file, n=n, seed=seed,
-                            orders=_parse_list(orders, "orders"), protocol=protocol,
-                            lm_order=lm_order, critic=critic, temperatures=temperatures,
-                            baseline=baseline)
+        result = bench_rows(sources or [], n=n, temperatures=temperatures,
+                            baseline=baseline, **settings)
     if plot_file is not None:
         from .plot import plot_bench
 
         plot_bench(result, plot_file)
         say(f"wrote {plot_file}")
-    if as_json:
+    if scoring["as_json"]:
         sys.stdout.write(json.dumps(result) + "\n")
         return
     present = [m for m in ROW_METRICS if any(r.get(m[0]) is not None for r in result["rows"])]
