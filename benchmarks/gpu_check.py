@@ -385,11 +385,11 @@ def train_for(run: Path, corpus, preset: str, minutes: float, slice_minutes: flo
     all, at most `slice_minutes` of them in this call, saving a step checkpoint every
     `save_minutes` of training (None: at the end only): by wall-clock time, whatever the
     preset's speed. Returns its training seconds."""
-    from textwgan.checkpoint import CHECKPOINT_NAME, elapsed_of, load_checkpoint
+    from textwgan.checkpoint import CHECKPOINT_NAME, load_checkpoint
     from textwgan.training import train
 
     ckpt = run / CHECKPOINT_NAME
-    done = elapsed_of(load_checkpoint(ckpt)) if ckpt.exists() else 0.0
+    done = load_checkpoint(ckpt)["elapsed"] if ckpt.exists() else 0.0
     until = min(minutes * 60, done + slice_minutes * 60)
     while done < until - 1:
         # Each piece ends with an evaluation and a save at its last step (train's time limit).
@@ -401,7 +401,7 @@ def train_for(run: Path, corpus, preset: str, minutes: float, slice_minutes: flo
         else:
             train(corpus, preset=preset, save_every=10**9, eval_every=10**9, iters=10**9,
                   **kwargs)
-        done = elapsed_of(load_checkpoint(ckpt))
+        done = load_checkpoint(ckpt)["elapsed"]
     return done
 
 
@@ -491,7 +491,7 @@ def js_of(gen, corpus, counts: dict[str, int], reference) -> dict:
 
 def curve_of(run: Path, corpus, device: torch.device, smoke: bool) -> list[dict]:
     """JS-4 of 640 and 6,400 argmax samples at every step checkpoint, beside their floors."""
-    from textwgan.checkpoint import elapsed_of, load_checkpoint
+    from textwgan.checkpoint import load_checkpoint
     from textwgan.sample import generator_from
 
     reference = heldout_reference(corpus)
@@ -499,7 +499,7 @@ def curve_of(run: Path, corpus, device: torch.device, smoke: bool) -> list[dict]
     for path in sorted(run.glob("step_*.pt")):
         ckpt = load_checkpoint(path, map_location="cpu")
         gen = generator_from(ckpt, path, device)
-        points.append({"step": ckpt["step"], "minutes": elapsed_of(ckpt) / 60,
+        points.append({"step": ckpt["step"], "minutes": ckpt["elapsed"] / 60,
                        "checkpoint": str(path),
                        **js_of(gen, corpus, sample_counts(smoke), reference),
                        "examples": gen.sample(5, seed=0)})

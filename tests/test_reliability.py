@@ -135,6 +135,26 @@ def test_newer_format_version_is_refused(tmp_path):
         load_checkpoint(tmp_path / "other.pt")
 
 
+def test_a_version_1_checkpoint_resumes_in_todays_form(small_corpus, tmp_path):
+    # Version 1 files had no training time (it came from the last evaluation) and kept every
+    # GPU's RNG state in a list; loading brings them to version 2, and nothing else reads v1.
+    run = fit(small_corpus, get_preset("tiny").with_overrides(iters=10), tmp_path / "r")
+    path = run / "checkpoint.pt"
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["version"] = 1
+    del ckpt["elapsed"]
+    ckpt["metrics"] = [{"step": 0, "time": 1.5}, {"step": 10, "time": 4.25}]
+    ckpt["rng"]["cuda"] = [torch.arange(3, dtype=torch.uint8), torch.zeros(3, dtype=torch.uint8)]
+    torch.save(ckpt, path)
+    loaded = load_checkpoint(path)
+    assert loaded["version"] == 2 and loaded["elapsed"] == 4.25
+    assert torch.equal(loaded["rng"]["cuda"], torch.arange(3, dtype=torch.uint8))
+    ckpt["version"] = 2  # a version 2 file must carry its own training time
+    torch.save(ckpt, path)
+    with pytest.raises(InputError, match="has no elapsed"):
+        load_checkpoint(path)
+
+
 def _start_training(run: Path, corpus: Path, save_every: int = 1000) -> subprocess.Popen:
     # The default thread count, as in this process: float sums depend on it.
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -36,13 +36,23 @@ from .charset import Charset
 from .config import Config
 from .errors import InputError
 from .fileio import atomic_write, is_torch_archive, temp_prefix, write_failure
-from .layout import BEST_NAME, CHECKPOINT_NAME, STEP_GLOB, is_corpus, is_model_folder, is_run
+from .layout import (
+    BEST_NAME,
+    CHECKPOINT_NAME,
+    STEP_GLOB,
+    check_format,
+    is_corpus,
+    is_model_folder,
+    is_run,
+)
 from .models import Critic, Generator
 
 if TYPE_CHECKING:
     from .corpus import Corpus
 
-FORMAT, VERSION = "textwgan.checkpoint", 1
+# 2: the training time (`elapsed`) is saved, and the GPU's RNG state is one tensor; version 1
+# files are brought to this form on loading (`_upgraded`), the one place that knows the change.
+FORMAT, VERSION = "textwgan.checkpoint", 2
 DEFAULT_ROOT = Path("checkpoints")
 EXPORT_KEYS = ("format", "version", "textwgan_version", "step", "config", "charset", "corpus",
                "generator", "metrics", "elapsed")
@@ -104,12 +114,18 @@ def _own_policy(opt: torch.optim.Optimizer) -> None:
                 st["step"] = st["step"].to(p.device if on_device else "cpu", torch.float32)
 
 
-def elapsed_of(ckpt: dict) -> float:
-    """Training seconds before this checkpoint (older checkpoints: the last evaluation's)."""
-    if isinstance(ckpt.get("elapsed"), (int, float)):
-        return float(ckpt["elapsed"])
-    times = [m.get("time") for m in ckpt.get("metrics", []) if isinstance(m, dict)]
-    return max((t for t in times if isinstance(t, (int, float))), default=0.0)
+def _upgraded(ckpt: dict, version: int) -> dict:
+    """A checkpoint of an older format version, in today's form."""
+    if version < 2:
+        if not isinstance(ckpt.get("elapsed"), (int, float)):  # the last evaluation's time
+            times = [m.get("time") for m in ckpt.get("metrics", []) if isinstance(m, dict)]
+            ckpt["elapsed"] = max((t for t in times if isinstance(t, (int, float))),
+                                  default=0.0)
+        rng = ckpt.get("rng")
+        if isinstance(rng, dict) and isinstance(rng.get("cuda"), list):  # every GPU's state
+            rng["cuda"] = rng["cuda"][0] if rng["cuda"] else None
+        ckpt["version"] = 2
+    return ckpt
 
 
 def export_generator(ckpt: dict, critic: bool = True) -> dict:
@@ -189,16 +205,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 def check_checkpoint(ckpt, where: Path) -> dict:
     """A loaded checkpoint (or a model folder read as one), checked before anything uses it:
     format, version, keys, settings, and every weight's shape."""
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise InputError(f"{where}: not a textwgan checkpoint")
-    version = ckpt.get("version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise InputError(f"{where}: not a textwgan checkpoint (no format version)")
-    if version > VERSION:
-        raise InputError(f"{where}: checkpoint format version {version} is newer than "
-                         f"this textwgan reads ({VERSION}); upgrade textwgan")
+    version = check_format(ckpt, FORMAT, "version", VERSION, where, "checkpoint")
     try:
-        _check_contents(ckpt)
+        _check_contents(_upgraded(ckpt, version))
     except InputError as e:
         raise InputError(f"{where}: damaged checkpoint: {e.message}") from None
     return ckpt
@@ -220,7 +229,7 @@ def _check_integrity(path: Path) -> None:
 def _check_contents(ckpt: dict) -> None:
     required = ["step", "config", "charset", "generator"]
     if not is_export(ckpt):
-        required += [*TRAINING_KEYS, "metrics", "corpus"]
+        required += [*TRAINING_KEYS, "metrics", "corpus", "elapsed"]
     missing = [k for k in required if k not in ckpt]
     if missing:
         raise InputError(f"it has no {', '.join(missing)}")
@@ -233,6 +242,10 @@ def _check_contents(ckpt: dict) -> None:
     corpus = ckpt.get("corpus", {})
     if not isinstance(corpus, dict) or not isinstance(corpus.get("path", ""), str):
         raise InputError("its corpus record is malformed")
+    elapsed = ckpt.get("elapsed")
+    if elapsed is not None and (isinstance(elapsed, bool) or not isinstance(elapsed, (int, float))
+                                or not elapsed >= 0):
+        raise InputError(f"its elapsed training time is {elapsed!r}")
     ema = ckpt.get("ema_updates", 0)
     if not isinstance(ema, int) or isinstance(ema, bool) or ema < 0:
         raise InputError(f"its ema_updates is {ema!r}")
@@ -385,6 +398,4 @@ def set_rng_state(state: dict, device: torch.device | None = None) -> None:
     torch.set_rng_state(state["torch"].cpu())
     cuda = state.get("cuda")
     if cuda is not None and device is not None and device.type == "cuda":
-        if isinstance(cuda, list):  # checkpoints of textwgan 0.1.0 saved every GPU's state
-            cuda = cuda[0]
         torch.cuda.set_rng_state(cuda.cpu(), device)

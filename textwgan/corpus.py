@@ -24,7 +24,7 @@ import numpy as np
 from .charset import Charset
 from .errors import InputError, as_path
 from .fileio import clean_stale
-from .layout import CHARSET_NAME, CORPUS_FORMAT, META_NAME
+from .layout import CHARSET_NAME, CORPUS_FORMAT, META_NAME, check_format
 from .text import MAX_SEQ_LEN, MIN_SEQ_LEN, make_normalizer
 
 FORMAT, VERSION = CORPUS_FORMAT, 1
@@ -150,15 +150,7 @@ def _read_meta(folder: Path) -> dict:
         meta = json.loads(text)
     except ValueError:
         raise InputError(f"{path}: not valid JSON; {_PREPARE_AGAIN}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise InputError(f"{folder}: not a textwgan corpus folder (meta.json has no "
-                         f"format {FORMAT!r})")
-    version = meta.get("version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise InputError(f"{path}: has no format version; {_PREPARE_AGAIN}")
-    if version > VERSION:
-        raise InputError(f"{folder}: corpus format version {version} is newer than this "
-                         f"textwgan reads ({VERSION}); upgrade textwgan")
+    check_format(meta, FORMAT, "version", VERSION, folder, "corpus folder", _PREPARE_AGAIN)
     seq_len = meta.get("seq_len")
     counts = meta.get("counts")
     norm = meta.get("normalization")

@@ -27,6 +27,25 @@ STEP_GLOB = "step_*.pt"
 RUN_FILES = (CHECKPOINT_NAME, BEST_NAME, LOG_NAME, CONFIG_NAME)
 
 
+def check_format(record, fmt: str, version_key: str, reader: int, where, what: str,
+                 fix: str = "") -> int:
+    """The format version of a record textwgan wrote (a checkpoint, a corpus's meta.json, a
+    model's config.json), or one InputError saying why it cannot be read: not ours, no
+    version, or newer than this textwgan reads."""
+    from .errors import InputError
+
+    if not isinstance(record, dict) or record.get("format") != fmt:
+        raise InputError(f"{where}: not a textwgan {what} (no format {fmt!r})")
+    version = record.get(version_key)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise InputError(f"{where}: not a readable textwgan {what} (no format version)"
+                         + (f"; {fix}" if fix else ""))
+    if version > reader:
+        raise InputError(f"{where}: {what} format version {version} is newer than this "
+                         f"textwgan reads ({reader}); upgrade textwgan")
+    return version
+
+
 def _json_dict(path: Path) -> dict | None:
     try:
         d = json.loads(path.read_text(encoding="utf-8"))

@@ -32,6 +32,7 @@ from .layout import (
     MODEL_FILES,
     MODEL_FORMAT,
     MODEL_WEIGHTS,
+    check_format,
     is_model_folder,
 )
 
@@ -161,15 +162,9 @@ def read_folder(folder: Path) -> dict:
         config = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise InputError(f"{folder / CONFIG_NAME}: not readable JSON ({e})") from None
-    if not isinstance(config, dict) or config.get("format") != MODEL_FORMAT:
-        raise InputError(f"{folder}: not a textwgan model (its config.json has no format "
-                         f"{MODEL_FORMAT!r})")
+    check_format(config, MODEL_FORMAT, "format_version", MODEL_VERSION, folder, "model")
     if not isinstance(config.get("corpus") or {}, dict):
         raise InputError(f"{folder / CONFIG_NAME}: its corpus record is malformed")
-    version = config.get("format_version")
-    if not isinstance(version, int) or version > MODEL_VERSION:
-        raise InputError(f"{folder}: model format version {version!r} is newer than this "
-                         f"textwgan reads ({MODEL_VERSION}); upgrade textwgan")
     tensors = _read_tensors(folder / WEIGHTS_NAME)
     parts = {"generator": {}, "critic": {}}
     for key, value in tensors.items():

@@ -27,7 +27,6 @@ from .board import Board
 from .board import check_available as check_board
 from .checkpoint import (
     DEFAULT_ROOT,
-    elapsed_of,
     load_optimizer,
     refuse_export,
     rng_state,
@@ -560,7 +559,7 @@ def _start(config: Config, corpus: Corpus, ckpt: dict | None, folder: RunFolder,
     else:
         state.load_state_dict(ckpt, dev)  # last: building the nets reseeded the RNG
         run = Run(state, batches, corpus, config, folder, dev, emit,
-                  metrics=list(ckpt["metrics"]), resumed=True, elapsed_before=elapsed_of(ckpt),
+                  metrics=list(ckpt["metrics"]), resumed=True, elapsed_before=float(ckpt["elapsed"]),
                   saved_step=state.step)
     folder.write_config({"config": config.to_dict(), "corpus": str(corpus.path.absolute()),
                          "device": str(dev), "ranks": shard.world, "fast": speed != EAGER,
