@@ -11,7 +11,7 @@ import torch
 from conftest import BUNDLED, COCO_TEST, COCO_TRAIN
 from typer.testing import CliRunner
 
-from textwgan.checkpoint import FORMAT, load_checkpoint
+from textwgan.checkpoint import FORMAT, VERSION, load_checkpoint
 from textwgan.cli import app
 
 runner = CliRunner()
@@ -55,7 +55,7 @@ def test_train_writes_a_complete_run(trained):
 def test_checkpoint_is_self_contained_and_weights_only(trained):
     run, corpus = trained
     ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
-    assert ckpt["format"] == FORMAT and ckpt["version"] == 1 and ckpt["step"] == 6
+    assert ckpt["format"] == FORMAT and ckpt["version"] == VERSION and ckpt["step"] == 6
     assert {"config", "charset", "generator", "critic", "opt_generator", "opt_critic", "rng",
             "metrics"} <= set(ckpt)
     assert ckpt["config"]["preset"] == "tiny" and ckpt["config"]["train"]["seed"] == 1

@@ -229,23 +229,18 @@ def parsed_settings(settings: dict) -> dict:
     return parsed
 
 
-def _use_threads(threads: int | None) -> None:
-    from .device import set_threads
-
-    set_threads(threads)
-
-
 @contextlib.contextmanager
-def _caller_threads_kept():
-    """Give the caller's torch thread count back when a command ends: where commands run inside
-    one process (tests, notebooks), a changed count would change a later run's float sums."""
-    torch = sys.modules.get("torch")  # not yet imported: nothing to give back
-    before = torch.get_num_threads() if torch is not None else None
-    try:
+def _threads_for(options: dict):
+    """A command's --threads, for its run only: device.cpu_threads gives the caller's count
+    back (where commands run inside one process, as in tests and notebooks, a changed count
+    would change a later run's float sums)."""
+    if "threads" not in options:
         yield
-    finally:
-        if before is not None:
-            torch.set_num_threads(before)
+        return
+    from .device import cpu_threads
+
+    with cpu_threads(options["threads"]):
+        yield
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -260,7 +255,7 @@ def friendly(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            with _caller_threads_kept():
+            with _threads_for(kwargs):
                 return fn(*args, **kwargs)
         except typer.Exit:
             raise
@@ -630,7 +625,6 @@ def sample(
     from .latent import check_rerank, check_truncation
     from .sample import check_sampling, load_generator
 
-    _use_threads(threads)
     check_sampling(n, seed, temperature)
     check_rerank(rerank)
     check_truncation(truncation)
@@ -861,8 +855,7 @@ SCORING_OPTIONS = [
 
 
 def scoring_settings(options: dict) -> dict:
-    """The shared scoring options as the library's keywords (threads applied here)."""
-    _use_threads(options["threads"])
+    """The shared scoring options as the library's keywords (`friendly` applies --threads)."""
     return dict(corpus=options["corpus"], reference=options["reference"],
                 train=options["train_file"], seed=options["seed"],
                 orders=_parse_list(options["orders"], "orders"),

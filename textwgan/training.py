@@ -559,8 +559,8 @@ def _start(config: Config, corpus: Corpus, ckpt: dict | None, folder: RunFolder,
     else:
         state.load_state_dict(ckpt, dev)  # last: building the nets reseeded the RNG
         run = Run(state, batches, corpus, config, folder, dev, emit,
-                  metrics=list(ckpt["metrics"]), resumed=True, elapsed_before=float(ckpt["elapsed"]),
-                  saved_step=state.step)
+                  metrics=list(ckpt["metrics"]), resumed=True,
+                  elapsed_before=float(ckpt["elapsed"]), saved_step=state.step)
     folder.write_config({"config": config.to_dict(), "corpus": str(corpus.path.absolute()),
                          "device": str(dev), "ranks": shard.world, "fast": speed != EAGER,
                          "threads": torch.get_num_threads(), "textwgan_version": __version__})
