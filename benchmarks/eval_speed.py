@@ -28,7 +28,7 @@ BW = ROOT.parent / "shared" / "corpora" / "billion_word_sample"
 
 def make_rows(n: int, seed: int) -> np.ndarray:
     """n sequences of 32 code points from the 1B-Word sample, each copy perturbed once."""
-    from textwgan.evaluation import reference_lines
+    from textwgan.scoring import reference_lines
     from textwgan.text import PAD_CP, codepoints
 
     base = codepoints(reference_lines(BW / "1b_benchmark.dev.tokens")
@@ -43,8 +43,8 @@ def make_rows(n: int, seed: int) -> np.ndarray:
 
 def one_case(size: int, n_samples: int) -> dict:
     """Runs inside the subprocess: build the arrays, then time the evaluation only."""
-    from textwgan.evaluation import Reference, versus_reference, versus_train
     from textwgan.metrics import random_rows
+    from textwgan.scoring import Reference, versus_reference, versus_train
 
     train, reference = make_rows(size, 1), make_rows(size, 2)
     samples = make_rows(n_samples, 3)

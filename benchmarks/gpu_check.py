@@ -474,7 +474,7 @@ def sample_counts(smoke: bool) -> dict[str, int]:
 def heldout_reference(corpus):
     """The scorer of `textwgan eval` for the held-out split, its tables built once for every
     generator scored against it."""
-    from textwgan.evaluation import Reference
+    from textwgan.scoring import Reference
 
     return Reference(corpus)
 

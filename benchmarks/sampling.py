@@ -72,7 +72,7 @@ def main() -> None:
     from textwgan.checkpoint import shipped_generator
 
     gen = textwgan.load_generator(args.checkpoint or shipped_generator(), device="cpu")
-    from textwgan.evaluation import run_corpus
+    from textwgan.scoring import run_corpus
 
     corpus = run_corpus(gen.source)
     result = {"checkpoint": str(gen.source), "step": gen.step, "n": args.n,

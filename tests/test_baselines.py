@@ -18,11 +18,14 @@ from typer.testing import CliRunner
 
 from textwgan.charset import PAD
 from textwgan.cli import app
+from textwgan.compare import bench
 from textwgan.corpus import Corpus
 from textwgan.errors import InputError
-from textwgan.evaluation import Reference, bench, evaluate, gan_bits_per_char, sample_baseline
+from textwgan.evaluation import evaluate, sample_baseline
+from textwgan.likelihood import gan_bits_per_char
 from textwgan.lm import KneserNeyLM
 from textwgan.metrics import js_divergences
+from textwgan.scoring import Reference
 
 runner = CliRunner()
 

@@ -224,7 +224,7 @@ def test_eval_of_a_code_point_reference_without_training_text(tmp_path):
 
 
 def test_fast_row_decoding_matches_charset_decode():
-    from textwgan.evaluation import Reference
+    from textwgan.scoring import Reference
 
     c = Corpus(BUNDLED)
     rows = np.asarray(c.train[:500]).copy()

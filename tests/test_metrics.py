@@ -151,7 +151,7 @@ def test_shuffled_characters_score_far_above_the_floor():
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_cached_reference_js_matches_slow_reference(seed):
-    from textwgan.evaluation import Reference
+    from textwgan.scoring import Reference
 
     rng = np.random.default_rng(seed)
     reference = rng.integers(97, 103, (300, 12))
@@ -159,7 +159,7 @@ def test_cached_reference_js_matches_slow_reference(seed):
     samples = rng.integers(97, 106, (80, 12))  # some characters the reference never has
     samples[rng.random(80) < 0.5, 7:] = -1
     ref = Reference.from_arrays(None, reference, pad=-1)
-    from textwgan.evaluation import versus_reference
+    from textwgan.scoring import versus_reference
 
     got = versus_reference(samples, ref, (1, 2, 3, 4), 3, 0, False, "cpu")
     for n in (1, 2, 3, 4):

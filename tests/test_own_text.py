@@ -107,7 +107,8 @@ def test_metrics_that_cannot_mean_anything_say_so(tmp_path):
 
 
 def test_an_lm_figure_that_flatters_far_samples_gets_a_note():
-    from textwgan.evaluation import Metrics, reading_notes
+    from textwgan.evaluation import reading_notes
+    from textwgan.scoring import Metrics
 
     class Ref:
         train = [1]

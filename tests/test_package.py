@@ -57,3 +57,12 @@ def test_no_function_over_60_lines_outside_the_cli():
     too_long = [f for path in sorted(PACKAGE.glob("*.py")) if path.name != "cli.py"
                 for f in long_functions(path)]
     assert not too_long, too_long
+
+
+def test_no_public_name_is_also_a_module():
+    # Importing textwgan.X binds the module to the package's attribute X, which would hide a
+    # function of that name (`textwgan.bench(...)` would call a module).
+    import textwgan
+
+    modules = {p.stem for p in Path(textwgan.__file__).parent.glob("*.py")}
+    assert not modules & set(textwgan._EXPORTS)

@@ -1,5 +1,5 @@
 """One scorer: a run's log, `textwgan eval` and the benchmarks score through
-`evaluation.Reference`, so the same checkpoint, n and seed give the same figures and the
+`scoring.Reference`, so the same checkpoint, n and seed give the same figures and the
 same signature wherever they are computed."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 from test_hardening import invoke
 
 from textwgan.corpus import Corpus, bundled_corpus_path
-from textwgan.evaluation import Reference
+from textwgan.scoring import Reference
 
 
 def test_a_logged_js4_is_what_eval_says_of_the_same_checkpoint(tmp_path):
@@ -33,7 +33,7 @@ def test_js_scores_are_the_full_reports_js():
     ref = Reference(corpus, n=50, seed=1)
     rows = np.asarray(corpus.heldout[:50])
     quick = ref.js_scores(rows, seed=1)
-    from textwgan.evaluation import floor_metrics, score
+    from textwgan.scoring import floor_metrics, score
 
     full, floor = score(rows, ref, (1, 2, 3, 4), 5, 1, False, "cpu"), \
         floor_metrics(ref, 50, (1, 2, 3, 4), 5, 1, False, "cpu")
@@ -44,7 +44,7 @@ def test_js_scores_are_the_full_reports_js():
 def test_symbols_are_read_in_blocks_with_the_same_result():
     import numpy as np
 
-    from textwgan.evaluation import _symbols_of
+    from textwgan.scoring import _symbols_of
 
     rng = np.random.default_rng(0)
     a, b = rng.integers(0, 50, (1000, 8)), rng.integers(40, 90, (300, 8))

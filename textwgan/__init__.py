@@ -38,10 +38,10 @@ _EXPORTS = {
     "load_generator": ".sample",
     "TextGenerator": ".sample",
     "evaluate": ".evaluation",
-    "bench": ".evaluation",
+    "bench": ".compare",
     "sample_baseline": ".evaluation",
     "Report": ".evaluation",
-    "Metrics": ".evaluation",
+    "Metrics": ".scoring",
     "TextWGANError": ".errors",
     "InputError": ".errors",
 }

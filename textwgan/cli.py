@@ -948,7 +948,7 @@ def bench(
     **scoring,
 ):
     """Score several inputs side by side at one common N, plus a real-text row, by JS-4."""
-    from .evaluation import bench as bench_rows
+    from .compare import bench as bench_rows
 
     settings = scoring_settings(scoring)
     if plot_file is not None:

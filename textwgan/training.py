@@ -40,7 +40,6 @@ from .device import EAGER, Speed, busy_cpu_note, process_settings, resolve_devic
 from .diagnostics import critic_diagnostics
 from .distributed import SINGLE, Shard, any_rank, barrier, env_shard, main_first, setup, teardown
 from .errors import Diverged, InputError, Interrupted, as_path, setting
-from .evaluation import Reference
 from .fileio import default_cache_dir
 from .graphs import StepGraph, captured_speed
 from .losses import critic_loss, generator_loss
@@ -50,6 +49,7 @@ from .plan import plan_run
 from .preparation import check_prepared, preparation_warnings, resolve_corpus
 from .run import RunFolder, recorded_threads
 from .sample import generate_ids
+from .scoring import Reference
 
 Event = Callable[[str, dict], None]
 BatchSource = DeviceData | MappedData

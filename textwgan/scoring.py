@@ -1,0 +1,360 @@
+"""Scoring samples against a reference: the one scorer of textwgan. `Reference` holds the
+held-out (or paper-protocol) text, its n-gram counts and its Kneser–Ney LMs; `score` gives the
+metrics of encoded samples, and `floor_metrics` the value real text reaches beside them. A
+run's log, `eval`, `bench` and the benchmarks all score here, so their figures compare.
+
+Protocols. `heldout` (default): samples against the held-out split; floors from N training
+sequences (against the reference) and N held-out sequences (against the training text, which
+would trivially contain training sequences). `paper`: gan_language.py's setting: N = 640
+training sequences are held back as the floor (its "validation set"), and the rest of the
+training split is both the reference and the training text, so no floor is circular.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .charset import PAD
+from .corpus import Corpus
+from .errors import InputError, setting
+from .lm import KneserNeyLM, window_counts
+from .metrics import (
+    DEFAULT_ORDERS,
+    NgramCounts,
+    copy_rate,
+    distinct_n,
+    distinct_rate,
+    random_indices,
+    signature,
+    word_validity,
+    words,
+)
+from .sources import read_lines
+from .text import DEFAULT_SEQ_LEN, MAX_SEQ_LEN, MIN_SEQ_LEN, PAD_CP, codepoints, rows_to_text
+
+PROTOCOLS = ("heldout", "paper")
+
+PAPER_N = 640  # gan_language.py scores 640 samples, and holds back 640 lines as its floor
+
+DEFAULT_LM_ORDER = 5  # the Kneser-Ney order of the LM metrics
+
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Every metric of one set of texts against the reference (None: not computed)."""
+
+    js: dict[int, float]
+    distinct: float
+    distinct_n: dict[int, float]
+    reverse_lm_bpc: float
+    copy_rate: float | None = None
+    word_validity: float | None = None
+    lm_bpc: float | None = None
+    critic_w: float | None = None
+
+    def flat(self) -> dict:
+        """The flat keys of the JSON report: js1.., distinct, distinct_1.., copy_rate, ...
+        Metrics of the training text are absent without one; critic_w is always there."""
+        train = {"copy_rate": self.copy_rate, "word_validity": self.word_validity,
+                 "lm_bpc": self.lm_bpc}
+        return {**{f"js{k}": v for k, v in self.js.items()}, "distinct": self.distinct,
+                **{f"distinct_{k}": v for k, v in self.distinct_n.items()},
+                **{k: v for k, v in train.items() if v is not None},
+                "reverse_lm_bpc": self.reverse_lm_bpc, "critic_w": self.critic_w}
+
+
+
+def scoring_corpus(spec: str | Path | Corpus) -> Corpus:
+    """The corpus `--corpus` names: a corpus folder, a bundled corpus by name (`coco`), or a
+    text file, prepared as `train FILE` prepares it (the same cache, the same held-out
+    split): scores are against held-out lines, never the training text."""
+    from .preparation import resolve_corpus
+
+    return resolve_corpus(spec)
+
+
+
+def run_corpus(source) -> Corpus:
+    """The corpus a run or checkpoint trained on, when it is still where the run recorded it
+    (or bundled) and its fingerprint matches; else one line saying which corpus is needed."""
+    from .checkpoint import find_checkpoint
+    from .corpus import bundled_by_name
+    from .modelfolder import load_any
+
+    ckpt = load_any(find_checkpoint(source))
+    record = ckpt.get("corpus") or {}
+    path, fp = record.get("path"), record.get("fingerprint")
+    if not path:
+        raise InputError(f"{source}: records no corpus; give {setting('corpus')} (or "
+                         f"{setting('reference')})")
+    for candidate in (Path(path), bundled_by_name(Path(path).name)):
+        if candidate is None or not (candidate / "meta.json").is_file():
+            continue
+        try:
+            corpus = Corpus(candidate)
+        except InputError:
+            continue
+        if not fp or corpus.fingerprint == fp:
+            return corpus
+    raise InputError(f"{source}: trained on the corpus {path} (fingerprint {str(fp)[:12]}), "
+                     "which is not here or has changed; prepare the same text again with "
+                     f"`textwgan prepare SOURCE --out {path}`, or give {setting('corpus')}")
+
+
+
+def reference_lines(path: str | Path) -> list[str]:
+    """A reference or training text file read as `prepare` reads it: stripped, blanks dropped."""
+    lines = [line.strip() for line in read_lines(path)]
+    lines = [line for line in lines if line]
+    if not lines:
+        raise InputError(f"{path}: no non-empty lines")
+    return lines
+
+
+
+class Reference:
+    """What texts are scored against: reference rows, training rows, their coding, and the
+    tables built from them once (n-gram counts, LMs, vocabulary) for every input."""
+
+    def __init__(self, corpus: str | Path | Corpus | None = None,
+                 reference: str | Path | None = None, train: str | Path | None = None,
+                 protocol: str = "heldout", seq_len: int | None = None, n: int = PAPER_N,
+                 seed: int = 0):
+        if (corpus is None) == (reference is None):
+            raise InputError(f"give exactly one of {setting('corpus')} (a corpus folder, a "
+                             f"bundled corpus such as coco, or a text file) or "
+                             f"{setting('reference')} (a text file)")
+        if protocol not in PROTOCOLS:
+            raise InputError(f"{setting('protocol')} must be one of {', '.join(PROTOCOLS)}, "
+                             f"got {protocol!r}")
+        self.protocol, self.from_file = protocol, corpus is None
+        if corpus is not None:
+            if train is not None:
+                raise InputError(f"{setting('train')} applies only with {setting('reference')}: "
+                                 f"a corpus ({setting('corpus')}) brings its own training split")
+            c = scoring_corpus(corpus)
+            if seq_len is not None and seq_len != c.seq_len:
+                raise InputError(f"{c.path}: is prepared with seq_len {c.seq_len}; "
+                                 f"{setting('seq_len')} applies only with {setting('reference')}")
+            self.corpus, self.seq_len, self.pad = c, c.seq_len, PAD
+            train_rows, ref_rows = np.asarray(c.train), np.asarray(c.heldout)
+            self.identity = c.fingerprint or _hash(ref_rows, train_rows)
+        else:
+            seq_len = DEFAULT_SEQ_LEN if seq_len is None else seq_len
+            if isinstance(seq_len, bool) or not isinstance(seq_len, int) \
+                    or not MIN_SEQ_LEN <= seq_len <= MAX_SEQ_LEN:
+                raise InputError(f"{setting('seq_len')} must be an integer from {MIN_SEQ_LEN} to "
+                                 f"{MAX_SEQ_LEN}, got {seq_len!r}")
+            self.corpus, self.seq_len, self.pad = None, seq_len, int(PAD_CP)
+            train_rows = codepoints(reference_lines(train), seq_len) if train else None
+            ref_rows = codepoints(reference_lines(reference), seq_len)
+            self.identity = _hash(ref_rows, train_rows)
+        self._setup(train_rows, ref_rows, n, seed)
+
+    @classmethod
+    def from_arrays(cls, train: np.ndarray | None, reference: np.ndarray,
+                    pad: int = int(PAD_CP), protocol: str = "heldout", n: int = PAPER_N,
+                    seed: int = 0) -> Reference:
+        """A code-point reference from arrays already encoded (benchmarks, tests)."""
+        ref = cls.__new__(cls)
+        ref.protocol, ref.corpus, ref.seq_len, ref.pad = protocol, None, reference.shape[1], pad
+        ref.from_file = False
+        ref.identity = _hash(reference, train)
+        ref._setup(train, reference, n, seed)
+        return ref
+
+    def _setup(self, train_rows: np.ndarray | None, ref_rows: np.ndarray, n: int,
+               seed: int) -> None:
+        self.held_back = None
+        if self.protocol == "paper":
+            if train_rows is None:
+                raise InputError(f"{setting('protocol')} paper scores against the training "
+                                 f"text: give {setting('train')} FILE")
+            if n >= len(train_rows):
+                raise InputError(f"{setting('protocol')} paper holds back {n:,} training "
+                                 f"sequences as its floor, but there are {len(train_rows):,}")
+            # gan_language.py holds back 640 training lines as its floor ("validation set")
+            # and scores against the rest: nothing is scored against itself.
+            back = np.zeros(len(train_rows), dtype=bool)
+            back[random_indices(len(train_rows), n, seed)] = True
+            self.held_back = train_rows[back]
+            train_rows = ref_rows = train_rows[~back]
+        self.train, self.reference = train_rows, ref_rows
+        # One token coding for everything scored against this reference: the symbols of the
+        # reference and training text, the pad, and one id for any other character. Fixed, so
+        # the reference's tables are built once and reused for every input.
+        fixed = [self.reference] + ([self.train] if self.train is not None else [])
+        self._symbols = _symbols_of(fixed, self.pad)
+        self.n_symbols = len(self._symbols) + 1
+        self.pad_id = int(np.searchsorted(self._symbols, self.pad))
+        self._cache: dict = {}
+
+    def code(self, rows: np.ndarray) -> np.ndarray:
+        """Rows in the fixed dense coding (other characters share the last id)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        idx = np.minimum(np.searchsorted(self._symbols, rows), len(self._symbols) - 1)
+        return np.where(self._symbols[idx] == rows, idx, len(self._symbols))
+
+    def cached(self, key, make):
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if self.corpus is not None:
+            return self.corpus.encode(texts)
+        return codepoints(texts, self.seq_len)
+
+    def texts(self, rows: np.ndarray) -> list[str]:
+        """Rows back to text (after normalization and cutting), for word-level metrics."""
+        if self.corpus is not None:
+            return self.corpus.decode(rows)
+        return rows_to_text(rows, self.pad)
+
+    def vocabulary(self) -> set[str]:
+        """Words of the training sequences as cut to the sequence length (the last word of a
+        cut sequence left out): the words a model of these sequences could have seen whole."""
+        return self.cached("vocabulary",
+                           lambda: set(words(self.texts(self.train), self.seq_len)))
+
+    def space_share(self) -> float:
+        """Spaces among the training text's characters (a sample of it): below WORDS_MIN_SPACES
+        there are no words to check, and a whole line would count as one "word"."""
+        def share() -> float:
+            text = "".join(self.texts(self.train[:20_000]))
+            return text.count(" ") / max(len(text), 1)
+
+        return self.cached("space_share", share)
+
+    def floor_rows(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Real rows for the floors: (against the reference, against the training text)."""
+        if self.held_back is not None:
+            return self.held_back[:n], self.held_back[:n]
+        return (self.train[random_indices(len(self.train), n, seed)],
+                self.reference[random_indices(len(self.reference), n, seed)])
+
+    @property
+    def label(self) -> str:
+        """What the reference is, as reports say it: a corpus's held-out split (heldout), the
+        held-back training rows (paper), or a text file the toolkit cannot know is held out
+        (reference)."""
+        return "reference" if self.from_file and self.protocol == "heldout" else self.protocol
+
+    def js(self, rows: np.ndarray, orders: Sequence[int]) -> dict[int, float]:
+        """JS-n of rows (in this reference's own ids) against the reference: the tables of
+        the reference are built once, whoever asks (eval, bench, training, benchmarks)."""
+        v = self.n_symbols
+        ref_counts = self.cached(("ngrams", tuple(orders)),
+                                 lambda: NgramCounts(self.code(self.reference), v, orders))
+        return NgramCounts(self.code(rows), v, orders).js(ref_counts)
+
+    def js_scores(self, samples: np.ndarray, orders: Sequence[int] = DEFAULT_ORDERS,
+                  seed: int = 0) -> dict:
+        """JS-n of argmax samples beside the floor, as `textwgan eval` computes them for the
+        same n and seed, with the signature eval prints: what a training log records, so
+        its figures and `eval` of the same checkpoint are one and the same."""
+        n = len(samples)
+        js, floor = self.js(samples, orders), self.js(self.floor_rows(n, seed)[0], orders)
+        return {"n": n, **{f"js{k}": v for k, v in js.items()},
+                **{f"floor_js{k}": v for k, v in floor.items()},
+                "signature": self.signature(n, orders, DEFAULT_LM_ORDER, seed, False, 0.0)}
+
+    def signature(self, n: int, orders: Sequence[int], lm_order: int, seed: int,
+                  critic: bool, temperature: float | None = None) -> str:
+        return signature(protocol=self.label, n=n, reference_size=len(self.reference),
+                         train_size=len(self.train) if self.train is not None else None,
+                         orders=orders, seq_len=self.seq_len, seed=seed, corpus=self.identity,
+                         lm_order=lm_order, critic=critic, temperature=temperature)
+
+
+
+def _symbols_of(arrays: list[np.ndarray], pad: int, rows: int = 1 << 18) -> np.ndarray:
+    """The sorted symbols that occur in `arrays`, and the pad: read a block of rows at a time,
+    so a memory-mapped corpus larger than memory is never loaded whole."""
+    found = [np.array([pad], dtype=np.int64)]
+    for a in arrays:
+        for start in range(0, len(a), rows):
+            found.append(np.unique(np.asarray(a[start:start + rows])).astype(np.int64))
+    return np.unique(np.concatenate(found))
+
+
+
+def _hash(*arrays: np.ndarray | None) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        if a is not None:
+            h.update(np.ascontiguousarray(a, dtype=np.int64).tobytes())
+    return h.hexdigest()
+
+
+
+def versus_reference(samples: np.ndarray, ref: Reference, orders: Sequence[int],
+                     lm_order: int, seed: int, critic: bool, device: str) -> dict:
+    """Metrics that compare samples with the reference: JS-n, distinct rates, reverse LM
+    score (an LM of the samples reading the reference), critic distance."""
+    sa = ref.code(samples)
+    v = ref.n_symbols
+    out: dict = {"js": ref.js(samples, orders),
+                 "distinct": distinct_rate(samples),
+                 "distinct_n": distinct_n(samples, ref.pad, orders)}
+    windows, counts = ref.cached(("lm_windows", lm_order), lambda: window_counts(
+        ref.code(ref.reference), ref.pad_id, lm_order, v))
+    out["reverse_lm_bpc"] = KneserNeyLM(sa, ref.pad_id, v, lm_order).bits_per_char_of_counts(
+        windows, counts)
+    if critic:
+        from .critic_metric import critic_distance
+        from .device import resolve_device
+
+        out["critic_w"] = critic_distance(sa, ref.code(ref.reference), v, seed=seed,
+                                          device=resolve_device(device))
+    return out
+
+
+
+def training_lm(ref: Reference, lm_order: int) -> KneserNeyLM:
+    return ref.cached(("lm", lm_order), lambda: KneserNeyLM(
+        ref.code(ref.train), ref.pad_id, ref.n_symbols, lm_order))
+
+
+
+def versus_train(samples: np.ndarray, ref: Reference, lm_order: int) -> dict:
+    """Metrics that compare samples with the training text: copy rate, word validity, and
+    the bits per character an LM of the training text gives them."""
+    words_mean_something = ref.space_share() >= WORDS_MIN_SPACES
+    return {"copy_rate": copy_rate(samples, ref.train),
+            "word_validity": word_validity(ref.texts(samples), ref.vocabulary(), ref.seq_len)
+            if words_mean_something else None,
+            "lm_bpc": training_lm(ref, lm_order).bits_per_char(ref.code(samples))}
+
+
+
+def score(samples: np.ndarray, ref: Reference, orders: Sequence[int], lm_order: int,
+          seed: int, critic: bool, device: str) -> Metrics:
+    values = versus_reference(samples, ref, orders, lm_order, seed, critic, device)
+    if ref.train is not None:
+        values.update(versus_train(samples, ref, lm_order))
+    return Metrics(**values)
+
+
+
+def floor_metrics(ref: Reference, n: int, orders: Sequence[int], lm_order: int, seed: int,
+                  critic: bool, device: str) -> Metrics | None:
+    """Real text scored as samples are, from `ref.floor_rows`: the value a perfect model's
+    N samples would reach. None without training text."""
+    if ref.train is None:
+        return None
+    vs_ref, vs_train = ref.floor_rows(n, seed)
+    values = versus_reference(vs_ref, ref, orders, lm_order, seed, critic, device)
+    values.update(versus_train(vs_train, ref, lm_order))
+    return Metrics(**values)
+
+
+
+WORDS_MIN_SPACES = 0.02  # a space in 50 characters: text written in words
+
