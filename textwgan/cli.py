@@ -564,9 +564,12 @@ def train(
                         tensorboard=tensorboard,
                         seq_len=seq_len, lowercase=lowercase, on_event=display,
                         **parsed_settings(settings))
-    end = display.end
-    if end is None:  # not rank 0 under torchrun: rank 0 reports
-        return
+    if display.end is not None:  # None: not rank 0 under torchrun, which reports
+        _say_trained(run, display.end)
+
+
+def _say_trained(run: Path, end: dict) -> None:
+    """Where the run is, and the commands that continue it or sample from it."""
     quoted = shlex.quote(str(run))
     if not end["complete"]:
         out.print(Text(f"stopped at the time limit, step {end['step']:,}: {run}\n"
@@ -578,6 +581,19 @@ def train(
 
 # --------------------------------------------------------------------------------------------
 # sample, export, baseline
+
+
+def _generator(checkpoint: str | None, device: str):
+    """The generator a command samples from, named on stderr."""
+    from .sample import load_generator
+
+    gen = load_generator(checkpoint, device=device)
+    if gen.shipped:
+        say("using the generator shipped with textwgan (COCO captions, CPU-trained); train "
+            "your own with: textwgan train")
+    else:
+        say(f"using {gen.source} (step {gen.step:,})")
+    return gen
 
 
 def _output_file(path: Path | None, what: str, may_replace=None) -> Path | None:
@@ -623,7 +639,7 @@ def sample(
     """Generate text from a trained generator, one sample per line."""
     from .fileio import write_lines
     from .latent import check_rerank, check_truncation
-    from .sample import check_sampling, load_generator
+    from .sample import check_sampling
 
     check_sampling(n, seed, temperature)
     check_rerank(rerank)
@@ -633,12 +649,7 @@ def sample(
                          f"{setting('rerank')}, {setting('temperature')} and "
                          f"{setting('truncation')} out")
     target = _output_file(out_file, "samples")
-    gen = load_generator(checkpoint, device=device)
-    if gen.shipped:
-        say("using the generator shipped with textwgan (COCO captions, CPU-trained); train "
-            "your own with: textwgan train")
-    else:
-        say(f"using {gen.source} (step {gen.step:,})")
+    gen = _generator(checkpoint, device)
     if prefix is not None:
         found = gen.complete(n, prefix=prefix, seed=seed)
         texts = [t for t, ok in zip(found.texts, found.met, strict=True) if ok]
@@ -672,14 +683,12 @@ def interpolate(
 ):
     """Print the argmax text at each point of a spherical walk between two seeds' noise: the
     first and last lines are what `sample -n 1 --seed A` and `--seed B` print."""
-    from .sample import load_generator
-
     try:
         a, b = (int(x) for x in seeds.split(","))
     except ValueError:
         raise InputError(f"{setting('seeds')} must be two integers, e.g. 3,7, got "
                          f"{seeds!r}") from None
-    gen = load_generator(checkpoint, device=device)
+    gen = _generator(checkpoint, device)
     texts = gen.interpolate((a, b), steps=steps, truncation=truncation)
     sys.stdout.write("".join(t.replace("\n", " ") + "\n" for t in texts))
 
@@ -968,13 +977,21 @@ def bench(
         return
     present = [m for m in ROW_METRICS if any(r.get(m[0]) is not None for r in result["rows"])]
     if markdown:
-        header = ["input", "n", *[label for _, label, _, _, _ in present]]
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join([r["input"], f"{r['n']:,}",
-                                     *[_fmt(r.get(k), spec) for k, _, _, spec, _ in present]])
-                  + " |" for r in result["rows"]]
-        sys.stdout.write("\n".join(lines) + f"\n\n`{result['signature']}`\n")
-        return
+        sys.stdout.write(_bench_markdown(result, present))
+    else:
+        _show_bench(result, present, wide)
+
+
+def _bench_markdown(result: dict, present: list) -> str:
+    header = ["input", "n", *[label for _, label, _, _, _ in present]]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join([r["input"], f"{r['n']:,}",
+                                 *[_fmt(r.get(k), spec) for k, _, _, spec, _ in present]])
+              + " |" for r in result["rows"]]
+    return "\n".join(lines) + f"\n\n`{result['signature']}`\n"
+
+
+def _show_bench(result: dict, present: list, wide: bool) -> None:
     cols = present if wide else [m for m in present if m[4]]
     table = Table(title=Text(f"textwgan bench: {result['n']:,} sequences per row"),
                   box=box.SIMPLE, pad_edge=False)
