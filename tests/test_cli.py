@@ -127,7 +127,7 @@ def test_same_seed_same_training(trained, tmp_path):
 def test_sample_without_checkpoint_uses_newest_run(trained, tmp_path, monkeypatch):
     run, _ = trained
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("textwgan.checkpoint.shipped_generator", lambda: tmp_path / "none.pt")
+    monkeypatch.setattr("textwgan.checkpoint.shipped_models", lambda: {})
     r = invoke("sample", "-n", "3")
     assert r.exit_code == 2 and "no run found" in r.output
     (tmp_path / "checkpoints" / "r1").mkdir(parents=True)

@@ -16,7 +16,7 @@ from textwgan import cli
 from textwgan.cli import app
 
 runner = CliRunner()
-COMMANDS = ["prepare", "train", "sample", "eval", "bench", "baseline", "export", "plot"]
+COMMANDS = [c.name or c.callback.__name__ for c in app.registered_commands]
 
 
 def invoke(*args, **kw):
@@ -158,3 +158,12 @@ def test_eval_and_bench_offer_the_same_scoring_options():
         for flag in ("--corpus", "--reference", "--train", "--orders", "--protocol",
                      "--lm-order", "--critic", "--threads", "--json"):
             assert flag in text, (command, flag)
+
+
+def test_every_command_is_documented_in_the_readme():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert len(COMMANDS) >= 10
+    missing = [c for c in COMMANDS if f"textwgan {c} " not in readme]
+    assert not missing, missing

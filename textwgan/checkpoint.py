@@ -25,7 +25,6 @@ import pickle
 import re
 import shutil
 import zipfile
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,6 +43,7 @@ from .layout import (
     is_corpus,
     is_model_folder,
     is_run,
+    shipped_models,
 )
 from .models import Critic, Generator
 
@@ -59,9 +59,16 @@ EXPORT_KEYS = ("format", "version", "textwgan_version", "step", "config", "chars
 TRAINING_KEYS = ("critic", "opt_generator", "opt_critic", "rng")
 
 
-def shipped_generator() -> Path:
-    """The generator shipped inside the package: what `sample` uses when no run exists yet."""
-    return Path(str(resources.files("textwgan") / "assets" / "generators" / "coco-small"))
+DEFAULT_MODEL = "coco"  # what `sample` uses when no run exists yet
+
+
+def shipped_generator(name: str = DEFAULT_MODEL) -> Path:
+    """A shipped generator's model folder, or one line naming those there are."""
+    models = shipped_models()
+    if name not in models:
+        raise InputError(f"no shipped model named {name!r}; textwgan ships "
+                         f"{', '.join(models) or 'none'} (see: textwgan models)")
+    return models[name]
 
 
 # --------------------------------------------------------------------------------------------
@@ -367,14 +374,16 @@ def find_checkpoint(spec: str | Path | None = None, root: str | Path = DEFAULT_R
             if (path / CHECKPOINT_NAME).is_file():
                 return path / CHECKPOINT_NAME
             raise InputError(_no_checkpoint_in(path))
-        raise InputError(f"{path}: no such checkpoint file or run folder")
+        if str(spec) in shipped_models():  # a shipped model by name; a local path wins
+            return shipped_models()[str(spec)]
+        raise InputError(f"{path}: no such checkpoint file, run folder or shipped model "
+                         f"({', '.join(shipped_models())})")
     root = Path(root)
     found = sorted(root.glob(f"*/{CHECKPOINT_NAME}"), key=lambda p: p.stat().st_mtime)
     if found:
         return found[-1]
-    shipped = shipped_generator()
-    if shipped.is_dir():
-        return shipped
+    if DEFAULT_MODEL in shipped_models():
+        return shipped_generator()
     raise InputError(f"no run found under {root}/; train one with `textwgan train` or "
                      "name a checkpoint")
 

@@ -583,17 +583,30 @@ def _say_trained(run: Path, end: dict) -> None:
 # sample, export, baseline
 
 
-def _generator(checkpoint: str | None, device: str):
-    """The generator a command samples from, named on stderr."""
+def _generator(checkpoint: str | None, model: str | None, device: str):
+    """The generator a command samples from (--checkpoint, --model, or the newest run, else
+    the shipped COCO generator), named on stderr."""
+    from .checkpoint import shipped_generator
     from .sample import load_generator
 
-    gen = load_generator(checkpoint, device=device)
+    if model is not None and checkpoint is not None:
+        raise InputError(f"give {setting('checkpoint')} or {setting('model')}, not both")
+    gen = load_generator(shipped_generator(model) if model is not None else checkpoint,
+                         device=device)
     if gen.shipped:
-        say("using the generator shipped with textwgan (COCO captions, CPU-trained); train "
-            "your own with: textwgan train")
+        hint = "" if model is not None or checkpoint is not None else \
+            "; train your own with: textwgan train"
+        say(f"using the generator shipped with textwgan: {gen.shipped} (step {gen.step:,}; "
+            f"textwgan models lists them){hint}")
     else:
         say(f"using {gen.source} (step {gen.step:,})")
     return gen
+
+
+ModelOpt = Annotated[str | None, typer.Option(
+    metavar="NAME", show_default=False,
+    help="A generator shipped with textwgan, by name (textwgan models lists them: coco, "
+         "news).")]
 
 
 def _output_file(path: Path | None, what: str, may_replace=None) -> Path | None:
@@ -612,6 +625,7 @@ def sample(
         help="Checkpoint file, run folder, model folder (export --out DIR), or a model on "
              "the Hugging Face Hub (hf:OWNER/NAME[@REVISION]); default: the newest run under "
              "checkpoints/, else the generator shipped with textwgan.")] = None,
+    model: ModelOpt = None,
     seed: Annotated[int, typer.Option(metavar="N", help="Noise seed: the same seed, the same "
                                                          "samples.")] = 0,
     temperature: Annotated[float, typer.Option(
@@ -649,7 +663,7 @@ def sample(
                          f"{setting('rerank')}, {setting('temperature')} and "
                          f"{setting('truncation')} out")
     target = _output_file(out_file, "samples")
-    gen = _generator(checkpoint, device)
+    gen = _generator(checkpoint, model, device)
     if prefix is not None:
         found = gen.complete(n, prefix=prefix, seed=seed)
         texts = [t for t, ok in zip(found.texts, found.met, strict=True) if ok]
@@ -675,7 +689,8 @@ def interpolate(
         metavar="N", help="Texts along the walk, both ends included.")] = 8,
     checkpoint: Annotated[str | None, typer.Option(
         metavar="PATH", show_default=False,
-        help="Checkpoint file or run folder; default as for sample.")] = None,
+        help="Checkpoint file, run folder or model folder; default as for sample.")] = None,
+    model: ModelOpt = None,
     truncation: Annotated[float, typer.Option(
         metavar="PSI", help="Draw both ends nearer the mean, 0 < PSI <= 1.")] = 1.0,
     device: Annotated[str, typer.Option(metavar="NAME", help="auto, cpu, cuda or cuda:N.")
@@ -688,9 +703,37 @@ def interpolate(
     except ValueError:
         raise InputError(f"{setting('seeds')} must be two integers, e.g. 3,7, got "
                          f"{seeds!r}") from None
-    gen = _generator(checkpoint, device)
+    gen = _generator(checkpoint, model, device)
     texts = gen.interpolate((a, b), steps=steps, truncation=truncation)
     sys.stdout.write("".join(t.replace("\n", " ") + "\n" for t in texts))
+
+
+@app.command(short_help="List the generators shipped with textwgan.",
+             epilog="Example: textwgan models && textwgan sample --model news -n 5")
+@friendly
+def models(as_json: JsonOpt = False):
+    """The generators shipped inside textwgan, each scored once when it was shipped: 640
+    argmax samples (seed 0) against its corpus's held-out split, beside real text."""
+    from .checkpoint import shipped_models
+    from .modelfolder import model_summary
+
+    rows = [model_summary(folder) for folder in shipped_models().values()]
+    if as_json:
+        sys.stdout.write(json.dumps(rows) + "\n")
+        return
+    table = Table(title=Text("generators shipped with textwgan"), box=box.SIMPLE)
+    for column in ("name", "corpus", "steps", "training", "JS-4 (real text)", "real words",
+                   "critic"):
+        table.add_column(column, justify="left" if column in ("name", "corpus") else "right")
+    for r in rows:
+        table.add_row(*map(Text, (
+            r["name"], r["description"] or r["corpus"] or "-", f"{r['step']:,}",
+            _duration(r["minutes"] * 60),
+            f"{_fmt(r['js4'], '.3f')} ({_fmt(r['floor_js4'], '.3f')})",
+            f"{_fmt(r['word_validity'], '.0%')} ({_fmt(r['floor_word_validity'], '.0%')})",
+            "yes" if r["critic"] else "no")))
+    out.print(table)
+    say("sample one with: textwgan sample --model NAME -n 10")
 
 
 @app.command(short_help="Export a run's generator: a model folder or a .pt file.",

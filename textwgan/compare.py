@@ -43,7 +43,6 @@ def parse_temperatures(text: str | Sequence[float] | None) -> list[float]:
     return sorted(set(values))
 
 
-
 def bench(inputs: Sequence, *, corpus: str | Path | Corpus | None = None,
           reference: str | Path | None = None, train: str | Path | None = None,
           n: int | None = None, seed: int = 0, orders: Sequence[int] = DEFAULT_ORDERS,

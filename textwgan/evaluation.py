@@ -11,6 +11,7 @@ and training files, characters are raw code points.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,6 +22,7 @@ from .charset import PAD
 from .corpus import Corpus
 from .errors import InputError, as_path, check_seed, check_temperature, setting
 from .fileio import STDIN, is_torch_archive
+from .layout import shipped_models
 from .likelihood import MAX_GAN_BPC_DRAWS, gan_bits_per_char
 from .lm import MAX_ORDER, KneserNeyLM
 from .metrics import (
@@ -43,7 +45,6 @@ from .text import MAX_SEQ_LEN, rows_to_text
 MAX_N = 10_000_000
 
 BASELINE_PREFIX = "kn"
-
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,6 @@ class Report:
         return key in self.to_dict()
 
 
-
 @dataclass
 class Texts:
     """Texts to score and where they came from."""
@@ -103,21 +103,21 @@ class Texts:
     generator: object = None  # the TextGenerator, for the likelihood bound
 
 
-
 def is_model_input(source) -> bool:
-    """A checkpoint file or a run folder (checked by content, not only by name)."""
+    """A checkpoint file, a run or model folder (checked by content, not only by name), or a
+    shipped model by name where no such path exists."""
     if isinstance(source, (list, tuple)) or str(source) == STDIN:
         return False
     path = Path(source)
+    if not os.path.lexists(path) and str(source) in shipped_models():
+        return True
     return path.is_dir() or path.suffix in (".pt", ".pth") or (path.is_file()
                                                                  and is_torch_archive(path))
-
 
 
 def _input(source):
     """A list of texts as it is, anything else as the path of a file, checkpoint or run."""
     return source if isinstance(source, (list, tuple)) else as_path(source, "input")
-
 
 
 def file_size(source) -> int | None:
@@ -128,7 +128,6 @@ def file_size(source) -> int | None:
     if is_model_input(source):
         return None
     return len(read_lines(source))
-
 
 
 def load_texts(source, n: int | None, seed: int, temperature: float = 0.0,
@@ -157,7 +156,6 @@ def load_texts(source, n: int | None, seed: int, temperature: float = 0.0,
     return Texts(lines, label, "samples")
 
 
-
 def baseline_order(spec: str) -> int:
     """`kn5` → 5: the Kneser–Ney baseline's order."""
     s = str(spec).lower()
@@ -167,7 +165,6 @@ def baseline_order(spec: str) -> int:
             return order
     raise InputError(f"{setting('baseline')} must be kn1 to kn{MAX_ORDER} (a Kneser–Ney "
                      f"character model of that order), got {spec!r}")
-
 
 
 def baseline_texts(ref: Reference, order: int, n: int, temperature: float, seed: int,
@@ -186,7 +183,6 @@ def baseline_texts(ref: Reference, order: int, n: int, temperature: float, seed:
     return Texts(ref.texts(rows), f"Kneser–Ney {order}-gram", "baseline", temperature)
 
 
-
 def sample_baseline(corpus: str | Path | Corpus, *, order: int = 5, n: int = PAPER_N,
                     temperature: float = 1.0, seed: int = 0) -> list[str]:
     """n texts sampled from the interpolated Kneser–Ney character model of a corpus's training
@@ -199,7 +195,6 @@ def sample_baseline(corpus: str | Path | Corpus, *, order: int = 5, n: int = PAP
     lm = KneserNeyLM(np.asarray(c.train), PAD, len(c.charset), order)
     ids = lm.sample(n, c.seq_len, np.random.default_rng(seed), temperature)
     return c.decode(ids)
-
 
 
 def check_common(*, n: int | None = None, seed: int = 0, orders: Sequence[int] = DEFAULT_ORDERS,
@@ -226,7 +221,6 @@ def check_common(*, n: int | None = None, seed: int = 0, orders: Sequence[int] =
         raise InputError(f"{setting('orders')} go up to {orders[-1]}, beyond the sequence "
                          f"length {limit}")
     return orders
-
 
 
 def evaluate(texts_or_path, *, corpus: str | Path | Corpus | None = None,
@@ -265,7 +259,6 @@ def evaluate(texts_or_path, *, corpus: str | Path | Corpus | None = None,
     return report
 
 
-
 def _overlap_note(ref: Reference, source) -> str | None:
     """A warning when a reference file shares lines with the run's own training lines: the
     scores would then reward copying."""
@@ -283,10 +276,8 @@ def _overlap_note(ref: Reference, source) -> str | None:
             "run's held-out split instead (leave --reference out)")
 
 
-
 def is_model(source) -> bool:
     return not isinstance(source, (list, tuple)) and is_model_input(_input(source))
-
 
 
 def report_for(loaded: Texts, ref: Reference, orders: Sequence[int], lm_order: int, seed: int,
@@ -313,13 +304,11 @@ def report_for(loaded: Texts, ref: Reference, orders: Sequence[int], lm_order: i
         notes=reading_notes(metrics, floor, ref))
 
 
-
 JS_FAR = 0.2  # JS-4 this far above its floor: the samples are far from real text
 
 BPC_BEATS = 0.3  # LM bits/char this far below real text's: suspiciously cheap characters
 
 COLLAPSE = 0.25  # distinct-4 below this share of real text's: the samples repeat themselves
-
 
 
 def reading_notes(m: Metrics, floor: Metrics | None, ref: Reference) -> tuple[str, ...]:

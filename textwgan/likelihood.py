@@ -14,7 +14,6 @@ from .scoring import Reference
 MAX_GAN_BPC_DRAWS = 10_000_000
 
 
-
 def gan_bits_per_char(generator, ref: Reference, n: int, draws: int, seed: int,
                       chunk: int = 1000) -> float:
     """A Monte-Carlo bound on the bits per character the generator gives held-out text.

@@ -57,9 +57,11 @@ def load_any(path) -> dict:
 # Writing
 
 
-def folder_config(ckpt: dict) -> dict:
+def folder_config(ckpt: dict, about: dict | None = None) -> dict:
+    """config.json: what loading needs, and (`about`) what a shipped model adds: its
+    description and the evaluation it was shipped with."""
     corpus = ckpt.get("corpus") or {}
-    return {"format": MODEL_FORMAT, "format_version": MODEL_VERSION,
+    return {**(about or {}), "format": MODEL_FORMAT, "format_version": MODEL_VERSION,
             "textwgan_version": __version__, "config": ckpt["config"],
             "charset": list(ckpt["charset"]), "seq_len": ckpt["config"]["model"]["seq_len"],
             "normalization": corpus.get("normalization"),
@@ -69,6 +71,24 @@ def folder_config(ckpt: dict) -> dict:
             "metrics": [m for m in ckpt.get("metrics", []) if m.get("kind") == "eval"][-1:]}
 
 
+def model_summary(folder: Path) -> dict:
+    """What `textwgan models` shows of a model folder, from its config.json and the header of
+    its weights file (no weights are loaded)."""
+    from safetensors import safe_open
+
+    folder = Path(folder)
+    config = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
+    with safe_open(str(folder / WEIGHTS_NAME), "pt") as f:
+        critic = any(k.startswith("critic.") for k in f.keys())  # noqa: SIM118 (not a dict)
+    scored = config.get("evaluation") or {}
+    return {"name": folder.name, "corpus": (config.get("corpus") or {}).get("name"),
+            "description": config.get("description", ""), "step": config.get("step"),
+            "minutes": (config.get("elapsed") or 0) / 60, "critic": critic,
+            **{k: scored.get(k) for k in ("js4", "floor_js4", "word_validity",
+                                          "floor_word_validity", "n", "signature")},
+            "path": str(folder)}
+
+
 def model_tensors(ckpt: dict, critic: bool) -> dict:
     tensors = {f"generator.{k}": v.contiguous() for k, v in sampling_weights(ckpt).items()}
     if critic and "critic" in ckpt:
@@ -76,7 +96,8 @@ def model_tensors(ckpt: dict, critic: bool) -> dict:
     return tensors
 
 
-def write_folder(ckpt: dict, out: Path, critic: bool = True, card: str = "") -> Path:
+def write_folder(ckpt: dict, out: Path, critic: bool = True, card: str = "",
+                 about: dict | None = None) -> Path:
     """The model folder of a checkpoint at `out`, written whole or not at all."""
     from safetensors.torch import save_file
 
@@ -88,7 +109,7 @@ def write_folder(ckpt: dict, out: Path, critic: bool = True, card: str = "") -> 
         save_file(model_tensors(ckpt, critic), str(tmp / WEIGHTS_NAME),
                   metadata={"format": MODEL_FORMAT})
         os.chmod(tmp / WEIGHTS_NAME, 0o666 & ~umask())  # as open() would make it
-        (tmp / CONFIG_NAME).write_text(json.dumps(folder_config(ckpt), indent=1,
+        (tmp / CONFIG_NAME).write_text(json.dumps(folder_config(ckpt, about), indent=1,
                                                   ensure_ascii=False) + "\n", encoding="utf-8")
         (tmp / CARD_NAME).write_text(card, encoding="utf-8")
         os.chmod(tmp, 0o755)
@@ -113,12 +134,14 @@ def check_model_out(out: Path) -> None:
                          f"{shown}); choose another --out")
 
 
-def model_card(ckpt: dict, samples: list[str], name: str, critic: bool) -> str:
-    """The README.md of a model folder, from what the checkpoint recorded."""
+def model_card(ckpt: dict, samples: list[str], name: str, critic: bool,
+               about: dict | None = None) -> str:
+    """The README.md of a model folder, from what the checkpoint recorded and (`about`, for a
+    shipped model) the evaluation it was shipped with."""
     cfg, corpus = ckpt["config"], ckpt.get("corpus") or {}
-    evals = [m for m in ckpt.get("metrics", []) if m.get("kind") == "eval" and "js4" in m]
     minutes = (ckpt.get("elapsed") or 0) / 60
-    lines = [f"# {name}", "",
+    about = about or {}
+    lines = [f"# {name}", "", *([about["description"], ""] if about.get("description") else []),
              "A character-level text GAN (WGAN-GP) trained with "
              f"[textwgan](https://pypi.org/project/textwgan/) {__version__}.", "",
              "## Training", "",
@@ -129,14 +152,8 @@ def model_card(ckpt: dict, samples: list[str], name: str, critic: bool) -> str:
              f"steps, {minutes:.1f} minutes of training",
              f"- exported on {platform.machine()} with torch "
              f"{__import__('torch').__version__}; critic "
-             f"{'included (sample --rerank works)' if critic else 'left out'}", ""]
-    if evals:
-        e = evals[-1]
-        lines += ["## Evaluation (the run's last, against the held-out split)", "",
-                  "| metric | samples | real text |", "|---|---|---|"]
-        lines += [f"| JS-{k} | {e[f'js{k}']:.3f} | {e[f'floor_js{k}']:.3f} |"
-                  for k in (1, 2, 3, 4) if f"js{k}" in e and f"floor_js{k}" in e]
-        lines += ["", f"`{e.get('signature', 'n: ' + str(e.get('n')))}`", ""]
+             f"{'included (sample --rerank works)' if critic else 'left out'}", "",
+             *_card_evaluation(ckpt, about)]
     lines += ["## Samples (argmax, seed 0, unedited)", "", "```text", *samples, "```", "",
               "## Loading", "", "```sh", "textwgan sample -n 10 --checkpoint THIS_FOLDER",
               "textwgan sample -n 10 --checkpoint hf:OWNER/NAME   # once uploaded", "```", "",
@@ -144,6 +161,39 @@ def model_card(ckpt: dict, samples: list[str], name: str, critic: bool) -> str:
               "print(gen.sample(10, seed=0))", "```", "",
               "Upload with the Hub's own client: `hf upload OWNER/NAME THIS_FOLDER`.", ""]
     return "\n".join(lines)
+
+
+_CARD_ROWS = [("JS-1", "js1", ".3f"), ("JS-2", "js2", ".3f"), ("JS-3", "js3", ".3f"),
+              ("JS-4", "js4", ".3f"), ("real words", "word_validity", ".1%"),
+              ("LM bits/char", "lm_bpc", ".3f"), ("distinct-4", "distinct_4", ".1%"),
+              ("copies of training lines", "copy_rate", ".1%")]
+
+
+def _card_evaluation(ckpt: dict, about: dict) -> list[str]:
+    """The card's evaluation: the shipped scoring where there is one, else the run's last."""
+    scored = about.get("evaluation")
+    if scored is None:
+        evals = [m for m in ckpt.get("metrics", []) if m.get("kind") == "eval" and "js4" in m]
+        if not evals:
+            return []
+        scored, title = evals[-1], "the run's last, against the held-out split"
+    else:
+        title = f"{scored['n']:,} argmax samples, seed {scored['seed']}, against the held-out split"
+    reranked = about.get("evaluation_reranked")
+    header = "| metric | samples |" + (f" reranked (K={reranked['rerank']}) |" if reranked
+                                        else "") + " real text |"
+    lines = [f"## Evaluation ({title})", "", header, "|---" * header.count(" |") + "|"]
+    for label, key, spec in _CARD_ROWS:
+        if scored.get(key) is None or scored.get(f"floor_{key}") is None:
+            continue
+        cells = [format(scored[key], spec)]
+        if reranked:
+            cells.append(format(reranked[key], spec) if reranked.get(key) is not None else "-")
+        lines.append(f"| {label} | {' | '.join(cells)} | {format(scored[f'floor_{key}'], spec)} |")
+    lines += ["", f"`{scored.get('signature', 'n: ' + str(scored.get('n')))}`", ""]
+    if about.get("reproduce"):
+        lines += ["Reproduce the scoring:", "", "```sh", *about["reproduce"], "```", ""]
+    return lines
 
 
 # --------------------------------------------------------------------------------------------

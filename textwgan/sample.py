@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .charset import PAD, Charset
-from .checkpoint import find_checkpoint, sampling_weights, shipped_generator
+from .checkpoint import find_checkpoint, sampling_weights
 from .config import Config
 from .device import tf32
 from .errors import InputError, as_path, check_int, check_seed, check_temperature, setting
@@ -30,6 +30,7 @@ from .latent import (
     top_scored,
     truncate,
 )
+from .layout import shipped_models
 from .modelfolder import hub_folder, is_hub_spec, load_any
 from .models import Critic, Generator
 from .text import cut_at_pad
@@ -99,9 +100,10 @@ class TextGenerator:
     critic: Critic | None = None  # the run's critic, where the checkpoint kept one (reranking)
 
     @property
-    def shipped(self) -> bool:
-        """True for the generator shipped with textwgan (no run of one's own yet)."""
-        return self.source == shipped_generator()
+    def shipped(self) -> str | None:
+        """The name of the shipped generator this is (`textwgan models`), else None."""
+        return next((name for name, folder in shipped_models().items()
+                     if folder == self.source), None)
 
     @property
     def seq_len(self) -> int:
@@ -187,11 +189,13 @@ def generator_from(ckpt: dict, source: Path, device: str | torch.device = "cpu",
                          critic)
 
 
-def load_generator(path_or_run: str | Path | None = None, *, device: str = "cpu",
+def load_generator(path_or_run: str | Path | None = None, *, device: str = "auto",
                    ) -> TextGenerator:
-    """A generator from a checkpoint file, a run folder, a model folder, or the Hugging Face
-    Hub (`hf:OWNER/NAME[@REVISION]`); None: the newest run under checkpoints/, else the
-    generator shipped with textwgan."""
+    """A generator from a checkpoint file, a run folder, a model folder, a shipped model by
+    name (`textwgan models`: "coco", "news"), or the Hugging Face Hub
+    (`hf:OWNER/NAME[@REVISION]`); None: the newest run under checkpoints/, else the COCO
+    generator shipped with textwgan. `device`: auto (a GPU when there is one), cpu, cuda:
+    the same seed gives the same texts on any of them."""
     from .device import resolve_device
 
     dev = resolve_device(device)

@@ -44,7 +44,6 @@ PAPER_N = 640  # gan_language.py scores 640 samples, and holds back 640 lines as
 DEFAULT_LM_ORDER = 5  # the Kneser-Ney order of the LM metrics
 
 
-
 @dataclass(frozen=True)
 class Metrics:
     """Every metric of one set of texts against the reference (None: not computed)."""
@@ -69,7 +68,6 @@ class Metrics:
                 "reverse_lm_bpc": self.reverse_lm_bpc, "critic_w": self.critic_w}
 
 
-
 def scoring_corpus(spec: str | Path | Corpus) -> Corpus:
     """The corpus `--corpus` names: a corpus folder, a bundled corpus by name (`coco`), or a
     text file, prepared as `train FILE` prepares it (the same cache, the same held-out
@@ -77,7 +75,6 @@ def scoring_corpus(spec: str | Path | Corpus) -> Corpus:
     from .preparation import resolve_corpus
 
     return resolve_corpus(spec)
-
 
 
 def run_corpus(source) -> Corpus:
@@ -107,7 +104,6 @@ def run_corpus(source) -> Corpus:
                      f"`textwgan prepare SOURCE --out {path}`, or give {setting('corpus')}")
 
 
-
 def reference_lines(path: str | Path) -> list[str]:
     """A reference or training text file read as `prepare` reads it: stripped, blanks dropped."""
     lines = [line.strip() for line in read_lines(path)]
@@ -115,7 +111,6 @@ def reference_lines(path: str | Path) -> list[str]:
     if not lines:
         raise InputError(f"{path}: no non-empty lines")
     return lines
-
 
 
 class Reference:
@@ -273,7 +268,6 @@ class Reference:
                          lm_order=lm_order, critic=critic, temperature=temperature)
 
 
-
 def _symbols_of(arrays: list[np.ndarray], pad: int, rows: int = 1 << 18) -> np.ndarray:
     """The sorted symbols that occur in `arrays`, and the pad: read a block of rows at a time,
     so a memory-mapped corpus larger than memory is never loaded whole."""
@@ -284,14 +278,12 @@ def _symbols_of(arrays: list[np.ndarray], pad: int, rows: int = 1 << 18) -> np.n
     return np.unique(np.concatenate(found))
 
 
-
 def _hash(*arrays: np.ndarray | None) -> str:
     h = hashlib.sha256()
     for a in arrays:
         if a is not None:
             h.update(np.ascontiguousarray(a, dtype=np.int64).tobytes())
     return h.hexdigest()
-
 
 
 def versus_reference(samples: np.ndarray, ref: Reference, orders: Sequence[int],
@@ -316,11 +308,9 @@ def versus_reference(samples: np.ndarray, ref: Reference, orders: Sequence[int],
     return out
 
 
-
 def training_lm(ref: Reference, lm_order: int) -> KneserNeyLM:
     return ref.cached(("lm", lm_order), lambda: KneserNeyLM(
         ref.code(ref.train), ref.pad_id, ref.n_symbols, lm_order))
-
 
 
 def versus_train(samples: np.ndarray, ref: Reference, lm_order: int) -> dict:
@@ -333,14 +323,12 @@ def versus_train(samples: np.ndarray, ref: Reference, lm_order: int) -> dict:
             "lm_bpc": training_lm(ref, lm_order).bits_per_char(ref.code(samples))}
 
 
-
 def score(samples: np.ndarray, ref: Reference, orders: Sequence[int], lm_order: int,
           seed: int, critic: bool, device: str) -> Metrics:
     values = versus_reference(samples, ref, orders, lm_order, seed, critic, device)
     if ref.train is not None:
         values.update(versus_train(samples, ref, lm_order))
     return Metrics(**values)
-
 
 
 def floor_metrics(ref: Reference, n: int, orders: Sequence[int], lm_order: int, seed: int,
@@ -353,7 +341,6 @@ def floor_metrics(ref: Reference, n: int, orders: Sequence[int], lm_order: int, 
     values = versus_reference(vs_ref, ref, orders, lm_order, seed, critic, device)
     values.update(versus_train(vs_train, ref, lm_order))
     return Metrics(**values)
-
 
 
 WORDS_MIN_SPACES = 0.02  # a space in 50 characters: text written in words
