@@ -93,3 +93,33 @@ def test_a_prompt_search_meets_its_prefix(run):
 ])
 def test_bad_sampling_values_are_one_line(run, args, says):
     assert_one_line_error(invoke("sample", "-n", "2", "--checkpoint", run, *args), 2, says)
+
+
+def test_bench_scores_each_rerank_factor_and_truncation_as_sampling_draws_them(run):
+    from textwgan.compare import bench
+
+    gen = textwgan.load_generator(run, device="cpu")
+    result = bench([run], n=48, reranks=[1, 3], truncations="0.5,1", device="cpu")
+    rows = {(r["rerank"], r["truncation"]): r for r in result["rows"] if r["kind"] != "real"}
+    assert set(rows) == {(1, 1.0), (3, 1.0), (1, 0.5)}  # K = 1 and ψ = 1 are plain argmax
+    assert rows[(3, 1.0)]["input"].endswith("@ argmax K=3")
+    assert rows[(1, 0.5)]["input"].endswith("@ argmax ψ=0.5")
+    for (k, psi), row in rows.items():
+        alone = textwgan.evaluate(gen.sample(48, seed=0, rerank=k, truncation=psi),
+                                  corpus=gen_corpus(run), n=48, seed=0).to_dict()
+        assert row["js4"] == alone["js4"] and row["word_validity"] == alone["word_validity"]
+
+
+def gen_corpus(run):
+    from textwgan.scoring import run_corpus
+
+    return run_corpus(run)
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--reranks", "0"], "--reranks must be an integer from 1"),
+    (["--truncations", "0.5,2"], "--truncations must be a number in (0, 1]"),
+    (["--reranks", "2.5"], "--reranks must be comma-separated numbers"),
+])
+def test_bad_bench_knobs_are_one_line(run, args, says):
+    assert_one_line_error(invoke("bench", str(run), *args), 2, says)

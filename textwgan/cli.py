@@ -984,6 +984,14 @@ def bench(
         metavar="LIST", show_default=False,
         help="Also score checkpoints and run folders at these sampling temperatures, e.g. "
              "0.5,0.7,1.0,1.3 (argmax is always a row).")] = None,
+    reranks: Annotated[str | None, typer.Option(
+        metavar="LIST", show_default=False,
+        help="Also score checkpoints and run folders reranked by their critic, K candidates "
+             "drawn per sample kept, at each K, e.g. 2,5,10 (argmax).")] = None,
+    truncations: Annotated[str | None, typer.Option(
+        metavar="LIST", show_default=False,
+        help="Also score them with the noise truncated toward its mean at each PSI, e.g. "
+             "0.5,0.7,0.9 (argmax).")] = None,
     baseline: Annotated[str | None, typer.Option(
         metavar="knN", show_default=False,
         help="Add the Kneser–Ney character model of order N (e.g. kn5), trained on the "
@@ -1009,7 +1017,8 @@ def bench(
         check_png_output(plot_file)
     with err.status("scoring…"):
         result = bench_rows(sources or [], n=n, temperatures=temperatures,
-                            baseline=baseline, **settings)
+                            baseline=baseline, reranks=reranks, truncations=truncations,
+                            **settings)
     if plot_file is not None:
         from .plot import plot_bench
 

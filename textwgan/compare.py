@@ -26,21 +26,53 @@ from .metrics import (
 from .scoring import DEFAULT_LM_ORDER, PAPER_N, Reference, floor_metrics, run_corpus
 
 
-def parse_temperatures(text: str | Sequence[float] | None) -> list[float]:
+def parse_values(text, name: str, kind: type, check, example: str) -> list:
+    """A list option (`0.5,0.7,1.0`, or a sequence from Python), each value checked, sorted,
+    without repeats."""
     if text is None:
         return []
     try:
-        values = [float(x) for x in (text.split(",") if isinstance(text, str) else text)
+        values = [kind(x) for x in (text.split(",") if isinstance(text, str) else text)
                   if str(x).strip()]
-    except ValueError:
-        raise InputError(f"{setting('temperatures')} must be comma-separated numbers, e.g. "
-                         f"0.5,0.7,1.0, got {text!r}") from None
-    for t in values:
-        check_temperature(t, "temperatures")
-    if not values or any(t == 0 for t in values):
-        raise InputError(f"{setting('temperatures')} must be positive numbers (argmax is always "
-                         "scored as its own row)")
+    except (TypeError, ValueError):
+        raise InputError(f"{setting(name)} must be comma-separated numbers, e.g. {example}, "
+                         f"got {text!r}") from None
+    for v in values:
+        check(v)
+    if not values:
+        raise InputError(f"{setting(name)} names no value; give e.g. {example}")
     return sorted(set(values))
+
+
+def parse_temperatures(text: str | Sequence[float] | None) -> list[float]:
+    def positive(t):
+        check_temperature(t, "temperatures")
+        if t == 0:
+            raise InputError(f"{setting('temperatures')} must be positive numbers (argmax is "
+                             "always scored as its own row)")
+
+    return parse_values(text, "temperatures", float, positive, "0.5,0.7,1.0")
+
+
+def row_label(loaded: Texts) -> str:
+    """`run @ argmax`, `run @ T=0.7`, `run @ argmax K=5`, `run @ argmax ψ=0.7`."""
+    if loaded.kind == "samples":
+        return loaded.label
+    how = "argmax" if loaded.temperature == 0 else f"T={loaded.temperature:g}"
+    how += f" K={loaded.rerank}" if loaded.rerank > 1 else ""
+    how += f" ψ={loaded.truncation:g}" if loaded.truncation < 1 else ""
+    return f"{loaded.label} @ {how}"
+
+
+def parse_knobs(reranks, truncations) -> list[tuple[int, float]]:
+    """The argmax rows besides plain argmax: (K, 1) for each rerank factor, (1, ψ) for each
+    truncation; K = 1 and ψ = 1 are plain argmax, scored already."""
+    from .latent import check_rerank, check_truncation
+
+    ks = parse_values(reranks, "reranks", int, lambda k: check_rerank(k, "reranks"), "2,5,10")
+    psis = parse_values(truncations, "truncations", float,
+                        lambda p: check_truncation(p, "truncations"), "0.5,0.7,0.9")
+    return [(k, 1.0) for k in ks if k > 1] + [(1, p) for p in psis if p < 1]
 
 
 def bench(inputs: Sequence, *, corpus: str | Path | Corpus | None = None,
@@ -48,16 +80,21 @@ def bench(inputs: Sequence, *, corpus: str | Path | Corpus | None = None,
           n: int | None = None, seed: int = 0, orders: Sequence[int] = DEFAULT_ORDERS,
           protocol: str = "heldout", lm_order: int = DEFAULT_LM_ORDER, critic: bool = False,
           temperatures: Sequence[float] | str | None = None, baseline: str | None = None,
+          reranks: Sequence[int] | str | None = None,
+          truncations: Sequence[float] | str | None = None,
           seq_len: int | None = None, device: str = "auto") -> dict:
     """Rows of metrics side by side, every input at one common n (`n`, else the smallest file,
-    else 640), plus a "real text" row: models at argmax and at each temperature, the
-    Kneser–Ney `baseline` (e.g. "kn5") at each temperature (1.0 when none is given), sorted by
-    JS-4 (the highest order when 4 is not asked for). Returns {"rows", "n", "signature"}."""
+    else 640), plus a "real text" row: models at argmax, at each temperature, reranked by
+    their critic at each factor K of `reranks` and truncated at each ψ of `truncations`
+    (argmax both), the Kneser–Ney `baseline` (e.g. "kn5") at each temperature (1.0 when none
+    is given), sorted by JS-4 (the highest order when 4 is not asked for). Returns {"rows",
+    "n", "signature"}."""
     if isinstance(inputs, (str, os.PathLike)):  # one input, not its characters
         inputs = [inputs]
     if not inputs and baseline is None:
         raise InputError("give at least one samples file, checkpoint or run folder")
     temps = parse_temperatures(temperatures)
+    knobs = parse_knobs(reranks, truncations)
     order = baseline_order(baseline) if baseline is not None else None
     orders = check_common(n=n, seed=seed, orders=orders, lm_order=lm_order)
     if n is None:
@@ -72,19 +109,19 @@ def bench(inputs: Sequence, *, corpus: str | Path | Corpus | None = None,
     ref = Reference(corpus, reference, train, protocol, seq_len, n=n, seed=seed)
     check_common(orders=orders, seq_len=ref.seq_len)
 
-    def scored(loaded: Texts, kind_label: str | None = None) -> dict:
+    def scored(loaded: Texts) -> dict:
         r = report_for(loaded, ref, orders, lm_order, seed, critic, device, floors=False)
-        label = kind_label or loaded.label
-        if loaded.kind != "samples":
-            label += " @ " + ("argmax" if loaded.temperature == 0 else f"T={loaded.temperature:g}")
-        return {"input": label, "source": loaded.label, "kind": loaded.kind,
-                "temperature": loaded.temperature, "n": r.n, **r.metrics.flat()}
+        return {"input": row_label(loaded), "source": loaded.label, "kind": loaded.kind,
+                "temperature": loaded.temperature, "rerank": loaded.rerank,
+                "truncation": loaded.truncation, "n": r.n, **r.metrics.flat()}
 
     rows = []
     for source in inputs:
         if is_model_input(source):
             for t in [0.0, *temps]:
                 rows.append(scored(load_texts(source, n, seed, t, device)))
+            for k, psi in knobs:
+                rows.append(scored(load_texts(source, n, seed, 0.0, device, k, psi)))
         else:
             rows.append(scored(load_texts(source, n, seed)))
     if order is not None:

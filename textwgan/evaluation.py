@@ -101,6 +101,8 @@ class Texts:
     kind: str  # "samples", "generator" or "baseline"
     temperature: float | None = None
     generator: object = None  # the TextGenerator, for the likelihood bound
+    rerank: int = 1  # candidates drawn per text kept, ranked by the critic
+    truncation: float = 1.0  # the noise's scale toward its mean
 
 
 def is_model_input(source) -> bool:
@@ -131,9 +133,10 @@ def file_size(source) -> int | None:
 
 
 def load_texts(source, n: int | None, seed: int, temperature: float = 0.0,
-               device: str = "cpu") -> Texts:
+               device: str = "cpu", rerank: int = 1, truncation: float = 1.0) -> Texts:
     """The first n texts of a list or samples file, or n texts drawn from a checkpoint or run
-    folder at `temperature`."""
+    folder at `temperature` (reranked by its critic, `rerank` candidates per text kept; the
+    noise truncated to `truncation`)."""
     source = _input(source)
     if isinstance(source, (list, tuple)):
         if not all(isinstance(t, str) for t in source):
@@ -143,8 +146,9 @@ def load_texts(source, n: int | None, seed: int, temperature: float = 0.0,
         from .sample import load_generator
 
         gen = load_generator(source, device=device)
-        texts = gen.sample(PAPER_N if n is None else n, seed=seed, temperature=temperature)
-        return Texts(texts, str(gen.source), "generator", temperature, gen)
+        texts = gen.sample(PAPER_N if n is None else n, seed=seed, temperature=temperature,
+                           rerank=rerank, truncation=truncation)
+        return Texts(texts, str(gen.source), "generator", temperature, gen, rerank, truncation)
     else:
         lines, label = read_lines(source), str(source)
     if n is not None:

@@ -230,42 +230,67 @@ def plot_runs(runs: list[RunLog], out: str | Path) -> Path:
     return out
 
 
+def _knob_series(members: list[dict]) -> dict[str, tuple[str, list[dict]]]:
+    """A model's bench rows as one series per knob, each through plain argmax: temperature
+    (solid), critic reranking K (dashed), truncation ψ (dotted)."""
+    plain = [r for r in members if r.get("rerank", 1) == 1 and r.get("truncation", 1.0) == 1]
+    series = {"temperature": ("o-", sorted(plain, key=lambda r: r["temperature"] or 0.0))}
+    argmax = [r for r in plain if r["temperature"] == 0]
+    reranked = [r for r in members if r.get("rerank", 1) > 1]
+    truncated = [r for r in members if r.get("truncation", 1.0) < 1]
+    if reranked:
+        series["rerank K"] = ("s--", argmax + sorted(reranked, key=lambda r: r["rerank"]))
+    if truncated:
+        series["truncation ψ"] = ("^:", argmax + sorted(truncated, key=lambda r: -r["truncation"]))
+    return series
+
+
+def _point_label(r: dict, knob: str) -> str:
+    if knob == "rerank K":
+        return "" if r.get("rerank", 1) == 1 else f"K={r['rerank']}"
+    if knob == "truncation ψ":
+        return "" if r.get("truncation", 1.0) == 1 else f"ψ={r['truncation']:g}"
+    return "argmax" if r["temperature"] == 0 else f"T={r['temperature']:g}"
+
+
 def plot_bench(result: dict, out: str | Path) -> Path:
     """Two panels from a bench result: the quality–diversity plane (LM bits/char of the samples
     under a model of the training text, against the bits/char a model of the samples gives
-    held-out text; lower is better on both), one curve per model across temperatures with the
-    real-text point marked; and JS-4 against temperature (argmax drawn at 0)."""
+    held-out text; lower is better on both), one curve per model and knob (temperature,
+    reranking K, truncation ψ) with the real-text point marked; and JS-4 against temperature
+    (argmax drawn at 0)."""
     out = check_png_output(out)
     plt = _pyplot()
     rows = result["rows"]
     fig, (ax_qd, ax_js) = plt.subplots(1, 2, figsize=(13, 5.5), constrained_layout=True)
-    groups: dict[str, list[dict]] = {}
-    for r in rows:
-        if r["kind"] != "real":
-            groups.setdefault(r["source"], []).append(r)
     labels: list[tuple[str, float, float]] = []  # (text, x, y) for the plane, placed at the end
-    for i, (source, members) in enumerate(groups.items()):
+    sources = list(dict.fromkeys(r["source"] for r in rows if r["kind"] != "real"))
+    for i, source in enumerate(sources):
         color = f"C{i % 10}"
-        members = sorted(members, key=lambda r: r["temperature"] or 0.0)
-        label = source_label(source) if members[0]["kind"] != "baseline" else source
-        xs = [r["lm_bpc"] for r in members]
-        ys = [r["reverse_lm_bpc"] for r in members]
-        if None in xs or None in ys:
-            continue
-        ax_qd.plot(xs, ys, "o-", color=color, label=label, ms=4)
-        labels += [("argmax" if r["temperature"] == 0 else f"T={r['temperature']:g}", x, y)
-                   for r, x, y in zip(members, xs, ys, strict=True)
-                   if r["temperature"] is not None]
-        temps = [r["temperature"] for r in members if r["temperature"] is not None]
+        members = [r for r in rows if r["source"] == source]
+        name = source_label(source) if members[0]["kind"] != "baseline" else source
+        for knob, (style, series) in _knob_series(members).items():
+            xs = [r["lm_bpc"] for r in series]
+            ys = [r["reverse_lm_bpc"] for r in series]
+            if None in xs or None in ys:
+                continue
+            label = name if knob == "temperature" else f"{name}, {knob}"
+            ax_qd.plot(xs, ys, style, color=color, label=label, ms=4)
+            labels += [(_point_label(r, knob), x, y)
+                       for r, x, y in zip(series, xs, ys, strict=True)
+                       if r["temperature"] is not None]
+        temps = [r for r in _knob_series(members)["temperature"][1]
+                 if r["temperature"] is not None]
         if temps:
-            ax_js.plot(temps, [r["js4"] for r in members if r["temperature"] is not None], "o-",
-                       color=color, label=label, ms=4)
+            ax_js.plot([r["temperature"] for r in temps], [r["js4"] for r in temps], "o-",
+                       color=color, label=name, ms=4)
         else:
-            ax_js.axhline(members[0]["js4"], color=color, ls="--", lw=1, label=label)
+            ax_js.axhline(members[0]["js4"], color=color, ls="--", lw=1, label=name)
     real = next((r for r in rows if r["kind"] == "real"), None)
     if real is not None and real.get("lm_bpc") is not None:
         ax_qd.plot([real["lm_bpc"]], [real["reverse_lm_bpc"]], "k*", ms=12, label="real text")
         ax_js.axhline(real["js4"], color="k", ls=":", lw=1, label="real text (floor)")
+    labels = [x for x in labels if x[0]]
     if labels:
         points = [(x, y) for _, x, y in labels]
         for i in spaced(points):
