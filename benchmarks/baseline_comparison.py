@@ -1,7 +1,7 @@
 """A generator beside the Kneser–Ney baseline across sampling temperatures, and the generator's
 likelihood bound at several numbers of noise draws: the figures of docs/benchmark.md.
 
-    python benchmarks/baseline_comparison.py --generator checkpoints/coco-small \
+    python benchmarks/baseline_comparison.py --generator textwgan/assets/generators/coco \
         --corpus corpora/coco --tag coco
     python benchmarks/baseline_comparison.py --generator RUN --corpus lm1b --tag 1b
 

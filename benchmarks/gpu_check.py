@@ -48,7 +48,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import shutil
 import signal
 import subprocess
@@ -61,6 +60,10 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from common import environment  # noqa: E402
+
 ONE_B_FILES = ("1b_benchmark.dev.tokens", "1b_benchmark.test.tokens",
                "news.en.heldout-00000-of-00050")
 ONE_B_PLACES = (ROOT.parent / "shared" / "corpora" / "billion_word_sample",
@@ -79,17 +82,6 @@ PLANS = {
 }
 PART_BYTES = 15 * 2**20  # under the 16 MiB a result file may have
 PUBLISHED = "gan_language.py reached JS-4 0.38 after about 17 hours on one 2017 GPU"
-
-
-def environment(device: torch.device) -> dict:
-    env = {"torch": torch.__version__, "python": platform.python_version(),
-           "machine": platform.machine(), "date": time.strftime("%Y-%m-%d %H:%M"),
-           "device": str(device)}
-    if device.type == "cuda":
-        p = torch.cuda.get_device_properties(device)
-        env.update(gpu=torch.cuda.get_device_name(device), cuda=torch.version.cuda,
-                   gpu_memory_gib=p.total_memory / 2**30, multiprocessors=p.multi_processor_count)
-    return env
 
 
 class Results:
@@ -462,7 +454,7 @@ def coco(args, device: torch.device, results: Results) -> dict:
             "trained_minutes": done / 60, "step": ckpt["step"], "scores": scores,
             "beats_shipped": beats, "export": {"file": path.name,
                                                "bytes": path.stat().st_size},
-            "ship": "textwgan export coco_generator.pt --out textwgan/assets/generators/coco-small"
+            "ship": "textwgan export coco_generator.pt --out textwgan/assets/generators/coco"
             if beats else None}
 
 

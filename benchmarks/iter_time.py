@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 
 import torch
+from common import environment
 
 from textwgan.config import get_preset
 from textwgan.corpus import Corpus, bundled_corpus_path
@@ -80,8 +80,7 @@ def main() -> None:
               f"G {row['generator_params'] / 1e6:.2f}M  C {row['critic_params'] / 1e6:.2f}M",
               flush=True)
     if args.json:
-        meta = {"torch": torch.__version__, "threads": torch.get_num_threads(),
-                "machine": platform.machine(), "processor": platform.processor()}
+        meta = {"environment": environment(device)}
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"meta": meta, "results": rows}, f, indent=1)
 

@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import platform
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -24,6 +22,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from common import environment  # noqa: E402
 
 from textwgan.config import get_preset  # noqa: E402
 from textwgan.corpus import Corpus, bundled_corpus_path  # noqa: E402
@@ -79,8 +79,7 @@ def main() -> None:
     speeds = {"fast (bf16 autocast, fused Adam)": Speed(autocast=torch.bfloat16,
                                                         fused_adam=True),
               "eager fp32": EAGER}
-    result = {"torch": torch.__version__, "machine": platform.machine(),
-              "date": time.strftime("%Y-%m-%d"), "presets": {}}
+    result = {"environment": environment(), "presets": {}}
     print(f"{'preset':>8} {'path':>34} {'critic step':>12} {'gen step':>9} {'iteration':>10}")
     for preset in args.presets.split(","):
         result["presets"][preset] = {}

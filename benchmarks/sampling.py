@@ -10,13 +10,16 @@ held-out split of the corpus the generator trained on (JS-4 beside its floor, re
 bits/char). Prompts: 100 prefixes of 2–12 characters cut from held-out lines, one sample each
 (exact-hit rate, and word validity of the text after the prefix), then a batch of 100 samples
 for each of 5 prefixes (seconds per sample). Writes benchmarks/results/sampling_<name>.json.
+
+`--refit STEPS` also reranks with a critic trained STEPS more critic steps against the final
+(sampling) generator, frozen, as discriminator rejection sampling does, beside the run's own
+last critic: which of the two ranks better is decided here, by the same figures.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
+import dataclasses
 import random
 import sys
 import time
@@ -27,6 +30,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common import environment, write_result  # noqa: E402
+
 import textwgan  # noqa: E402
 from textwgan.metrics import word_validity  # noqa: E402
 
@@ -35,6 +40,30 @@ def scored(gen, corpus, texts: list[str]) -> dict:
     r = textwgan.evaluate(texts, corpus=corpus, n=len(texts), seed=0).to_dict()
     return {k: r.get(k) for k in ("js4", "floor_js4", "word_validity", "floor_word_validity",
                                   "lm_bpc", "floor_lm_bpc", "distinct")}
+
+
+def refit_critic(gen, corpus, steps: int):
+    """A copy of the run's critic, trained `steps` more critic steps (the run's own loss,
+    penalty, batch size and learning rate) against the generator that samples, frozen."""
+    import copy
+
+    from textwgan.data import DeviceData
+    from textwgan.losses import critic_loss
+
+    t = gen.config.train
+    critic = copy.deepcopy(gen.critic).train().requires_grad_(True)
+    opt = torch.optim.Adam(critic.parameters(), lr=t.critic_lr or t.lr, betas=t.betas)
+    data = DeviceData(corpus, torch.device("cpu"))
+    torch.manual_seed(0)
+    for _ in range(steps):
+        real = data.get_batch(t.batch_size)  # (B, T, V)
+        with torch.no_grad():
+            fake = gen.generator(gen.generator.noise(t.batch_size))  # (B, T, V)
+        loss, _ = critic_loss(critic, real, fake, t.gp_lambda, t.lipschitz, t.loss)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return critic.eval().requires_grad_(False)
 
 
 def prompts(gen, corpus, count: int, rng: random.Random) -> dict:
@@ -67,7 +96,9 @@ def main() -> None:
     ap.add_argument("--checkpoint", default=None, help="default: the shipped generator")
     ap.add_argument("--name", default="shipped")
     ap.add_argument("--n", type=int, default=640)
-    ap.add_argument("--prompts", type=int, default=100)
+    ap.add_argument("--prompts", type=int, default=100, help="0: no prompt rows")
+    ap.add_argument("--refit", type=int, default=0, metavar="STEPS",
+                    help="also rerank with the critic trained STEPS more steps")
     args = ap.parse_args()
     from textwgan.checkpoint import shipped_generator
 
@@ -76,26 +107,33 @@ def main() -> None:
 
     corpus = run_corpus(gen.source)
     result = {"checkpoint": str(gen.source), "step": gen.step, "n": args.n,
-              "torch": torch.__version__, "threads": torch.get_num_threads(),
-              "machine": platform.machine(), "date": time.strftime("%Y-%m-%d"), "rows": {}}
+              "environment": environment(), "rows": {}}
     rows = {"argmax": {}} | ({f"rerank {k}": {"rerank": k} for k in (5, 10)}
                              if gen.critic is not None else {}) | {
         f"truncation {p}": {"truncation": p} for p in (0.8, 0.6)}
+    samplers = {name: gen for name in rows}
+    if args.refit and gen.critic is not None:
+        t0 = time.perf_counter()
+        refit = dataclasses.replace(gen, critic=refit_critic(gen, corpus, args.refit))
+        result["refit"] = {"steps": args.refit, "seconds": time.perf_counter() - t0}
+        for k in (5, 10):
+            rows[f"rerank {k}, refit critic"] = {"rerank": k}
+            samplers[f"rerank {k}, refit critic"] = refit
     for name, kw in rows.items():
         t0 = time.perf_counter()
-        texts = gen.sample(args.n, seed=0, **kw)
+        texts = samplers[name].sample(args.n, seed=0, **kw)
         result["rows"][name] = scored(gen, corpus, texts) | {
             "sample_seconds": time.perf_counter() - t0, "examples": texts[:5]}
         r = result["rows"][name]
         print(f"{name:>15}: JS-4 {r['js4']:.3f} (floor {r['floor_js4']:.3f})  words "
               f"{r['word_validity']:.1%}  LM {r['lm_bpc']:.2f}", flush=True)
-    result["prompts"] = prompts(gen, corpus, args.prompts, random.Random(0))
-    p = result["prompts"]
-    print(f"prompts: {p['hit_rate']:.0%} met exactly ({p['prefixes']} prefixes of 2-12 "
-          f"characters), words after the prefix {p['tail_word_validity']:.1%}; batch of 100: "
-          f"{sum(b['seconds_per_sample'] for b in p['batch_of_100']) / 5:.3f} s per sample")
-    out = ROOT / "benchmarks" / "results" / f"sampling_{args.name}.json"
-    out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    if args.prompts:
+        result["prompts"] = prompts(gen, corpus, args.prompts, random.Random(0))
+        p = result["prompts"]
+        print(f"prompts: {p['hit_rate']:.0%} met exactly ({p['prefixes']} prefixes of 2-12 "
+              f"characters), words after the prefix {p['tail_word_validity']:.1%}; batch of 100: "
+              f"{sum(b['seconds_per_sample'] for b in p['batch_of_100']) / 5:.3f} s per sample")
+    out = write_result(f"sampling_{args.name}.json", result)
     print(f"wrote {out}")
 
 

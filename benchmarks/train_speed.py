@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from common import environment, sync, time_it
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
@@ -62,11 +61,6 @@ class FlopCount(TorchDispatchMode):
         if formula is not None:
             self.flops += formula(*args, **kwargs, out_val=out)
         return out
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def plain_port(config, corpus: Corpus, device: torch.device):
@@ -149,20 +143,6 @@ def profile_summary(fn, device: torch.device, iters: int = 3) -> dict:
             "device_kernels_per_iter": kernels / iters if device.type == "cuda" else None}
 
 
-def time_it(fn, device: torch.device, iters: int, warmup: int) -> list[float]:
-    """Seconds per call, each call synchronized (the fast path syncs nowhere else)."""
-    for _ in range(warmup):
-        fn()
-    sync(device)
-    times = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - t0)
-    return times
-
-
 def matmul_peak(device: torch.device) -> tuple[float, str]:
     """TFLOP/s of a large square matmul: bf16 on a GPU, fp32 on a CPU."""
     n, dtype = (8192, torch.bfloat16) if device.type == "cuda" else (1024, torch.float32)
@@ -189,8 +169,7 @@ def main() -> None:
     corpus = Corpus(bundled_corpus_path())
     config = get_preset(args.preset).with_overrides(seq_len=corpus.seq_len)
     result: dict = {"preset": args.preset, "device": str(device), "iters": args.iters,
-                    "torch": torch.__version__, "machine": platform.machine(),
-                    "threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d")}
+                    "environment": environment(device)}
     if device.type == "cuda":
         result["gpu"] = torch.cuda.get_device_name(device)
 

@@ -38,7 +38,7 @@ def test_wheel_carries_the_corpus_and_the_generator(wheel):
     for name in ("meta.json", "charset.json", "train.npy", "heldout.npy"):
         assert f"textwgan/assets/corpora/coco/{name}" in names
     for name in ("model.safetensors", "config.json", "README.md"):
-        assert f"textwgan/assets/generators/coco-small/{name}" in names
+        assert f"textwgan/assets/generators/coco/{name}" in names
     assert "textwgan/assets/README.md" in names  # the captions' licence and attribution
     assert not any(n.startswith(("tests/", "benchmarks/")) for n in names)
 
