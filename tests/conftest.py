@@ -66,3 +66,24 @@ def fit(corpus, config, out, **kw):
     overrides = {k: v for part in ("model", "train") for k, v in d[part].items()
                  if (v != base[part][k] or k == "lipschitz") and k != "seq_len"}
     return train(corpus, preset=config.preset, out=out, **{"device": "cpu", **kw}, **overrides)
+
+
+def tiny(iters: int, **kw):
+    """The tiny preset, evaluating every 4 steps and saving every 2."""
+    from textwgan.config import get_preset
+
+    return get_preset("tiny").with_overrides(iters=iters, eval_every=4, save_every=2, **kw)
+
+
+def assert_same_training_state(a: dict, b: dict) -> None:
+    """Two checkpoints hold the same training: weights, optimizer state, step, RNG."""
+    assert a["step"] == b["step"]
+    for part in ("generator", "critic"):
+        for k in a[part]:
+            assert torch.equal(a[part][k], b[part][k]), (part, k)
+    for part in ("opt_generator", "opt_critic"):
+        for i, st in a[part]["state"].items():
+            for k, v in st.items():
+                assert torch.equal(v, b[part]["state"][i][k]), (part, i, k)
+    assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])
+
