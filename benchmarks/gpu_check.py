@@ -48,12 +48,13 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -62,6 +63,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from calls import Results, apply_plan, merge  # noqa: E402
 from common import environment  # noqa: E402
 
 ONE_B_FILES = ("1b_benchmark.dev.tokens", "1b_benchmark.test.tokens",
@@ -84,25 +86,6 @@ PART_BYTES = 15 * 2**20  # under the 16 MiB a result file may have
 PUBLISHED = "gan_language.py reached JS-4 0.38 after about 17 hours on one 2017 GPU"
 
 
-class Results:
-    """gpu_check.json (and summary.md), kept in --state across calls and written to --out
-    after every stage."""
-
-    def __init__(self, state: Path, out: Path):
-        self.state, self.out = state, out
-        self.path = state / "gpu_check.json"
-        self.data = json.loads(self.path.read_text()) if self.path.exists() else {}
-
-    def save(self, **stage) -> None:
-        from textwgan.fileio import atomic_write_text
-
-        self.data.update(stage)
-        text = json.dumps(self.data, indent=1) + "\n"
-        for folder in {self.state, self.out}:  # one folder when merging
-            atomic_write_text(folder / "gpu_check.json", text)
-        atomic_write_text(self.out / "summary.md", summary(self.data))
-
-
 def summary(data: dict) -> str:
     """The measured figures as Markdown tables (what the README's GPU section shows)."""
     lines = []
@@ -116,7 +99,7 @@ def summary(data: dict) -> str:
         if "error" in value:
             lines += ["failed: " + (value["error"].strip().splitlines() or ["?"])[-1], ""]
             continue
-        lines += SUMMARIES[stage](value) + [""]
+        lines += STAGE_TABLE[stage].lines(value) + [""]
     return "\n".join(lines)
 
 
@@ -189,35 +172,6 @@ def _coco_lines(c: dict) -> list[str]:
     lines += ["", "The trained generator " + ("beats" if c["beats_shipped"] else
                                                "does not beat") + " the shipped one."]
     return lines
-
-
-SUMMARIES = {"preflight": _preflight_lines, "correctness": _correctness_lines,
-             "speed": _speed_lines,
-             "quality": _quality_lines, "coco": _coco_lines}
-
-
-def merge(folders: list[Path], out: Path) -> None:
-    """Join the --out folders of several calls: each stage from the last folder that has it,
-    with the files that came with it."""
-    data: dict = {}
-    for folder in folders:
-        part = json.loads((folder / "gpu_check.json").read_text())
-        for stage in STAGES:
-            if stage in part:
-                data[stage] = part[stage]
-                for name in STAGE_FILES[stage](part[stage]):
-                    if (folder / name).exists():
-                        out.mkdir(parents=True, exist_ok=True)
-                        shutil.copy(folder / name, out / name)
-    results = Results(out, out)
-    results.data = data
-    results.save()
-
-
-STAGE_FILES = {"preflight": lambda v: [], "correctness": lambda v: [],
-               "speed": lambda v: ["speed.png"],
-               "quality": lambda v: ["quality.png", *v.get("export", {}).get("files", [])],
-               "coco": lambda v: [v["export"]["file"]] if "export" in v else []}
 
 
 def run_child(cmd: list[str], timeout: float) -> dict:
@@ -583,13 +537,14 @@ def main() -> None:
                     help="toy sizes on whatever device there is: checks the script itself")
     ap.add_argument("--merge", type=Path, nargs="+", default=None, metavar="FOLDER",
                     help="join the --out folders of earlier calls into --out; runs nothing")
-    args = apply_plan(ap.parse_args())
+    args = apply_plan(ap.parse_args(), PLANS, DEFAULTS)
     if args.merge:
         missing = [str(f) for f in args.merge if not (f / "gpu_check.json").is_file()]
         if missing:
             raise SystemExit(f"no gpu_check.json in {', '.join(missing)}: --merge takes the "
                              "--out folders of earlier calls")
-        merge(args.merge, args.out)
+        merge(args.merge, args.out, STAGES, lambda stage, v: STAGE_TABLE[stage].files(v),
+              summary)
         print(f"merged {len(args.merge)} folders into {args.out}")
         return
     args.speed_hint = {}
@@ -622,7 +577,7 @@ def main() -> None:
         args.coco_minutes = min(args.coco_minutes, 0.25)
     args.state.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    results = Results(args.state, args.out)
+    results = Results(args.state, args.out, summary)
     env = environment(device)
     results.save(environment=env)
     started = time.perf_counter()
@@ -634,11 +589,11 @@ def main() -> None:
                   f"and {left:.0f} s of the budget are left", flush=True)
             continue
         print(f"== {stage}", flush=True)
-        value = run_stage(stage, args, device, results)
+        value = STAGE_TABLE[stage].run(args, device, results)
         value["stage_seconds"] = time.perf_counter() - t0
         value["environment"] = env
         results.save(**{stage: value})
-        print("\n".join(SUMMARIES[stage](value)) if "error" not in value
+        print("\n".join(STAGE_TABLE[stage].lines(value)) if "error" not in value
               else f"{stage} failed: {value['error']}", flush=True)
     print(f"results in {args.out}")
 
@@ -649,41 +604,34 @@ DEFAULTS = dict(stages="preflight,correctness,speed,quality", quality_minutes=14
                 speed_timeout=200, budget_seconds=None)
 
 
-def apply_plan(args):
-    """Fill the options a plan's call sets (options given on the command line win), then the
-    defaults."""
-    if (args.plan is None) != (args.call is None):
-        raise SystemExit("--plan and --call go together (for example --plan 15min --call 1)")
-    chosen = {}
-    if args.plan is not None:
-        calls = PLANS[args.plan]
-        if args.call not in calls:
-            raise SystemExit(f"--plan {args.plan} has calls {', '.join(map(str, calls))}")
-        chosen = calls[args.call]
-    for key, default in DEFAULTS.items():
-        if getattr(args, key) is None:
-            setattr(args, key, chosen.get(key, default))
-    if args.quality_slice is None:
-        args.quality_slice = chosen.get("quality_slice", args.quality_minutes)
-    return args
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the check: what runs it, the most seconds it needs beyond its training
+    (what --budget-seconds checks), its summary lines, and the files it leaves in --out."""
+
+    run: Callable  # (args, device, results) -> dict
+    estimate: Callable  # (args) -> seconds
+    lines: Callable  # (value) -> Markdown lines
+    files: Callable = lambda value: []  # (value) -> names
+
+
+STAGE_TABLE = {
+    "preflight": Stage(lambda a, d, r: preflight(a, d), lambda a: a.preflight_timeout,
+                       _preflight_lines),
+    "correctness": Stage(lambda a, d, r: correctness(a), lambda a: a.test_timeout,
+                         _correctness_lines),
+    "speed": Stage(lambda a, d, r: speed(a, d), lambda a: a.speed_timeout, _speed_lines,
+                   lambda v: ["speed.png"]),
+    "quality": Stage(quality, lambda a: a.quality_slice * 60 + 60, _quality_lines,
+                     lambda v: ["quality.png", *v.get("export", {}).get("files", [])]),
+    "coco": Stage(coco, lambda a: a.coco_minutes * 60 + 40, _coco_lines,
+                  lambda v: [v["export"]["file"]] if "export" in v else []),
+}
+assert tuple(STAGE_TABLE) == STAGES
 
 
 def stage_estimate(stage: str, args) -> float:
-    """Seconds a stage needs at most, beyond its training: what --budget-seconds checks."""
-    return {"preflight": args.preflight_timeout, "correctness": args.test_timeout,
-            "speed": args.speed_timeout,
-            "quality": args.quality_slice * 60 + 60,
-            "coco": args.coco_minutes * 60 + 40}[stage]
-
-
-def run_stage(stage: str, args, device: torch.device, results: Results) -> dict:
-    if stage == "preflight":
-        return preflight(args, device)
-    if stage == "correctness":
-        return correctness(args)
-    if stage == "speed":
-        return speed(args, device)
-    return (quality if stage == "quality" else coco)(args, device, results)
+    return STAGE_TABLE[stage].estimate(args)
 
 
 if __name__ == "__main__":

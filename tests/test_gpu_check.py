@@ -101,7 +101,8 @@ def test_the_15_minute_plan_fits_two_calls_of_six_minutes():
     import gpu_check
 
     for call, stages in ((1, "preflight,correctness,speed"), (2, "quality,coco")):
-        args = gpu_check.apply_plan(_namespace(plan="15min", call=call))
+        args = gpu_check.apply_plan(_namespace(plan="15min", call=call), gpu_check.PLANS,
+                                    gpu_check.DEFAULTS)
         assert args.stages == stages
         worst = sum(gpu_check.stage_estimate(s, args) for s in stages.split(",")
                     if s != "coco")  # coco runs only when the budget still allows it
