@@ -408,8 +408,8 @@ def coco(args, device: torch.device, results: Results) -> dict:
             "trained_minutes": done / 60, "step": ckpt["step"], "scores": scores,
             "beats_shipped": beats, "export": {"file": path.name,
                                                "bytes": path.stat().st_size},
-            "ship": "textwgan export coco_generator.pt --out textwgan/assets/generators/coco"
-            if beats else None}
+            "ship": "python benchmarks/ship_models.py coco_generator.pt --name coco --corpus coco "
+                    "--description 'MS-COCO captions'" if beats else None}
 
 
 def sample_counts(smoke: bool) -> dict[str, int]:

@@ -6,8 +6,9 @@
         --description "..." --heldout-from ../shared/corpora/billion_word_sample
 
 Writes the model folder `textwgan/assets/generators/NAME/` (weights with the critic, config,
-model card) from the run's checkpoint.pt: the final weights, not the best of many held-out
-evaluations (picking the lowest would flatter the figure by about the evaluation's own noise).
+model card) from the run's checkpoint.pt (or an export .pt): the final weights, not the best
+of many held-out evaluations (picking the lowest would flatter the figure by about the
+evaluation's own noise).
 The folder is then scored once, as `textwgan eval FOLDER --corpus ... --n 640 --seed 0` scores
 it, and once more with critic reranking (K = 10); both go into its config.json (what
 `textwgan models` shows) and its model card, with twelve unedited argmax samples.
@@ -44,7 +45,7 @@ def rebuild_command(shared: str, corpus_out: str) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("run", type=Path)
+    ap.add_argument("run", type=Path, help="a run folder (its checkpoint.pt) or an export")
     ap.add_argument("--name", required=True)
     ap.add_argument("--corpus", required=True, help="coco, or a corpus folder")
     ap.add_argument("--description", required=True)
@@ -59,7 +60,7 @@ def main() -> None:
     from textwgan.scoring import scoring_corpus
 
     out = ROOT / "textwgan" / "assets" / "generators" / args.name
-    ckpt = load_checkpoint(args.run / CHECKPOINT_NAME)
+    ckpt = load_checkpoint(args.run if args.run.is_file() else args.run / CHECKPOINT_NAME)
     write_folder(ckpt, out, critic=True)  # first the weights, so the scoring reads the folder
     corpus_arg = args.corpus if args.corpus == "coco" else "CORPUS"
     argmax = textwgan.evaluate(str(out), corpus=args.corpus, n=N, seed=SEED).to_dict()

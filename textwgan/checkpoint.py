@@ -33,7 +33,7 @@ import torch
 from . import __version__
 from .charset import Charset
 from .config import Config
-from .errors import InputError
+from .errors import InputError, setting
 from .fileio import atomic_write, is_torch_archive, temp_prefix, write_failure
 from .layout import (
     BEST_NAME,
@@ -43,6 +43,7 @@ from .layout import (
     is_corpus,
     is_model_folder,
     is_run,
+    shipped_model_named,
     shipped_models,
 )
 from .models import Critic, Generator
@@ -66,7 +67,7 @@ def shipped_generator(name: str = DEFAULT_MODEL) -> Path:
     """A shipped generator's model folder, or one line naming those there are."""
     models = shipped_models()
     if name not in models:
-        raise InputError(f"no shipped model named {name!r}; textwgan ships "
+        raise InputError(f"{setting('model')}: no shipped model named {name!r}; textwgan ships "
                          f"{', '.join(models) or 'none'} (see: textwgan models)")
     return models[name]
 
@@ -125,7 +126,9 @@ def _upgraded(ckpt: dict, version: int) -> dict:
     """A checkpoint of an older format version, in today's form."""
     if version < 2:
         if not isinstance(ckpt.get("elapsed"), (int, float)):  # the last evaluation's time
-            times = [m.get("time") for m in ckpt.get("metrics", []) if isinstance(m, dict)]
+            metrics = ckpt.get("metrics")
+            times = [m.get("time") for m in metrics if isinstance(m, dict)] \
+                if isinstance(metrics, list) else []
             ckpt["elapsed"] = max((t for t in times if isinstance(t, (int, float))),
                                   default=0.0)
         rng = ckpt.get("rng")
@@ -374,8 +377,9 @@ def find_checkpoint(spec: str | Path | None = None, root: str | Path = DEFAULT_R
             if (path / CHECKPOINT_NAME).is_file():
                 return path / CHECKPOINT_NAME
             raise InputError(_no_checkpoint_in(path))
-        if str(spec) in shipped_models():  # a shipped model by name; a local path wins
-            return shipped_models()[str(spec)]
+        shipped = shipped_model_named(spec)
+        if shipped is not None:
+            return shipped
         raise InputError(f"{path}: no such checkpoint file, run folder or shipped model "
                          f"({', '.join(shipped_models())})")
     root = Path(root)

@@ -146,20 +146,24 @@ def flag_names(fn) -> dict[str, str]:
 
 def setting_fields() -> list:
     """The model and training fields that `train` offers as options, in declaration order."""
-    from dataclasses import fields
+    from .config import offered_settings
 
-    from .config import ModelConfig, TrainConfig
-
-    return [f for cls in (ModelConfig, TrainConfig) for f in fields(cls) if "help" in f.metadata]
+    return offered_settings()
 
 
 def _flag(f) -> str:
     return f.metadata["flag"] or "--" + f.name.replace("_", "-")
 
 
+def _flag_of(name: str) -> str:
+    """A setting's flag (n_blocks → --blocks), for help texts that name another setting."""
+    return next((_flag(f) for f in setting_fields() if f.name == name),
+                "--" + name.replace("_", "-"))
+
+
 def _shown(value, f) -> str:
     if value is None:
-        return render(f.metadata["none"], lambda name: "--" + name.replace("_", "-"))
+        return render(f.metadata["none"], _flag_of)
     if isinstance(value, tuple):
         return ",".join(f"{v:g}" for v in value)
     if isinstance(value, float):
@@ -183,19 +187,19 @@ def preset_defaults(f) -> str:
 
 def _setting_option(f, hints: dict) -> inspect.Parameter:
     kind = hints[f.name]
-    base = str if f.metadata["metavar"] == "DURATION" or "tuple" in str(kind) else \
+    base = str if f.metadata["typed"] else \
         next(t for t in (int, float, str) if t in typing.get_args(kind) or t is kind)
-    help_text = render(f.metadata["help"], lambda name: "--" + name.replace("_", "-"))
     option = typer.Option(_flag(f), metavar=f.metadata["metavar"], show_default=False,
-                          help=f"{help_text} Default: {preset_defaults(f)}.")
+                          help=f"{render(f.metadata['help'], _flag_of)} "
+                               f"Default: {preset_defaults(f)}.")
     return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=None,
                              annotation=Annotated[base | None, option])
 
 
 def _schedule_flags() -> list[str]:
-    from .config import SCHEDULE_FIELDS
+    from .config import resumable_settings
 
-    return [_flag(f) for f in setting_fields() if f.name in SCHEDULE_FIELDS]
+    return [_flag_of(name) for name in resumable_settings()]
 
 
 def with_options(extra: list[inspect.Parameter]):
@@ -220,13 +224,12 @@ def setting_options() -> list[inspect.Parameter]:
 
 
 def parsed_settings(settings: dict) -> dict:
-    """The setting options as config values: durations in seconds, pairs as tuples."""
-    parsed = dict(settings)
-    if parsed.get("time_limit") is not None:
-        parsed["time_limit"] = parse_duration(parsed["time_limit"])
-    if parsed.get("betas") is not None:
-        parsed["betas"] = tuple(_parse_list(parsed["betas"], "betas", float))
-    return parsed
+    """The setting options as config values: durations in seconds, number lists as tuples."""
+    parse = {"duration": lambda text, name: parse_duration(text),
+             "numbers": lambda text, name: tuple(_parse_list(text, name, float))}
+    typed = {f.name: f.metadata["typed"] for f in setting_fields() if f.metadata["typed"]}
+    return {name: parse[typed[name]](value, name) if value is not None and name in typed
+            else value for name, value in settings.items()}
 
 
 @contextlib.contextmanager
@@ -605,8 +608,7 @@ def _generator(checkpoint: str | None, model: str | None, device: str):
 
 ModelOpt = Annotated[str | None, typer.Option(
     metavar="NAME", show_default=False,
-    help="A generator shipped with textwgan, by name (textwgan models lists them: coco, "
-         "news).")]
+    help="A generator shipped with textwgan, by name (textwgan models lists them).")]
 
 
 def _output_file(path: Path | None, what: str, may_replace=None) -> Path | None:
@@ -622,9 +624,10 @@ def sample(
     n: Annotated[int, typer.Option("-n", "--n", metavar="N", help="Number of samples.")] = 100,
     checkpoint: Annotated[str | None, typer.Option(
         metavar="PATH", show_default=False,
-        help="Checkpoint file, run folder, model folder (export --out DIR), or a model on "
-             "the Hugging Face Hub (hf:OWNER/NAME[@REVISION]); default: the newest run under "
-             "checkpoints/, else the generator shipped with textwgan.")] = None,
+        help="Checkpoint file, run folder, model folder (export --out DIR), a shipped model "
+             "by name (textwgan models; a local path of that name wins), or a model on the "
+             "Hugging Face Hub (hf:OWNER/NAME[@REVISION]); default: the newest run under "
+             "checkpoints/, else the shipped coco.")] = None,
     model: ModelOpt = None,
     seed: Annotated[int, typer.Option(metavar="N", help="Noise seed: the same seed, the same "
                                                          "samples.")] = 0,
@@ -711,7 +714,8 @@ def interpolate(
 @app.command(short_help="List the generators shipped with textwgan.",
              epilog="Example: textwgan models && textwgan sample --model news -n 5")
 @friendly
-def models(as_json: JsonOpt = False):
+def models(as_json: Annotated[bool, typer.Option(
+        "--json", metavar="", help="Print a JSON list, one object per model.")] = False):
     """The generators shipped inside textwgan, each scored once when it was shipped: 640
     argmax samples (seed 0) against its corpus's held-out split, beside real text."""
     from .checkpoint import shipped_models
@@ -722,9 +726,9 @@ def models(as_json: JsonOpt = False):
         sys.stdout.write(json.dumps(rows) + "\n")
         return
     table = Table(title=Text("generators shipped with textwgan"), box=box.SIMPLE)
-    for column in ("name", "corpus", "steps", "training", "JS-4 (real text)", "real words",
+    for column in ("name", "trained on", "steps", "training", "JS-4 (real text)", "real words",
                    "critic"):
-        table.add_column(column, justify="left" if column in ("name", "corpus") else "right")
+        table.add_column(column, justify="left" if column in ("name", "trained on") else "right")
     for r in rows:
         table.add_row(*map(Text, (
             r["name"], r["description"] or r["corpus"] or "-", f"{r['step']:,}",
@@ -861,7 +865,8 @@ def _metric_rows(report: dict) -> list[tuple[str, str, str]]:
 
 InputArg = Annotated[str, typer.Argument(
     metavar="INPUT", show_default=False,
-    help="Samples file (one per line, - for standard input), checkpoint file, or run folder.")]
+    help="Samples file (one per line, - for standard input), checkpoint file, run or model "
+         "folder, or a shipped model by name (textwgan models).")]
 CorpusOpt = Annotated[str | None, typer.Option(
     metavar="CORPUS", show_default=False,
     help="Score against this corpus's held-out split, floors from real text: a corpus "
@@ -975,7 +980,8 @@ def eval_(
 def bench(
     sources: Annotated[list[str] | None, typer.Argument(
         metavar="[INPUT]...", show_default=False,
-        help="Samples files, checkpoints or run folders.")] = None,
+        help="Samples files, checkpoints, run or model folders, shipped models by name.")
+    ] = None,
     n: Annotated[int | None, typer.Option(
         "--n", metavar="N", show_default=False,
         help="Sequences per input, the same for every row (default: the smallest samples "

@@ -95,6 +95,11 @@ def bench(inputs: Sequence, *, corpus: str | Path | Corpus | None = None,
         raise InputError("give at least one samples file, checkpoint or run folder")
     temps = parse_temperatures(temperatures)
     knobs = parse_knobs(reranks, truncations)
+    if any(k > 1 for k, _ in knobs):  # before any scoring: a missing critic fails at once
+        from .sample import load_generator
+
+        for source in (i for i in inputs if is_model_input(i)):
+            load_generator(source, device=device).check_can_rerank("reranks")
     order = baseline_order(baseline) if baseline is not None else None
     orders = check_common(n=n, seed=seed, orders=orders, lm_order=lm_order)
     if n is None:

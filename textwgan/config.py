@@ -16,13 +16,25 @@ from .text import DEFAULT_SEQ_LEN, MAX_SEQ_LEN, MIN_SEQ_LEN
 
 
 def option(default: Any, help: str, metavar: str = "N", flag: str | None = None,
-           none: str = "none") -> Any:
+           none: str = "none", typed: str | None = None) -> Any:
     """A setting that `textwgan train` offers as an option. Its help lives here, beside its
     default, and the command line builds the option (and the defaults its help shows, one per
     preset) from it. `none` says what a default of None means; `flag` names the option where
-    it is not the field's name."""
+    it is not the field's name; `typed` says how the command line writes a value that is not
+    a plain number or word ("duration": 90s, 10m, 1h30m; "numbers": comma-separated)."""
     return field(default=default, metadata={"help": help, "metavar": metavar, "flag": flag,
-                                            "none": none})
+                                            "none": none, "typed": typed})
+
+
+def offered_settings() -> list:
+    """The model and training fields a user sets (`train`'s options), in declaration order."""
+    return [f for cls in (ModelConfig, TrainConfig) for f in fields(cls)
+            if "help" in f.metadata]
+
+
+def resumable_settings() -> list[str]:
+    """The offered settings a resumed run may change: its schedule."""
+    return [f.name for f in offered_settings() if f.name in SCHEDULE_FIELDS]
 
 CRITIC_NORMS = ("layer", "none")
 LIPSCHITZ = ("gp", "gp-one-sided", "gp-finite-difference", "clip", "none")
@@ -88,7 +100,7 @@ class TrainConfig:
     critic_lr: float | None = option(None, "The critic's learning rate.", "X",
                                      none=f"{setting('lr')}'s")
     # A low beta1: momentum fights the adversarial game.
-    betas: tuple[float, float] = option((0.5, 0.9), "Adam betas.", "B1,B2")
+    betas: tuple[float, float] = option((0.5, 0.9), "Adam betas.", "B1,B2", typed="numbers")
     iters: int = option(200_000, "Generator steps.")
     seed: int = option(0, "Seed of the weights and every random draw.")
     log_every: int = 10
@@ -115,7 +127,7 @@ class TrainConfig:
     time_limit: float | None = option(
         None, "Stop at the first step past this much training time (90s, 10m, 1h30m); it "
               f"evaluates and saves as at the last step, and {setting('resume')} continues.",
-        "DURATION")
+        "DURATION", typed="duration")
     # An exponential moving average of the generator's weights, used for sampling, evaluation
     # and exports (None or 0: off): its decay per generator step, warmed up as (1 + n)/(10 + n)
     # so that early averages do not lean on the initial weights.
@@ -302,7 +314,7 @@ def resumed_config(saved: Config, **overrides: Any) -> Config:
     fixed = sorted(k for k, v in given.items() if v is not None and k not in SCHEDULE_FIELDS
                    and (k not in current or current[k] != v))
     if fixed:
-        may = ", ".join(setting(k) for k in sorted(SCHEDULE_FIELDS))
+        may = ", ".join(setting(k) for k in resumable_settings())
         raise InputError(f"{setting(fixed[0])} cannot change when resuming: a resumed run keeps "
                          f"its settings (only {may} may change)")
     return saved.with_overrides(**overrides).validate()

@@ -11,7 +11,6 @@ and training files, characters are raw code points.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,7 +21,7 @@ from .charset import PAD
 from .corpus import Corpus
 from .errors import InputError, as_path, check_seed, check_temperature, setting
 from .fileio import STDIN, is_torch_archive
-from .layout import shipped_models
+from .layout import shipped_model_named
 from .likelihood import MAX_GAN_BPC_DRAWS, gan_bits_per_char
 from .lm import MAX_ORDER, KneserNeyLM
 from .metrics import (
@@ -111,7 +110,7 @@ def is_model_input(source) -> bool:
     if isinstance(source, (list, tuple)) or str(source) == STDIN:
         return False
     path = Path(source)
-    if not os.path.lexists(path) and str(source) in shipped_models():
+    if shipped_model_named(source) is not None:
         return True
     return path.is_dir() or path.suffix in (".pt", ".pth") or (path.is_file()
                                                                  and is_torch_archive(path))

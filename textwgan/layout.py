@@ -109,3 +109,13 @@ def shipped_models() -> dict[str, Path]:
     root = shipped_root()
     return {p.name: p for p in sorted(root.iterdir()) if is_model_folder(p)} \
         if root.is_dir() else {}
+
+
+def shipped_model_named(spec) -> Path | None:
+    """The shipped model a name means, where no file or folder of that name exists here: a
+    local path always wins over a shipped name."""
+    import os
+
+    if not isinstance(spec, (str, os.PathLike)) or os.path.lexists(spec):
+        return None
+    return shipped_models().get(str(spec))

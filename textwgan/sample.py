@@ -105,6 +105,12 @@ class TextGenerator:
         return next((name for name, folder in shipped_models().items()
                      if folder == self.source), None)
 
+    def check_can_rerank(self, name: str = "rerank") -> None:
+        if self.critic is None:
+            raise InputError(f"{self.source}: holds no critic, so {setting(name)} has "
+                             "nothing to rank with; use a run folder or an export made "
+                             "with its critic")
+
     @property
     def seq_len(self) -> int:
         return self.config.model.seq_len
@@ -116,10 +122,7 @@ class TextGenerator:
         check_rerank(rerank)
         if rerank == 1:
             return generate_ids(self.generator, n, seed, temperature, truncation=truncation)
-        if self.critic is None:
-            raise InputError(f"{self.source}: holds no critic, so {setting('rerank')} has "
-                             "nothing to rank with; use a run folder or an export made "
-                             "with its critic")
+        self.check_can_rerank()
         check_sampling(n * rerank, seed, temperature)
         candidates = generate_ids(self.generator, n * rerank, seed, temperature,
                                   truncation=truncation)
