@@ -123,3 +123,11 @@ def gen_corpus(run):
 ])
 def test_bad_bench_knobs_are_one_line(run, args, says):
     assert_one_line_error(invoke("bench", str(run), *args), 2, says)
+
+
+def test_bench_refuses_to_rerank_a_model_without_critic_before_scoring(run, tmp_path):
+    folder = tmp_path / "no-critic"
+    assert invoke("export", str(run), "--out", str(folder), "--no-critic").exit_code == 0
+    r = invoke("bench", str(folder), "--reranks", "2")
+    assert_one_line_error(r, 2, "holds no critic, so --reranks has nothing to rank with")
+    assert "JS-4" not in r.output  # nothing was scored first
