@@ -351,8 +351,8 @@ def verdicts(r: dict[str, dict], fixed: dict) -> list[str]:
         holds = sw is not None and sw > 0.5 and separated
         word = "Holds" if holds else "Inconclusive" if not separated else "Does not hold"
         out.append(f"3. {word}: ρ(W estimate, JS-4) = {fmt(sw)} {interval(ci)} for "
-                   f"WGAN-GP; ρ(critic loss, JS-4) = {fmt(sl)} {interval(cl)} for the GAN (the claim needs the "
-                   "first interval above the second). Across runs and checkpoints, one fresh "
+                   f"WGAN-GP; ρ(critic loss, JS-4) = {fmt(sl)} {interval(cl)} for the GAN "
+                   "(the claim needs the first interval above the second). Across runs and checkpoints, one fresh "
                    f"critic's W gives ρ = {fmt(fixed['spearman'])} "
                    f"{interval(fixed['spearman_ci'])}.")
     fd, dd = r["gp-finite-difference"], r["gp"]
