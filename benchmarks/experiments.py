@@ -352,8 +352,8 @@ def verdicts(r: dict[str, dict], fixed: dict) -> list[str]:
         word = "Holds" if holds else "Inconclusive" if not separated else "Does not hold"
         out.append(f"3. {word}: ρ(W estimate, JS-4) = {fmt(sw)} {interval(ci)} for "
                    f"WGAN-GP; ρ(critic loss, JS-4) = {fmt(sl)} {interval(cl)} for the GAN "
-                   "(the claim needs the first interval above the second). Across runs and checkpoints, one fresh "
-                   f"critic's W gives ρ = {fmt(fixed['spearman'])} "
+                   "(the claim needs the first interval above the second). Across runs and "
+                   f"checkpoints, one fresh critic's W gives ρ = {fmt(fixed['spearman'])} "
                    f"{interval(fixed['spearman_ci'])}.")
     fd, dd = r["gp-finite-difference"], r["gp"]
     targets = [t for t in (0.60, 0.52) if time_to(dd["js4_by_time"], t) is not None]
