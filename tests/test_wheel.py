@@ -33,12 +33,17 @@ def wheel(tmp_path_factory) -> Path:
     return found
 
 
-def test_wheel_carries_the_corpus_and_the_generator(wheel):
+def test_wheel_carries_the_corpus_and_the_generators(wheel):
+    from textwgan.layout import shipped_models
+
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in ("meta.json", "charset.json", "train.npy", "heldout.npy"):
         assert f"textwgan/assets/corpora/coco/{name}" in names
-    for name in ("model.safetensors", "config.json", "README.md"):
-        assert f"textwgan/assets/generators/coco/{name}" in names
+    assert "coco" in shipped_models()
+    for model in shipped_models():
+        for name in ("model.safetensors", "config.json", "README.md"):
+            assert f"textwgan/assets/generators/{model}/{name}" in names
+    assert wheel.stat().st_size < 30 * 2**20  # the issue's ceiling for a wheel with its models
     assert "textwgan/assets/README.md" in names  # the captions' licence and attribution
     assert not any(n.startswith(("tests/", "benchmarks/")) for n in names)
 
