@@ -208,7 +208,10 @@ def test_shipped_generator_samples_right_after_install(tmp_path, monkeypatch):
     from textwgan.modelfolder import load_any
 
     ckpt = load_any(SHIPPED)  # a model folder: safetensors, config.json, a card
-    assert ckpt["export"] == "generator" and "critic" not in ckpt and ckpt["step"] == 7000
+    assert ckpt["export"] == "generator" and "critic" in ckpt  # it can rerank
+    shipped = json.loads((SHIPPED / "config.json").read_text())
+    assert shipped["evaluation"]["n"] == 640 and shipped["step"] == ckpt["step"]
+    assert f"| JS-4 | {shipped['evaluation']['js4']:.3f}" in (SHIPPED / "README.md").read_text()
     assert sum(p.stat().st_size for p in SHIPPED.iterdir()) <= 25 * 2**20
 
 
