@@ -150,6 +150,7 @@ def model_card(ckpt: dict, samples: list[str], name: str, critic: bool,
              f"per line, {len(ckpt['charset'])} characters in the charset",
              f"- preset `{ckpt['config'].get('preset', 'custom')}`: {ckpt['step']:,} generator "
              f"steps, {minutes:.1f} minutes of training",
+             f"- networks: {_networks(cfg['model'])}",
              f"- exported on {platform.machine()} with torch "
              f"{__import__('torch').__version__}; critic "
              f"{'included (sample --rerank works)' if critic else 'left out'}", "",
@@ -161,6 +162,13 @@ def model_card(ckpt: dict, samples: list[str], name: str, critic: bool,
               "print(gen.sample(10, seed=0))", "```", "",
               "Upload with the Hub's own client: `hf upload OWNER/NAME THIS_FOLDER`.", ""]
     return "\n".join(lines)
+
+
+def _networks(m: dict) -> str:
+    critic_width = m.get("critic_channels") or m["channels"]
+    critic_depth = m["n_blocks"] if m.get("critic_blocks") is None else m["critic_blocks"]
+    return (f"generator {m['channels']} channels × {m['n_blocks']} residual blocks, critic "
+            f"{critic_width} × {critic_depth}, noise {m['noise_dim']}")
 
 
 _CARD_ROWS = [("JS-1", "js1", ".3f"), ("JS-2", "js2", ".3f"), ("JS-3", "js3", ".3f"),
