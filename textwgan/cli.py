@@ -1030,7 +1030,11 @@ def bench(
 
         plot_bench(result, plot_file)
         say(f"wrote {plot_file}")
-    if scoring["as_json"]:
+    _report_bench(result, scoring["as_json"], markdown, wide)
+
+
+def _report_bench(result: dict, as_json: bool, markdown: bool, wide: bool) -> None:
+    if as_json:
         sys.stdout.write(json.dumps(result) + "\n")
         return
     present = [m for m in ROW_METRICS if any(r.get(m[0]) is not None for r in result["rows"])]

@@ -75,6 +75,19 @@ def parse_knobs(reranks, truncations) -> list[tuple[int, float]]:
     return [(k, 1.0) for k in ks if k > 1] + [(1, p) for p in psis if p < 1]
 
 
+def _check_critics(inputs: Sequence, device: str) -> None:
+    from .sample import load_generator
+
+    for source in (i for i in inputs if is_model_input(i)):
+        load_generator(source, device=device).check_can_rerank("reranks")
+
+
+def common_n(inputs: Sequence) -> int:
+    """The n every row shares: the smallest samples file, else 640 (the paper's)."""
+    sizes = [s for s in (file_size(i) for i in inputs) if s is not None]
+    return min(sizes) if sizes else PAPER_N
+
+
 def bench(inputs: Sequence, *, corpus: str | Path | Corpus | None = None,
           reference: str | Path | None = None, train: str | Path | None = None,
           n: int | None = None, seed: int = 0, orders: Sequence[int] = DEFAULT_ORDERS,
@@ -96,17 +109,10 @@ def bench(inputs: Sequence, *, corpus: str | Path | Corpus | None = None,
     temps = parse_temperatures(temperatures)
     knobs = parse_knobs(reranks, truncations)
     if any(k > 1 for k, _ in knobs):  # before any scoring: a missing critic fails at once
-        from .sample import load_generator
-
-        for source in (i for i in inputs if is_model_input(i)):
-            load_generator(source, device=device).check_can_rerank("reranks")
+        _check_critics(inputs, device)
     order = baseline_order(baseline) if baseline is not None else None
     orders = check_common(n=n, seed=seed, orders=orders, lm_order=lm_order)
-    if n is None:
-        sizes = [s for s in (file_size(i) for i in inputs) if s is not None]
-        n = min(sizes) if sizes else PAPER_N
-        if protocol == "paper" and not sizes:
-            n = PAPER_N
+    n = common_n(inputs) if n is None else n
     if corpus is None and reference is None:
         models = [i for i in inputs if is_model(i)]
         if models:
