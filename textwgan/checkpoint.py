@@ -386,8 +386,9 @@ def find_checkpoint(spec: str | Path | None = None, root: str | Path = DEFAULT_R
     found = sorted(root.glob(f"*/{CHECKPOINT_NAME}"), key=lambda p: p.stat().st_mtime)
     if found:
         return found[-1]
-    if DEFAULT_MODEL in shipped_models():
-        return shipped_generator()
+    shipped = shipped_models().get(DEFAULT_MODEL)
+    if shipped is not None:
+        return shipped
     raise InputError(f"no run found under {root}/; train one with `textwgan train` or "
                      "name a checkpoint")
 

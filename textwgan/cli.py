@@ -28,7 +28,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__
-from .errors import InputError, TextWGANError, render, setting
+from .errors import InputError, TextWGANError, parse_numbers, render, setting
 
 
 def _plain_argument_help() -> None:
@@ -226,7 +226,7 @@ def setting_options() -> list[inspect.Parameter]:
 def parsed_settings(settings: dict) -> dict:
     """The setting options as config values: durations in seconds, number lists as tuples."""
     parse = {"duration": lambda text, name: parse_duration(text),
-             "numbers": lambda text, name: tuple(_parse_list(text, name, float))}
+             "numbers": lambda text, name: tuple(parse_numbers(text, name, float))}
     typed = {f.name: f.metadata["typed"] for f in setting_fields() if f.metadata["typed"]}
     return {name: parse[typed[name]](value, name) if value is not None and name in typed
             else value for name, value in settings.items()}
@@ -309,14 +309,6 @@ def root(
                        ] = False,
 ):
     """Character-level text GANs with WGAN-GP: prepare a corpus, train, sample, evaluate."""
-
-
-def _parse_list(text: str, what: str, kind=int) -> list:
-    try:
-        return [kind(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise InputError(f"{setting(what)} must be comma-separated numbers, got {text!r}"
-                         ) from None
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)", re.IGNORECASE)
@@ -915,7 +907,7 @@ def scoring_settings(options: dict) -> dict:
     """The shared scoring options as the library's keywords (`friendly` applies --threads)."""
     return dict(corpus=options["corpus"], reference=options["reference"],
                 train=options["train_file"], seed=options["seed"],
-                orders=_parse_list(options["orders"], "orders"),
+                orders=parse_numbers(options["orders"], "orders"),
                 protocol=options["protocol"], lm_order=options["lm_order"],
                 critic=options["critic"])
 

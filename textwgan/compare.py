@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .corpus import Corpus
-from .errors import InputError, check_temperature, setting
+from .errors import InputError, check_temperature, parse_numbers, setting
 from .evaluation import (
     Texts,
     baseline_order,
@@ -31,12 +31,7 @@ def parse_values(text, name: str, kind: type, check, example: str) -> list:
     without repeats."""
     if text is None:
         return []
-    try:
-        values = [kind(x) for x in (text.split(",") if isinstance(text, str) else text)
-                  if str(x).strip()]
-    except (TypeError, ValueError):
-        raise InputError(f"{setting(name)} must be comma-separated numbers, e.g. {example}, "
-                         f"got {text!r}") from None
+    values = parse_numbers(text, name, kind, example)
     for v in values:
         check(v)
     if not values:

@@ -75,6 +75,18 @@ def is_number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
+def parse_numbers(text, name: str, kind: type = int, example: str = "") -> list:
+    """A comma-separated list of numbers (`0.5,0.7`), or a sequence from Python, as `kind`; one
+    InputError naming the setting for anything else."""
+    try:
+        return [kind(x) for x in (text.split(",") if isinstance(text, str) else text)
+                if str(x).strip()]
+    except (TypeError, ValueError):
+        eg = f", e.g. {example}" if example else ""
+        raise InputError(f"{setting(name)} must be comma-separated numbers{eg}, got {text!r}"
+                         ) from None
+
+
 def check_int(name: str, value, low: int, high: int, why: str = "") -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise InputError(f"{setting(name)} must be an integer from {low:,} to {high:,}"

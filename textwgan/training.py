@@ -30,6 +30,7 @@ from .checkpoint import (
     load_optimizer,
     refuse_export,
     rng_state,
+    sampling_weights,
     set_rng_state,
     training_checkpoint,
 )
@@ -107,7 +108,7 @@ class TrainState:
         self.generator.load_state_dict(ckpt["generator"])
         self.critic.load_state_dict(ckpt["critic"])
         if self.generator_ema is not None:
-            self.generator_ema.load_state_dict(ckpt.get("generator_ema", ckpt["generator"]))
+            self.generator_ema.load_state_dict(sampling_weights(ckpt))
             self.ema_updates.fill_(ckpt.get("ema_updates", 0))
         try:
             load_optimizer(self.opt_generator, ckpt["opt_generator"])
