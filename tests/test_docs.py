@@ -75,3 +75,12 @@ def test_readme_commands_run_as_written(tmp_path):
         assert r.returncode == 0, (f"README bash block {i + 1} fails:\n{block}\n"
                                    f"{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
         assert "Traceback" not in r.stderr
+
+
+def test_no_page_says_a_section_twice():
+    """A section pasted twice drifts: one copy gets the new figures, the other keeps the old."""
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        headings = [h for h in re.findall(r"^#+ .+$", page.read_text(encoding="utf-8"), re.M)
+                    if not h.startswith("# ")]  # shell comments in code blocks start "# "
+        twice = sorted({h for h in headings if headings.count(h) > 1})
+        assert not twice, f"{page.name}: {twice}"
