@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import ROOT, write_figure
 
 METRICS = [("js4", "JS-4", ".3f"), ("copy_rate", "copies", ".1%"), ("distinct", "distinct", ".1%"),
            ("word_validity", "words", ".1%"), ("lm_bpc", "LM bits/char", ".3f"),
@@ -57,7 +55,8 @@ def main() -> None:
            "bound": bounds, "date": time.strftime("%Y-%m-%d")}
     (ROOT / "benchmarks" / "results" / f"baselines_{args.tag}.json").write_text(
         json.dumps(out, indent=1) + "\n")
-    plot_bench(result, ROOT / "docs" / "figures" / f"baselines_{args.tag}.png")
+    write_figure(ROOT / "docs" / "figures" / f"baselines_{args.tag}.png",
+                 lambda out: plot_bench(result, out))
     print("\n| input | " + " | ".join(label for _, label, _ in METRICS) + " |")
     print("|---|" + "---|" * len(METRICS))
     for row in result["rows"]:

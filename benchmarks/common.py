@@ -1,7 +1,7 @@
 """What every benchmark needs and none should write again: the environment a figure was
-measured in, timing that waits for the device, and where results go.
+measured in, timing that waits for the device, and where results and figures go.
 
-    from common import RESULTS, environment, time_it, write_result
+    from common import RESULTS, environment, time_it, write_figure, write_result
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -70,4 +71,17 @@ def write_result(path: str | Path, data: dict, device: torch.device | str = "cpu
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
+    return path
+
+
+def write_figure(path: str | Path, draw: Callable[[Path], object]) -> Path:
+    """A figure of the docs, drawn by `draw(path)` at a fresh name beside it and then moved over
+    the committed one. textwgan's plots refuse to overwrite a file they did not write, which
+    guards users' files; a benchmark's figure in docs/figures is its own output, kept in git."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = path.with_name(f".{path.stem}.new{path.suffix}")
+    fresh.unlink(missing_ok=True)
+    draw(fresh)
+    os.replace(fresh, path)
     return path

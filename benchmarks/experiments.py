@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import ROOT, environment, write_result
+from common import ROOT, environment, write_figure, write_result
 
 from textwgan.config import Config, get_preset
 from textwgan.corpus import Corpus, bundled_corpus_path
@@ -63,6 +63,14 @@ CLIPS = ("clip-0.01", "clip-0.1", "gp")
 BOOTSTRAP = 2000
 LATE = 4  # evaluations that make a run's late level and its spread
 TARGETS = (0.60, 0.52)  # JS-4 levels whose wall time claim 4 compares
+# Claim 3's table: each run's critic figure beside JS-4 (run, figure, key in the summary).
+TRACKED = (("gp", "W estimate", "w"), ("gp-one-sided", "W estimate", "w"),
+           ("clip-0.01", "W estimate", "w"), ("gan", "critic loss (BCE)", "loss"),
+           ("gan", "D(real) − D(fake) of the logits", "w"), ("gan-gp", "critic loss (BCE)", "loss"))
+MOVED = 0.98  # a generator whose JS-4 is below this has learned something
+# The runs whose kept checkpoints one fresh critic scores (claim 3): three that learned to
+# different levels and one that never did.
+FIXED_RUNS = ("gp", "gp-finite-difference", "gan-gp", "clip-0.01")
 
 
 def base_config(preset: str, iters: int) -> Config:
@@ -136,13 +144,6 @@ def close_pairs(r: dict[str, dict]) -> list[tuple[str, str]]:
                                                             r[b]["js4_spread"])]
 
 
-def depth_trend(norms: dict[str, float]) -> float:
-    """The input layer's gradient norm over the output layer's (the dict runs input to
-    output)."""
-    values = list(norms.values())
-    return values[0] / max(values[-1], 1e-30)
-
-
 def second_half(diags: list[dict]) -> list[dict]:
     return diags[len(diags) // 2:] or diags
 
@@ -203,6 +204,9 @@ def summarize(name: str, run: Path) -> dict:
         if len(loss_pairs) > 2 else None,
         "spearman_loss_js4_ci": spearman_interval(loss_pairs),
         "eval_points": len(w_pairs),
+        "w_by_eval": [w for w, _ in w_pairs],
+        "loss_by_eval": [x for x, _ in loss_pairs],
+        "js4_by_eval": [js for _, js in w_pairs],
     }
 
 
@@ -258,9 +262,12 @@ def fixed_critic_view(runs: dict[str, Path], corpus: Corpus, n: int, steps: int,
         for row in rows:
             row["w"] = d_real - critic(one_hot(test[row["generator"]])).mean().item()
     pairs = [(r["w"], r["js4"]) for r in rows]
+    moved = [(r["w"], r["js4"]) for r in rows if r["js4"] < MOVED]
     return {"rows": rows, "critic_steps": steps, "n": n,
             "spearman": spearman(*zip(*pairs, strict=True)) if len(pairs) > 2 else None,
-            "spearman_ci": spearman_interval(pairs)}
+            "spearman_ci": spearman_interval(pairs), "moved": len(moved),
+            "spearman_moved": spearman(*zip(*moved, strict=True)) if len(moved) > 2 else None,
+            "spearman_moved_ci": spearman_interval(moved)}
 
 
 def time_to(points: list[list[float]], target: float) -> float | None:
@@ -329,14 +336,22 @@ def write_doc(path: Path, r: dict[str, dict], meta: dict, figures: dict[str, str
         f"bootstrap interval ({BOOTSTRAP:,} resamples of the evaluations). A figure that tracks "
         "quality correlates strongly and positively: both fall as samples improve.", "",
         "| run | figure | ρ with JS-4 | 95% interval | evaluations |", "|---|---|---|---|---|"]
-    for name, figure, key in (("gp", "W estimate", "w"), ("gp-one-sided", "W estimate", "w"),
-                              ("clip-0.01", "W estimate", "w"),
-                              ("gan", "critic loss (BCE)", "loss"),
-                              ("gan", "D(real) − D(fake) of the logits", "w"),
-                              ("gan-gp", "critic loss (BCE)", "loss")):
+    for name, figure, key in TRACKED:
         lines.append(f"| {name} | {figure} | {fmt(r[name][f'spearman_{key}_js4'])} | "
                      f"{interval(r[name][f'spearman_{key}_js4_ci'])} | "
                      f"{r[name]['eval_points']} |")
+    if any(math.isnan(r[n][f"spearman_{k}_js4"] if r[n][f"spearman_{k}_js4"] is not None
+                      else math.nan) for n, _, k in TRACKED):
+        lines += ["", "–: that run's JS-4 or figure did not move over its evaluations, so there "
+                  "is no order to correlate."]
+    gan = gan_compared(r) or "gan"
+    lines += ["", f"Evaluation by evaluation, for WGAN-GP and for {gan} (the GAN claim 3 "
+              "compares: the plain one if its samples moved at all):", "",
+              f"| evaluation | gp JS-4 | gp W estimate | {gan} JS-4 | {gan} critic loss |",
+              "|---|---|---|---|---|"]
+    lines += [f"| {i} | {a:.3f} | {b:.2f} | {c:.3f} | {d:.3f} |" for i, (a, b, c, d) in enumerate(
+        zip(r["gp"]["js4_by_eval"], r["gp"]["w_by_eval"], r[gan]["js4_by_eval"],
+            r[gan]["loss_by_eval"], strict=False), 1)]
     lines += ["", "**One fresh critic across runs and checkpoints.** A critic trained from "
               f"scratch ({fixed['critic_steps']:,} steps) to tell held-out text from the pooled "
               "samples of every kept checkpoint below, then its W estimate for each on "
@@ -344,8 +359,10 @@ def write_doc(path: Path, r: dict[str, dict], meta: dict, figures: dict[str, str
               "| generator | JS-4 | W estimate |", "|---|---|---|"]
     lines += [f"| {x['generator']} | {x['js4']:.3f} | {x['w']:.3f} |"
               for x in sorted(fixed["rows"], key=lambda x: x["js4"])]
-    lines += ["", f"Spearman ρ(W, JS-4) over these generators: {fmt(fixed['spearman'])} "
-              f"(95% interval {interval(fixed['spearman_ci'])}).", "",
+    lines += ["", f"Spearman ρ(W, JS-4) over these {len(fixed['rows'])} generators: "
+              f"{fmt(fixed['spearman'])} (95% interval {interval(fixed['spearman_ci'])}); over "
+              f"the {fixed['moved']} that learned something (JS-4 below {MOVED}): "
+              f"{fmt(fixed['spearman_moved'])} ({interval(fixed['spearman_moved_ci'])}).", "",
               "## 4. Does the finite-difference penalty earn its cheaper step?", "",
               f"![time]({figures['time']})", "",
               "| run | s / generator step | best JS-4 | last JS-4 | " + " | ".join(
@@ -363,8 +380,8 @@ def write_doc(path: Path, r: dict[str, dict], meta: dict, figures: dict[str, str
               "## Earlier: 400 generator steps (2026-11-22)", "",
               "The first version of this page ran 400 generator steps of an older, deeper "
               "configuration, where no method learned much (best JS-4 0.863; the GAN never left "
-              "1.000). Claims 1 and 2 held there too; claim 3 was inconclusive and claim 4 not "
-              "reproduced. Its numbers: `benchmarks/results/experiments_400steps.json`.", ""]
+              "1.000). Claims 1 and 2 held there; claim 3 was inconclusive and claim 4 did not "
+              "hold. Its numbers: `benchmarks/results/experiments_400steps.json`.", ""]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines), encoding="utf-8")
 
@@ -384,7 +401,7 @@ def seeds_section(r: dict[str, dict], meta: dict) -> list[str]:
     seeds = {n: v for n, v in meta["seeds"].items() if len(v) > 1}
     if seeds:
         lines += ["", "| run | seed | late JS-4 | spread | best JS-4 | " + " | ".join(
-            f"minutes to ≤ {t}" for t in TARGETS) + " |", "|---" * (4 + len(TARGETS)) + "|"]
+            f"minutes to ≤ {t}" for t in TARGETS) + " |", "|---" * (5 + len(TARGETS)) + "|"]
         for name, by_seed in seeds.items():
             for seed, x in sorted(by_seed.items()):
                 lines.append(f"| {name} | {seed} | {x['js4_late']:.3f} | {x['js4_spread']:.3f} "
@@ -397,38 +414,45 @@ def seeds_section(r: dict[str, dict], meta: dict) -> list[str]:
 
 def verdicts(r: dict[str, dict], fixed: dict, seeds: dict[str, dict[int, dict]]) -> list[str]:
     """One line per claim, decided by the numbers (and saying so when a claim fails)."""
-    out = []
+    return [claim_1(r), claim_2(r), claim_3(r, fixed),
+            claim_4(r["gp-finite-difference"], r["gp"], seeds)]
+
+
+def claim_1(r: dict[str, dict]) -> str:
+    """Whether most clipped weights sit at ±c while almost none of the penalized critic's sit
+    at its largest |w|."""
     clip, gp = r["clip-0.01"]["at_bound_last"], r["gp"]["at_bound_last"]
     ok = clip > 0.5 and gp < 0.05
-    out.append(f"1. {'Holds' if ok else 'Does not hold'} at this scale: {clip:.1%} of the "
-               f"clipped critic's weights (c = 0.01) sit at ±c; {gp:.1%} of the penalized "
-               "critic's sit at its largest |w|.")
+    return (f"1. {'Holds' if ok else 'Does not hold'} at this scale: {clip:.1%} of the "
+            f"clipped critic's weights (c = 0.01) sit at ±c; {gp:.1%} of the penalized "
+            "critic's sit at its largest |w|.")
+
+
+def claim_2(r: dict[str, dict]) -> str:
+    """Whether the penalty's layer gradient norms spread least, and clipping's vanish at the
+    small c and explode at the large one."""
     spread = {n: layer_spread(r[n]["layer_grad_norms"]) for n in CLIPS}
     median = {n: statistics.median(r[n]["layer_grad_norms"].values()) for n in CLIPS}
-    ok = spread["gp"] < min(spread["clip-0.01"], spread["clip-0.1"])
-    out.append(f"2. {'Holds' if ok else 'Does not hold'} at this scale: largest over smallest "
-               "layer gradient norm " + ", ".join(f"{n} {spread[n]:.3g}×" for n in CLIPS) +
-               "; median layer norm " + ", ".join(f"{n} {median[n]:.2e}" for n in CLIPS) +
-               "; input layer over output layer " + ", ".join(
-                   f"{n} {depth_trend(r[n]['layer_grad_norms']):.3g}×" for n in CLIPS) +
-               " (below 1: the gradient vanishes on its way to the input; above 1: it grows). "
-               "The claim needs the penalty to have the smallest spread.")
-    out.append(claim_3(r, fixed))
-    out.append(claim_4(r["gp-finite-difference"], r["gp"], seeds))
-    return out
+    ok = (spread["gp"] < min(spread["clip-0.01"], spread["clip-0.1"])
+          and median["clip-0.01"] < median["gp"] < median["clip-0.1"])
+    return (f"2. {'Holds' if ok else 'Does not hold'} at this scale: largest over smallest "
+            "layer gradient norm " + ", ".join(f"{n} {spread[n]:.3g}×" for n in CLIPS) +
+            "; median layer norm " + ", ".join(f"{n} {median[n]:.2e}" for n in CLIPS) +
+            ". The claim needs the penalty to have the smallest spread, and clipping's norms "
+            "to vanish at small c and explode at large c (medians below and above the "
+            "penalty's).")
 
 
 def claim_3(r: dict[str, dict], fixed: dict) -> str:
-    """Whether WGAN-GP's W estimate tracks JS-4 over its run while a GAN's loss does not. The
-    GAN compared is the plain one if its samples improved at all, else the one with a penalty:
-    a loss beside samples that never moved has nothing to track."""
+    """Whether WGAN-GP's W estimate tracks JS-4 over its run while a GAN's loss does not."""
     sw, ci = r["gp"]["spearman_w_js4"], r["gp"]["spearman_w_js4_ci"]
-    gan = next((n for n in ("gan", "gan-gp") if learned(r[n])), None)
+    gan = gan_compared(r)
     across = (f"Across runs and checkpoints, one fresh critic's W gives ρ = "
               f"{fmt(fixed['spearman'])} {interval(fixed['spearman_ci'])} with JS-4 over "
-              f"{len(fixed['rows'])} generators: it "
-              f"{'orders' if tracks(fixed['spearman_ci']) else 'does not clearly order'} them "
-              "by quality.")
+              f"{len(fixed['rows'])} generators, {fmt(fixed['spearman_moved'])} "
+              f"{interval(fixed['spearman_moved_ci'])} over the {fixed['moved']} that learned: "
+              f"it {'orders' if tracks(fixed['spearman_moved_ci']) else 'does not clearly order'}"
+              " the generators that learned by quality.")
     if gan is None:
         return (f"3. Inconclusive: ρ(W, JS-4) = {fmt(sw)} {interval(ci)} for WGAN-GP, but "
                 "neither GAN's samples improved (late JS-4 " + ", ".join(
@@ -436,18 +460,26 @@ def claim_3(r: dict[str, dict], fixed: dict) -> str:
                 "), so no GAN loss had quality to track. " + across)
     sl, cl = r[gan]["spearman_loss_js4"], r[gan]["spearman_loss_js4_ci"]
     gan_bound = None if cl is None else max(abs(cl[0]), abs(cl[1]))
-    if not tracks(ci) or (tracks(cl, either_sign=True) and abs(sl) >= sw):
+    wrong_way = ci is not None and ci[1] < 0
+    if wrong_way or (tracks(cl, either_sign=True) and abs(sl) >= (sw or 0)):
         word = "Does not hold"
-    elif gan_bound is not None and ci[0] > gan_bound:
+    elif tracks(ci) and gan_bound is not None and ci[0] > gan_bound:
         word = "Holds"
     else:
         word = "Inconclusive"
     why = ("" if gan == "gan" else f"The plain GAN's samples never improved (late JS-4 "
            f"{r['gan']['js4_late']:.3f}), so the GAN compared is the one with a penalty. ")
-    return (f"3. {word} at this scale: ρ(W estimate, JS-4) = {fmt(sw)} {interval(ci)} for "
-            f"WGAN-GP; ρ(critic loss, JS-4) = {fmt(sl)} {interval(cl)} for {gan} (the claim "
-            "needs the first interval above zero and above the second's largest |ρ|). "
-            + why + across)
+    return (f"3. {word} within a run at this scale: ρ(W estimate, JS-4) = {fmt(sw)} "
+            f"{interval(ci)} for WGAN-GP; ρ(critic loss, JS-4) = {fmt(sl)} {interval(cl)} for "
+            f"{gan} (the claim needs the first interval above zero and above the second's "
+            "largest |ρ|; it fails if the GAN's loss tracks quality at least as well, either "
+            "way round, or W runs against it). " + why + across)
+
+
+def gan_compared(r: dict[str, dict]) -> str | None:
+    """The GAN run claim 3 compares: the plain GAN if its samples moved at all, else the one
+    with a penalty, else none (a loss beside samples that never moved has nothing to track)."""
+    return next((n for n in ("gan", "gan-gp") if learned(r[n])), None)
 
 
 def tracks(ci: list[float] | None, either_sign: bool = False) -> bool:
@@ -470,12 +502,16 @@ def claim_4(fd: dict, dd: dict, seeds: dict[str, dict[int, dict]]) -> str:
                 f"finite difference {fmt(fd['js4_best'])}).")
     ok = all((minutes[s]["gp-finite-difference"][str(t)] or math.inf)
              <= minutes[s]["gp"][str(t)] for s in both for t in targets)
+    def when(m):
+        return "never" if m is None else f"{m:.1f} min"
+
     seen = "; ".join(f"seed {s}: " + ", ".join(
-        f"≤ {t} at {fmt(minutes[s]['gp-finite-difference'][str(t)], '.1f')} against "
-        f"{fmt(minutes[s]['gp'][str(t)], '.1f')} min" for t in targets) for s in both)
+        f"≤ {t} {when(minutes[s]['gp-finite-difference'][str(t)])} against "
+        f"{when(minutes[s]['gp'][str(t)])}" for t in targets) for s in both)
     return (f"4. {'Holds' if ok else 'Does not hold'} at this scale: the finite-difference "
             f"penalty takes {fmt(fd['s_per_iter'])} s per generator step against "
-            f"{fmt(dd['s_per_iter'])}, and reached each JS-4 target "
+            f"{fmt(dd['s_per_iter'])} ({fd['s_per_iter'] / dd['s_per_iter']:.2f}×), and "
+            "reached each JS-4 target "
             f"{'no later' if ok else 'later, or never, on some seed'} in wall time ({seen}; "
             f"best {fmt(fd['js4_best'])} against {fmt(dd['js4_best'])}). ‖∇D‖ at interpolates "
             f"averaged {fmt(fd['slope_mean'])} under it, {fmt(dd['slope_mean'])} under the "
@@ -569,6 +605,8 @@ def main() -> None:
 
     def run(name: str, seed: int) -> Path:
         t0, out = time.perf_counter(), run_dir(args.runs, name, args.iters, seed)
+        if done(out, args.iters):
+            return out
         train(corpus, config=config.with_overrides(**RUNS[name], seed=seed), out=out,
               device=args.device, threads=args.threads)
         print(f"{name} seed {seed}: {time.perf_counter() - t0:.0f} s → {out}", file=sys.stderr,
@@ -595,7 +633,7 @@ def main() -> None:
     if any(len(seeds[n]) < 1 + len(extra) for n in second):
         print("the second seeds are not all there yet: the page waits for them", file=sys.stderr)
         return
-    fixed = fixed_critic_view({n: runs[n] for n in ("gp", "clip-0.01", "gan", "gan-gp")},
+    fixed = fixed_critic_view({n: runs[n] for n in FIXED_RUNS},
                               corpus, n=min(640, len(corpus.heldout) // 2),
                               steps=args.critic_steps)
     t = config.train
@@ -604,9 +642,10 @@ def main() -> None:
                    f"steps, batch {t.batch_size}, {t.critic_iters} critic steps per generator "
                    f"step, evaluations every {t.eval_every} steps (640 argmax samples against "
                    f"the held-out captions), bundled COCO captions, {args.device} "
-                   f"({threads_of(runs.values())} threads per run), torch {torch.__version__}",
-            "seeds_note": "seed 0 fills every table but the last; a second seed for every run "
-                          "that one seed could not tell from another (the last section)",
+                   f"(threads per run: {threads_of(runs.values())}), torch {torch.__version__}",
+            "seeds_note": "seed 0 fills every table but one; every run that one seed could "
+                          "not tell from another has a second (section \"Where one seed is not "
+                          "enough\").",
             "date": time.strftime("%Y-%m-%d"),
             "close_pairs": pairs, "seeds": seeds, "pair_verdicts": pair_verdicts(pairs, seeds)}
     meta["verdicts"] = verdicts(results, fixed, seeds)
@@ -615,11 +654,11 @@ def main() -> None:
     figures = {}
     for key, group in (("clip", ["gp", "clip-0.01", "clip-0.1"]),
                        ("curves", ["gp", "gp-one-sided", "gp-finite-difference", "gan"])):
-        png = fig_dir / f"experiments-{key}.png"
-        plot_runs([read_run(runs[n]) for n in group], png)
+        png = write_figure(fig_dir / f"experiments-{key}.png",
+                           lambda out, g=group: plot_runs([read_run(runs[n]) for n in g], out))
         figures[key] = str(png.relative_to(args.doc.parent))
-    png = fig_dir / "experiments-time.png"
-    plot_time(results, ["gp", "gp-finite-difference", "gp-one-sided", "clip-0.01"], png)
+    png = write_figure(fig_dir / "experiments-time.png", lambda out: plot_time(
+        results, ["gp", "gp-finite-difference", "gp-one-sided", "clip-0.01"], out))
     figures["time"] = str(png.relative_to(args.doc.parent))
     write_doc(args.doc, results, meta, figures, fixed)
     write_result(args.json, {"meta": meta, "runs": results, "fixed_critic": fixed,

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import random
+import re
 import subprocess
 import sys
 
@@ -129,6 +130,9 @@ def test_the_whole_page_from_one_command_at_toy_size(tmp_path):
     for section in ("## 1.", "## 2.", "## 3.", "## 4.", "## Where one seed is not enough",
                     "## Verdicts"):
         assert section in page
+    for table in markdown_tables(page):  # every row as wide as its head
+        widths = {row.count("|") for row in table.strip().splitlines()}
+        assert len(widths) == 1, table
     result = json.loads(out.read_text(encoding="utf-8"))
     assert set(result["runs"]) == set(ex.RUNS)
     assert [v[:2] for v in result["meta"]["verdicts"]] == ["1.", "2.", "3.", "4."]
@@ -145,7 +149,8 @@ def test_the_whole_page_from_one_command_at_toy_size(tmp_path):
 
 
 def test_claim_3_compares_the_w_estimate_with_a_gan_loss_that_had_quality_to_track():
-    fixed = {"spearman": 0.7, "spearman_ci": [0.4, 0.9], "rows": [{}] * 12}
+    fixed = {"spearman": 0.7, "spearman_ci": [0.4, 0.9], "rows": [{}] * 12, "moved": 9,
+             "spearman_moved": 0.6, "spearman_moved_ci": [0.1, 0.9]}
 
     def run(late, rho=None, ci=None, loss=None, loss_ci=None):
         return {"js4_first": 1.0, "js4_late": late, "spearman_w_js4": rho,
@@ -155,11 +160,48 @@ def test_claim_3_compares_the_w_estimate_with_a_gan_loss_that_had_quality_to_tra
     flat_gan = run(1.0, loss=0.9, loss_ci=[0.8, 1.0])   # never learned: not compared
     holds = {"gp": gp, "gan": flat_gan, "gan-gp": run(0.7, loss=0.1, loss_ci=[-0.4, 0.5])}
     text = ex.claim_3(holds, fixed)
-    assert text.startswith("3. Holds") and "gan-gp" in text and "orders them" in text
+    assert text.startswith("3. Holds") and "gan-gp" in text and "it orders" in text
     # A GAN loss that tracks quality as well (here inversely) breaks the claim.
     fails = {**holds, "gan-gp": run(0.7, loss=-0.9, loss_ci=[-0.97, -0.7])}
     assert ex.claim_3(fails, fixed).startswith("3. Does not hold")
     overlap = {**holds, "gan-gp": run(0.7, loss=0.3, loss_ci=[-0.2, 0.7])}
     assert ex.claim_3(overlap, fixed).startswith("3. Inconclusive")
+    # W with an interval across zero shows nothing either way, unless it runs backwards.
+    unsure = {**holds, "gp": run(0.50, 0.1, [-0.6, 0.7])}
+    assert ex.claim_3(unsure, fixed).startswith("3. Inconclusive")
+    backwards = {**holds, "gp": run(0.50, -0.8, [-0.95, -0.5])}
+    assert ex.claim_3(backwards, fixed).startswith("3. Does not hold")
     nothing = {**holds, "gan-gp": run(0.995, loss=0.1, loss_ci=[-0.4, 0.5])}
     assert "neither GAN's samples improved" in ex.claim_3(nothing, fixed)
+
+
+def test_claims_1_and_2_are_decided_by_the_weights_and_layer_norms():
+    def run(at_bound, *norms):
+        return {"at_bound_last": at_bound,
+                "layer_grad_norms": {f"l{i}.weight": v for i, v in enumerate(norms)}}
+
+    r = {"clip-0.01": run(0.8, 2.0, 0.01, 0.02, 1.5),     # middle layers vanish: 200×
+         "clip-0.1": run(0.5, 200.0, 30.0, 40.0, 150.0),  # all large: explode
+         "gp": run(0.0, 3.0, 6.0, 2.0, 5.0)}              # 3× spread
+    assert ex.claim_1(r).startswith("1. Holds")
+    assert "gp 3×" in ex.claim_2(r) and ex.claim_2(r).startswith("2. Holds")
+    assert ex.claim_1({**r, "gp": run(0.2, 3.0, 6.0, 2.0, 5.0)}).startswith("1. Does not")
+    # A small spread under clipping, or clipped norms that do not explode, break claim 2.
+    assert ex.claim_2({**r, "clip-0.1": run(0.5, 2.0, 3.0, 4.0, 5.0)}).startswith("2. Does not")
+
+
+def markdown_tables(text):
+    return re.findall(r"(?:^\|.*\|$\n?)+", text, re.M)
+
+
+def test_the_second_seed_section_lists_each_seed_in_a_well_formed_table():
+    r = {"a": {"js4_late": 0.50, "js4_spread": 0.03}, "b": {"js4_late": 0.51, "js4_spread": 0.02}}
+    seeds = {"a": {0: fig(0.50), 1: fig(0.52)}, "b": {0: fig(0.51), 1: fig(0.50)}}
+    meta = {"close_pairs": [("a", "b")], "seeds": seeds,
+            "pair_verdicts": ex.pair_verdicts([("a", "b")], seeds)}
+    text = "\n".join(ex.seeds_section(r, meta)) + "\n"
+    tables = markdown_tables(text)
+    assert len(tables) == 2
+    for table in tables:
+        assert len({row.count("|") for row in table.strip().splitlines()}) == 1, table
+    assert "| a | 1 | 0.520 |" in tables[1] and "Within one seed's spread: a / b." in text

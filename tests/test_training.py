@@ -34,6 +34,16 @@ def test_resume_continues_bit_identically(small_corpus, tmp_path):
     assert [m["step"] for m in b["metrics"]] == [0, 4, 6, 8, 10]
 
 
+def test_calling_a_finished_run_again_changes_nothing_in_it(small_corpus, tmp_path):
+    corpus = Corpus(small_corpus)
+    fit(corpus, tiny(4), tmp_path / "r", threads=2)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "r").iterdir() if p.is_file()}
+    fit(corpus, tiny(4), tmp_path / "r", threads=1)  # nothing left to train
+    after = {p.name: p.read_bytes() for p in (tmp_path / "r").iterdir() if p.is_file()}
+    assert json.loads(after["config.json"])["threads"] == 2  # what it trained with
+    assert after == before
+
+
 def test_other_settings_in_an_existing_run_are_refused(small_corpus, tmp_path):
     corpus = Corpus(small_corpus)
     fit(corpus, tiny(2), tmp_path / "r")

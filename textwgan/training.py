@@ -562,9 +562,12 @@ def _start(config: Config, corpus: Corpus, ckpt: dict | None, folder: RunFolder,
         run = Run(state, batches, corpus, config, folder, dev, emit,
                   metrics=list(ckpt["metrics"]), resumed=True,
                   elapsed_before=float(ckpt["elapsed"]), saved_step=state.step)
-    folder.write_config({"config": config.to_dict(), "corpus": str(corpus.path.absolute()),
-                         "device": str(dev), "ranks": shard.world, "fast": speed != EAGER,
-                         "threads": torch.get_num_threads(), "textwgan_version": __version__})
+    if state.step < config.train.iters:  # a finished run keeps the record of its training
+        folder.write_config({"config": config.to_dict(),
+                             "corpus": str(corpus.path.absolute()), "device": str(dev),
+                             "ranks": shard.world, "fast": speed != EAGER,
+                             "threads": torch.get_num_threads(),
+                             "textwgan_version": __version__})
     folder.trim_log(state.step if ckpt is not None else -1)
     state.wrap(shard, dev)
     emit("start", {"run": str(folder.path), "device": str(dev), "iters": config.train.iters,
