@@ -653,7 +653,8 @@ def main() -> None:
     fig_dir.mkdir(parents=True, exist_ok=True)
     figures = {}
     for key, group in (("clip", ["gp", "clip-0.01", "clip-0.1"]),
-                       ("curves", ["gp", "gp-one-sided", "gp-finite-difference", "gan"])):
+                       ("curves", ["gp", "gp-one-sided", "gp-finite-difference",
+                                   gan_compared(results) or "gan"])):
         png = write_figure(fig_dir / f"experiments-{key}.png",
                            lambda out, g=group: plot_runs([read_run(runs[n]) for n in g], out))
         figures[key] = str(png.relative_to(args.doc.parent))
