@@ -42,6 +42,8 @@ def test_calling_a_finished_run_again_changes_nothing_in_it(small_corpus, tmp_pa
     after = {p.name: p.read_bytes() for p in (tmp_path / "r").iterdir() if p.is_file()}
     assert json.loads(after["config.json"])["threads"] == 2  # what it trained with
     assert after == before
+    fit(corpus, tiny(0), tmp_path / "none")  # nothing to train, but a new run has its record
+    assert json.loads((tmp_path / "none" / "config.json").read_text())["threads"] >= 1
 
 
 def test_other_settings_in_an_existing_run_are_refused(small_corpus, tmp_path):

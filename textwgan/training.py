@@ -43,6 +43,7 @@ from .distributed import SINGLE, Shard, any_rank, barrier, env_shard, main_first
 from .errors import Diverged, InputError, Interrupted, as_path, setting
 from .fileio import default_cache_dir
 from .graphs import StepGraph, captured_speed
+from .layout import is_run
 from .losses import critic_loss, generator_loss
 from .metrics import DEFAULT_ORDERS, distinct_rate
 from .models import Critic, Generator
@@ -526,7 +527,8 @@ def _train(corpus, *, preset, out, resume, device, data, fast, cuda_graphs, seq_
             _check_same_corpus(run_dir, ckpt, prepared)
         run_dir = run_dir or default_run_dir(prepared, config)
         speed = speed_for(fast, dev, cuda_graphs)
-        before = recorded_threads(run_dir) if ckpt is not None and dev.type == "cpu" else None
+        resuming = ckpt is not None and int(ckpt["step"]) < config.train.iters
+        before = recorded_threads(run_dir) if resuming and dev.type == "cpu" else None
         if before is not None and before != torch.get_num_threads():
             # CPU float sums are split per thread, so the count is part of the arithmetic.
             note(f"this run trained with {before} CPU threads and now uses "
@@ -562,7 +564,8 @@ def _start(config: Config, corpus: Corpus, ckpt: dict | None, folder: RunFolder,
         run = Run(state, batches, corpus, config, folder, dev, emit,
                   metrics=list(ckpt["metrics"]), resumed=True,
                   elapsed_before=float(ckpt["elapsed"]), saved_step=state.step)
-    if state.step < config.train.iters:  # a finished run keeps the record of its training
+    # A finished run called again keeps the record of the training it had.
+    if ckpt is None or state.step < config.train.iters or not is_run(folder.path):
         folder.write_config({"config": config.to_dict(),
                              "corpus": str(corpus.path.absolute()), "device": str(dev),
                              "ranks": shard.world, "fast": speed != EAGER,
