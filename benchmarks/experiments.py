@@ -104,6 +104,11 @@ def spearman(x: list[float], y: list[float]) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
+def rho(pairs: list[tuple[float, float]]) -> float | None:
+    """Spearman's ρ over (x, y) pairs; None for fewer than three."""
+    return spearman(*zip(*pairs, strict=True)) if len(pairs) > 2 else None
+
+
 def windowed(train_rows: list[dict], evals: list[dict], key: str) -> list[tuple[float, float]]:
     """(mean of `key` over the train records since the previous evaluation, JS-4) per
     evaluation after step 0: a smoothed critic figure beside the quality it should track."""
@@ -189,29 +194,22 @@ def summarize(name: str, run: Path) -> dict:
     w_pairs = windowed(log.train, evals, "w_estimate")
     loss_pairs = windowed(log.train, evals, "critic_loss")
     last_w = diags[-1]["weights"]
-    level, spread = late(evals)
     return {
         "name": name,
         "config": log.config["train"] | {"model": log.config["model"]},
-        "js4_best": min(e["js4"] for e in evals),
-        "js4_last": evals[-1]["js4"],
+        **js4_figures(evals),
         "js4_range": max(e["js4"] for e in evals[1:]) - min(e["js4"] for e in evals[1:]),
-        "js4_first": evals[0]["js4"],
-        "js4_late": level,
-        "js4_spread": spread,
         "floor_js4": evals[-1]["floor_js4"],
         "js4_by_time": [[e["time"], e["js4"]] for e in evals],
-        "minutes_to": minutes_to([[e["time"], e["js4"]] for e in evals]),
         "s_per_iter": 1 / statistics.median(its) if its else None,
         "at_bound_last": last_w["at_bound"],
         "bound_last": last_w["bound"],
         "weight_std_last": last_w["weight_std"],
         "layer_grad_norms": layer_norms(diags),
         "slope_mean": statistics.fmean(d["slope_mean"] for d in second_half(diags)),
-        "spearman_w_js4": spearman(*zip(*w_pairs, strict=True)) if len(w_pairs) > 2 else None,
+        "spearman_w_js4": rho(w_pairs),
         "spearman_w_js4_ci": spearman_interval(w_pairs),
-        "spearman_loss_js4": spearman(*zip(*loss_pairs, strict=True))
-        if len(loss_pairs) > 2 else None,
+        "spearman_loss_js4": rho(loss_pairs),
         "spearman_loss_js4_ci": spearman_interval(loss_pairs),
         "eval_points": len(w_pairs),
         "w_by_eval": [w for w, _ in w_pairs],
@@ -276,10 +274,8 @@ def fixed_critic_view(runs: dict[str, Path], corpus: Corpus, n: int, steps: int,
     pairs = [(r["w"], r["js4"]) for r in rows]
     learners = [(r["w"], r["js4"]) for r in rows if r["learned"]]
     return {"rows": rows, "critic_steps": steps, "n": n,
-            "spearman": spearman(*zip(*pairs, strict=True)) if len(pairs) > 2 else None,
-            "spearman_ci": spearman_interval(pairs), "moved": len(learners),
-            "spearman_moved": spearman(*zip(*learners, strict=True))
-            if len(learners) > 2 else None,
+            "spearman": rho(pairs), "spearman_ci": spearman_interval(pairs),
+            "moved": len(learners), "spearman_moved": rho(learners),
             "spearman_moved_ci": spearman_interval(learners)}
 
 
@@ -544,13 +540,13 @@ def claim_4(fd: dict, dd: dict, seeds: dict[str, dict[int, dict]]) -> str:
             f"{fmt(dd['slope_mean'])} under the double-backward penalty.")
 
 
-def seed_figures(run: Path) -> dict:
-    """What the second-seed comparison quotes of one run: its late level and spread, and the
-    wall time to each of claim 4's targets."""
-    evals = read_run(run).evals
+def js4_figures(evals: list[dict]) -> dict:
+    """A run's JS-4 as the tables and the second-seed comparison quote it: where it started,
+    its late level and spread, last and best, and the wall time to each of claim 4's
+    targets."""
     level, spread = late(evals)
-    return {"js4_late": level, "js4_spread": spread, "js4_last": evals[-1]["js4"],
-            "js4_best": min(e["js4"] for e in evals),
+    return {"js4_first": evals[0]["js4"], "js4_late": level, "js4_spread": spread,
+            "js4_last": evals[-1]["js4"], "js4_best": min(e["js4"] for e in evals),
             "minutes_to": minutes_to([[e["time"], e["js4"]] for e in evals])}
 
 
@@ -568,7 +564,7 @@ def pair_verdicts(pairs: list[tuple[str, str]], seeds: dict[str, dict[int, dict]
                  min(v["js4_late"] for v in seeds[n].values()) for n in (a, b)]
         same_sign = all(d < 0 for d in diffs) or all(d > 0 for d in diffs)
         gap = statistics.fmean(diffs)
-        better, worse = (a, b) if gap < 0 else (b, a)
+        better = a if gap < 0 else b
         text = ", ".join(f"{d:+.3f}" for d in diffs)
         if same_sign and abs(gap) > max(moves):
             out.append(f"- {a} / {b}: {better} is better on every seed (late JS-4 {a} − {b}: "
@@ -661,8 +657,8 @@ def main() -> None:
     second = sorted({n for pair in pairs for n in pair}) if auto else names if extra else []
     for name in (n for n in RUNS if auto and n in second and n in names):
         run(name, 1)
-    seeds = {n: {s: seed_figures(run_dir(args.runs, n, args.iters, s)) for s in seeds_of(n)}
-             for n in RUNS}
+    seeds = {n: {s: js4_figures(read_run(run_dir(args.runs, n, args.iters, s)).evals)
+                 for s in seeds_of(n)} for n in RUNS}
     if any(not set([0, *extra]) <= set(seeds[n]) for n in second):
         print("the second seeds are not all there yet: the page waits for them", file=sys.stderr)
         return

@@ -6,6 +6,7 @@ module spells these names. No torch here (reading sources must stay light).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 # A corpus folder (corpus.py, preparation.py).
@@ -114,8 +115,6 @@ def shipped_models() -> dict[str, Path]:
 def shipped_model_named(spec) -> Path | None:
     """The shipped model a name means, where no file or folder of that name exists here: a
     local path always wins over a shipped name."""
-    import os
-
     if not isinstance(spec, (str, os.PathLike)) or os.path.lexists(spec):
         return None
     return shipped_models().get(str(spec))

@@ -527,7 +527,7 @@ def _train(corpus, *, preset, out, resume, device, data, fast, cuda_graphs, seq_
             _check_same_corpus(run_dir, ckpt, prepared)
         run_dir = run_dir or default_run_dir(prepared, config)
         speed = speed_for(fast, dev, cuda_graphs)
-        resuming = ckpt is not None and int(ckpt["step"]) < config.train.iters
+        resuming = ckpt is not None and not _finished(ckpt, config)
         before = recorded_threads(run_dir) if resuming and dev.type == "cpu" else None
         if before is not None and before != torch.get_num_threads():
             # CPU float sums are split per thread, so the count is part of the arithmetic.
@@ -545,6 +545,11 @@ def _train(corpus, *, preset, out, resume, device, data, fast, cuda_graphs, seq_
         if owns_group:
             teardown(shard)
     return run_dir
+
+
+def _finished(ckpt: dict, config: Config) -> bool:
+    """Whether a saved run has no generator steps left to train."""
+    return int(ckpt["step"]) >= config.train.iters
 
 
 def _start(config: Config, corpus: Corpus, ckpt: dict | None, folder: RunFolder,
@@ -565,7 +570,7 @@ def _start(config: Config, corpus: Corpus, ckpt: dict | None, folder: RunFolder,
                   metrics=list(ckpt["metrics"]), resumed=True,
                   elapsed_before=float(ckpt["elapsed"]), saved_step=state.step)
     # A finished run called again keeps the record of the training it had.
-    if ckpt is None or state.step < config.train.iters or not is_run(folder.path):
+    if ckpt is None or not _finished(ckpt, config) or not is_run(folder.path):
         folder.write_config({"config": config.to_dict(),
                              "corpus": str(corpus.path.absolute()), "device": str(dev),
                              "ranks": shard.world, "fast": speed != EAGER,
