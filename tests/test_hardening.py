@@ -409,7 +409,7 @@ def test_plot_refuses_a_bad_config(run, tmp_path, content, fragment):
 @pytest.mark.parametrize("line,fragment", [
     ("[1, 2, 3]", "not a JSON object"),
     ('{"kind": "eval", "step": 3}', "without step, js4, time"),
-    ("garbage that is not json", "not a JSON line"),
+    ("garbage that is not json", "log.jsonl:2: not a JSON object"),
 ])
 def test_plot_refuses_a_bad_log_line(run, tmp_path, line, fragment):
     r_dir = copy_run(run, tmp_path)

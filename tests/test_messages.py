@@ -89,7 +89,7 @@ def test_an_unreadable_corpus_meta_is_not_called_invalid_json(tmp_path):
     (tmp_path / "c" / "meta.json").unlink()
     (tmp_path / "c" / "meta.json").mkdir()  # unreadable as a file, even for root
     r = invoke("eval", COCO_TEST, "--corpus", tmp_path / "c")
-    assert_one_line_error(r, 2, "cannot read")
+    assert_one_line_error(r, 2, "meta.json: is not a regular file")
     assert "JSON" not in r.output
 
 

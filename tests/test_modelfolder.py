@@ -66,6 +66,9 @@ def test_a_pickle_posing_as_weights_is_refused_and_never_runs(folder, tmp_path, 
     monkeypatch.chdir(tmp_path)
     (folder / "model.safetensors").write_bytes(pickle.dumps(Boom()))
     r = invoke("sample", "-n", "2", "--checkpoint", folder)
+    assert_one_line_error(r, 2, "SHA-256", "nothing in it was run")
+    _unsealed(folder)  # an older export, which recorded no checksum: the reader refuses it
+    r = invoke("sample", "-n", "2", "--checkpoint", folder)
     assert_one_line_error(r, 2, "not a readable safetensors file", "nothing in it was run")
     assert not (tmp_path / "PWNED").exists()
 
@@ -140,3 +143,116 @@ def test_hub_errors_a_user_meets_are_one_line(folder, tmp_path, monkeypatch):
                        ("hf:someone/bert", "is not a textwgan model"),
                        ("hf:no-owner", "expected hf:OWNER/NAME")):
         assert_one_line_error(invoke("sample", "-n", "2", "--checkpoint", spec), 2, says)
+
+
+# --------------------------------------------------------------------------------------------
+# A model folder is never a run, a corpus, or a file to write over
+
+
+def test_train_into_a_model_folder_is_refused_and_the_folder_still_samples(folder, tmp_path):
+    expected = textwgan.load_generator(folder).sample(4, seed=2)
+    before = snapshot(folder)
+    for args in (("train", "--preset", "tiny", "--iters", "2", "--out", folder),
+                 ("train", "--resume", folder),
+                 ("prepare", "corpora/coco-text/train.txt", "--out", folder)):
+        r = invoke(*args)
+        assert_one_line_error(r, 2, str(folder))
+        assert snapshot(folder) == before, args
+    assert textwgan.load_generator(folder).sample(4, seed=2) == expected
+
+
+def test_outputs_never_replace_a_model_folder_file(folder, run):
+    before = snapshot(folder)
+    for name in ("README.md", "config.json", "model.safetensors"):
+        r = invoke("sample", "-n", "2", "--checkpoint", run, "--out", folder / name)
+        assert_one_line_error(r, 2, "belongs to the model folder")
+    assert snapshot(folder) == before
+
+
+@pytest.mark.parametrize("edit", ["README.md", "config.json", "model.safetensors"])
+def test_export_keeps_a_folder_whose_files_changed_since(folder, run, edit):
+    path = folder / edit
+    if edit == "config.json":
+        config = json.loads(path.read_text())
+        path.write_text(json.dumps(config | {"description": "mine"}, indent=1))
+    elif edit == "README.md":
+        path.write_text(path.read_text() + "\nMy notes on this model.\n")
+    else:
+        data = bytearray(path.read_bytes())
+        data[-3] ^= 0x10
+        path.write_bytes(bytes(data))
+    before = snapshot(folder)
+    assert_one_line_error(invoke("export", run, "--out", folder), 2, edit, "changed since")
+    assert snapshot(folder) == before
+
+
+def test_export_replaces_its_own_unchanged_export_but_never_its_source(folder, run):
+    first = snapshot(folder)
+    r = invoke("export", run, "--out", folder)
+    assert r.exit_code == 0, r.output
+    assert snapshot(folder)["model.safetensors"] == first["model.safetensors"]
+    before = snapshot(folder)
+    assert_one_line_error(invoke("export", folder, "--out", folder), 2,
+                          "is where the model being exported comes from")
+    assert snapshot(folder) == before
+
+
+# --------------------------------------------------------------------------------------------
+# Weights that would load wrong are refused
+
+
+def _rewrite_weights(folder, change):
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(folder / "model.safetensors"))
+    change(tensors)
+    save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "textwgan.model"})
+
+
+def test_a_flipped_bit_in_the_weights_is_refused(folder):
+    data = bytearray((folder / "model.safetensors").read_bytes())
+    data[len(data) // 2] ^= 0x01  # inside a weight: still a readable safetensors file
+    (folder / "model.safetensors").write_bytes(bytes(data))
+    r = invoke("sample", "-n", "2", "--checkpoint", folder)
+    assert_one_line_error(r, 2, "model.safetensors", "SHA-256")
+
+
+def _unsealed(folder):
+    """The folder as an older export wrote it: no checksums, so only the contents protect."""
+    config = json.loads((folder / "config.json").read_text())
+    config.pop("checksums")
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize("how, says", [
+    ("nan", "NaN or infinite"), ("int32", "of type int32"), ("complex", "of type complex64")])
+def test_weights_that_are_not_finite_floats_are_refused(folder, how, says):
+    import torch
+
+    def change(tensors):
+        key = next(k for k in tensors if k.startswith("generator.") and "weight" in k)
+        if how == "nan":
+            tensors[key][0].fill_(float("nan"))
+        elif how == "int32":
+            tensors[key] = tensors[key].to(torch.int32)
+        else:
+            tensors[key] = tensors[key].to(torch.complex64)
+
+    _rewrite_weights(folder, change)
+    _unsealed(folder)
+    r = invoke("sample", "-n", "2", "--checkpoint", folder)
+    assert_one_line_error(r, 2, says)
+    assert "Warning" not in r.output
+
+
+@pytest.mark.parametrize("where", ["metrics", "evaluation"])
+def test_figures_holding_text_are_one_line(folder, where):
+    config = json.loads((folder / "config.json").read_text())
+    if where == "metrics":
+        config["metrics"][-1]["js4"] = "good"
+    else:
+        config["evaluation"] = {"js4": "good", "n": 640}
+    (folder / "config.json").write_text(json.dumps(config))
+    for args in (("sample", "-n", "2", "--checkpoint", folder),
+                 ("export", folder, "--out", folder.parent / "again")):
+        assert_one_line_error(invoke(*args), 2, "where a number belongs")

@@ -32,15 +32,16 @@ class CountingCritic(torch.nn.Module):
         return x[..., self.symbol].sum(dim=1)
 
 
-def test_reranking_keeps_exactly_the_top_scored_candidates(run):
+def test_top_reranking_keeps_the_best_of_each_samples_own_candidates(run):
     gen = textwgan.load_generator(run)
     symbol = 2  # the charset's most frequent character
     gen.critic = CountingCritic(len(gen.charset), symbol)
     kept = gen.sample_ids(10, seed=4, rerank=5)
-    candidates = generate_ids(gen.generator, 50, seed=4)
-    counts = (candidates == symbol).sum(axis=1)
-    order = sorted(range(50), key=lambda i: (-counts[i], i))  # highest first, stable
-    assert np.array_equal(kept, candidates[order[:10]])
+    candidates = generate_ids(gen.generator, 50, seed=4).reshape(10, 5, -1)
+    counts = (candidates == symbol).sum(axis=2)  # (10, 5)
+    best = [min(range(5), key=lambda j, i=i: (-counts[i, j], j)) for i in range(10)]
+    assert np.array_equal(kept, candidates[np.arange(10), best])
+    assert np.array_equal(gen.sample_ids(4, seed=4, rerank=5), kept[:4])  # n does not matter
 
 
 def test_the_run_critic_reranks_and_an_export_keeps_it(run, tmp_path):

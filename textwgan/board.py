@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import InputError
+from .fileio import write_failure
 
 BOARD_DIR = "tensorboard"
 SCALARS = {"train": ("w_estimate", "penalty", "critic_loss", "generator_loss", "it_s"),
@@ -29,6 +30,23 @@ def check_available() -> None:
                          "'textwgan[tensorboard]' (or pip install tensorboard)") from None
 
 
+def check_writable(folder: Path) -> None:
+    """The events folder can be written: checked here, in one line, because the writer's own
+    thread would report a failure as a traceback."""
+    import tempfile
+
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{folder}: exists and is not a folder, so TensorBoard events cannot "
+                         "be written there; move it away, or leave out --tensorboard")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise InputError(f"{folder}: cannot write TensorBoard events here ({e.strerror}); make "
+                         "it writable, or leave out --tensorboard") from None
+
+
 class Board:
     """The TensorBoard writer of one invocation of a run."""
 
@@ -39,7 +57,10 @@ class Board:
         check_available()
         from torch.utils.tensorboard import SummaryWriter
 
-        self.writer = SummaryWriter(str(Path(run_dir) / BOARD_DIR), purge_step=first_step)
+        folder = Path(run_dir) / BOARD_DIR
+        check_writable(folder)
+        self.folder = folder
+        self.writer = SummaryWriter(str(folder), purge_step=first_step)
 
     def add(self, record: dict, texts: list[str] | None = None) -> None:
         """One log record (and an evaluation's samples), at its step."""
@@ -53,7 +74,10 @@ class Board:
             self.writer.add_text("samples", "\n\n".join(f"    {t}" for t in texts[:20]), step)
         if kind == "diag":
             self._diagnostics(record, step)
-        self.writer.flush()
+        try:
+            self.writer.flush()
+        except OSError as e:
+            raise write_failure(self.folder, e, kept=True) from None
 
     def _diagnostics(self, record: dict, step: int) -> None:
         for layer, norm in (record.get("layer_grad_norms") or {}).items():

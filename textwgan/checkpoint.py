@@ -38,11 +38,15 @@ from .fileio import atomic_write, is_torch_archive, temp_prefix, write_failure
 from .layout import (
     BEST_NAME,
     CHECKPOINT_NAME,
+    MODEL_CONFIG,
+    MODEL_WEIGHTS,
     STEP_GLOB,
+    NotReadable,
     check_format,
     is_corpus,
     is_model_folder,
     is_run,
+    read_json,
     shipped_model_named,
     shipped_models,
 )
@@ -249,6 +253,8 @@ def _check_contents(ckpt: dict) -> None:
     metrics = ckpt.get("metrics", [])
     if not isinstance(metrics, list) or not all(isinstance(m, dict) for m in metrics):
         raise InputError("its metrics are not a list of records")
+    for record in metrics:
+        check_metric_record(record, f"its metrics record of step {record.get('step')!r}")
     corpus = ckpt.get("corpus", {})
     if not isinstance(corpus, dict) or not isinstance(corpus.get("path", ""), str):
         raise InputError("its corpus record is malformed")
@@ -279,6 +285,36 @@ def _check_contents(ckpt: dict) -> None:
                 raise InputError(f"its {key} weight {name} has shape {tuple(got)}, but its "
                                  f"settings and charset of {len(charset)} symbols need "
                                  f"{tuple(tensor.shape)}")
+            _check_values(saved[name], f"{key} weight {name}")
+
+
+WEIGHT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
+TEXT_FIELDS = frozenset({"kind", "samples", "signature", "input", "protocol"})
+
+
+def _check_values(tensor: torch.Tensor, what: str) -> None:
+    """Weights are real floating-point numbers, all finite: an integer or complex tensor of the
+    right shape, or one NaN, would load and sample nothing but pad."""
+    if tensor.dtype not in WEIGHT_DTYPES:
+        raise InputError(f"its {what} is of type {str(tensor.dtype).removeprefix('torch.')}, "
+                         "not floating point")
+    if not torch.isfinite(tensor).all():
+        raise InputError(f"its {what} holds NaN or infinite values")
+
+
+def check_metric_record(record, what: str) -> None:
+    """An evaluation record (a checkpoint's metrics, a model's evaluation): numbers where
+    figures go, text only where text goes, so that a card or a table never formats text as a
+    number."""
+    if not isinstance(record, dict):
+        raise InputError(f"{what} is not a record")
+    for key, value in record.items():
+        if key in TEXT_FIELDS:
+            if value is not None and not isinstance(value, str):
+                raise InputError(f"{what} holds {value!r} as its {key}, not text")
+        elif value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                    or value != value):
+            raise InputError(f"{what} holds {value!r} as its {key}, where a number belongs")
 
 
 def _no_checkpoint_in(folder: Path) -> str:
@@ -286,6 +322,14 @@ def _no_checkpoint_in(folder: Path) -> str:
     if is_corpus(folder):
         return (f"{folder}: is a corpus folder, not a run; give a run folder or a checkpoint "
                 "file (the corpus is what --corpus takes)")
+    if (folder / MODEL_WEIGHTS).exists():  # shaped as a model folder, but not readable as one
+        try:
+            read_json(folder / MODEL_CONFIG)
+            why = f"its {MODEL_CONFIG} is not a textwgan model's"
+        except NotReadable as e:
+            why = f"its {MODEL_CONFIG} {'is ' if e.reason == 'missing' else ''}{e.reason}"
+        return (f"{folder}: a model folder that cannot be read: {why}; export it again with "
+                "`textwgan export RUN --out FOLDER`")
     runs = sorted(p.parent.name for p in folder.glob(f"*/{CHECKPOINT_NAME}"))
     if runs:
         shown = ", ".join(runs[:5]) + (", …" if len(runs) > 5 else "")

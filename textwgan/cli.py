@@ -100,16 +100,70 @@ app = typer.Typer(
 )
 
 
+class _Console(Console):
+    """rich's console, except that a reader that went away is an error the caller decides
+    about (rich would exit the process, which in `train` would drop the steps since the last
+    save)."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def print(self, *args, **kwargs) -> None:
+        try:
+            super().print(*args, **kwargs)
+        except BrokenPipeError:
+            raise
+        except OSError as e:  # a full disk behind a redirection
+            where = "stderr" if self.stderr else "standard output"
+            raise TextWGANError(f"{where}: could not write ({e.strerror or e}); nothing more "
+                                "was written") from None
+
+
 def _console(stderr: bool) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     tty = stream is not None and not stream.closed and stream.isatty()  # closed: `>&-`
     # Not a terminal (a file, a pipe): no wrapping, so long lines and commands stay whole.
-    return Console(stderr=stderr, emoji=False, highlight=False, soft_wrap=not tty,
-                   width=None if tty else 1000, markup=False)
+    return _Console(stderr=stderr, emoji=False, highlight=False, soft_wrap=not tty,
+                    width=None if tty else 1000, markup=False)
 
 
 out = _console(stderr=False)
 err = _console(stderr=True)
+
+
+def write_stdout(text: str) -> None:
+    """Text on standard output, flushed, so that a failed write (a full disk, /dev/full) is
+    reported here, naming standard output, while the command can still say so."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        raise TextWGANError(f"standard output: could not write ({e.strerror or e}); "
+                            "nothing more was written") from None
+
+
+def write_text_chunks(chunks, target: Path | None) -> int:
+    """Texts, a chunk at a time, one per line: on standard output as they come, or into
+    `target` (atomically, recorded as a samples file). The number written."""
+    from .fileio import atomic_write, one_line
+
+    count = 0
+    if target is None:
+        for texts in chunks:
+            write_stdout("".join(one_line(t) + "\n" for t in texts))
+            count += len(texts)
+        return count
+
+    def write(f) -> None:
+        nonlocal count
+        for texts in chunks:
+            f.write("".join(one_line(t) + "\n" for t in texts).encode("utf-8"))
+            count += len(texts)
+
+    atomic_write(target, write, output="samples")
+    return count
 
 
 def say(message: str, style: str | None = None) -> None:
@@ -276,6 +330,8 @@ def friendly(fn):
                 raise _fail("out of memory; lower --batch-size or -n, or use a machine with more "
                             "memory", 2) from None
             raise _fail(_internal(e), 1) from None
+        except BrokenPipeError:  # the reader has all it wanted: `main` exits quietly
+            raise
         except OSError as e:  # a vanished file, a full disk: still one line
             where = f"{e.filename}: " if e.filename else ""
             raise _fail(f"{where}{e.strerror or e}", 1) from None
@@ -443,6 +499,20 @@ class TrainDisplay:
         return left
 
     def __call__(self, kind: str, r: dict) -> None:
+        """Show one event. A stream that cannot be written (a reader that went away, as in
+        `train … | head`) silences what went there, never the training: it goes on and
+        saves as usual."""
+        if kind == "end":
+            self.end = r
+        try:
+            self.show(kind, r)
+        except OSError:
+            closed = _silence_closed_streams()
+            if "stderr" not in closed:
+                say(f"note: {' and '.join(closed) or 'an output'} closed; training goes on "
+                    "and saves as usual")
+
+    def show(self, kind: str, r: dict) -> None:
         if kind == "note":
             self.line(r["message"])
         elif kind == "prepared":
@@ -480,8 +550,37 @@ class TrainDisplay:
                           "--critic-iters")
             self.last = time.monotonic()
         elif kind == "end":
-            self.end = r
             self.progress.update(self.task, completed=r["step"])
+
+
+def _silence_closed_streams() -> list[str]:
+    """Point standard output and error, where they can no longer be written (a broken pipe,
+    a closed terminal), at the null device; the names of those that were."""
+    closed = []
+    for name, console in (("standard output", out), ("stderr", err)):
+        stream = getattr(sys, "stdout" if console is out else "stderr")
+        try:
+            stream.flush()
+            os.fstat(stream.fileno())
+            if _pipe_closed(stream.fileno()):
+                raise BrokenPipeError
+        except (OSError, ValueError, AttributeError):
+            null = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
+            setattr(sys, "stdout" if console is out else "stderr", null)
+            console.file = null
+            closed.append(name)
+    return closed
+
+
+def _pipe_closed(fd: int) -> bool:
+    """A pipe whose reader has gone (poll reports an error on the writing end)."""
+    import select
+
+    if not hasattr(select, "poll"):
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0))
 
 
 def _duration(seconds: float) -> str:
@@ -646,7 +745,6 @@ def sample(
         metavar="N", show_default=False, help="CPU threads (default: all cores).")] = None,
 ):
     """Generate text from a trained generator, one sample per line."""
-    from .fileio import write_lines
     from .latent import check_rerank, check_truncation
     from .sample import check_sampling
 
@@ -659,19 +757,22 @@ def sample(
                          f"{setting('truncation')} out")
     target = _output_file(out_file, "samples")
     gen = _generator(checkpoint, model, device)
+    met = [0]
     if prefix is not None:
-        found = gen.complete(n, prefix=prefix, seed=seed)
-        texts = [t for t, ok in zip(found.texts, found.met, strict=True) if ok]
-        say(f"{len(texts)} of {n} samples begin with {prefix!r} ({found.hit_rate:.0%}); the "
-            "others are left out")
+        def chunks():
+            for found in gen.complete_chunks(n, prefix=prefix, seed=seed):
+                met[0] += sum(found.met)
+                yield [t for t, ok in zip(found.texts, found.met, strict=True) if ok]
     else:
-        texts = gen.sample(n, seed=seed, temperature=temperature, rerank=rerank,
-                           truncation=truncation)
-    if target is None:
-        sys.stdout.write("".join(t.replace("\n", " ") + "\n" for t in texts))
-    else:
-        write_lines(target, texts, output="samples")
-        say(f"wrote {len(texts)} samples to {target}")
+        def chunks():
+            return gen.sample_chunks(n, seed=seed, temperature=temperature, rerank=rerank,
+                                     truncation=truncation)
+    written = write_text_chunks(chunks(), target)
+    if prefix is not None:
+        say(f"{met[0]} of {n} samples begin with {prefix!r} ({met[0] / n:.0%}); the others "
+            "are left out")
+    if target is not None:
+        say(f"wrote {written:,} samples to {target}")
 
 
 @app.command(short_help="Texts along a latent walk between two seeds.",
@@ -700,7 +801,7 @@ def interpolate(
                          f"{seeds!r}") from None
     gen = _generator(checkpoint, model, device)
     texts = gen.interpolate((a, b), steps=steps, truncation=truncation)
-    sys.stdout.write("".join(t.replace("\n", " ") + "\n" for t in texts))
+    write_stdout("".join(t.replace("\n", " ") + "\n" for t in texts))
 
 
 @app.command(short_help="List the generators shipped with textwgan.",
@@ -715,7 +816,7 @@ def models(as_json: Annotated[bool, typer.Option(
 
     rows = [model_summary(folder) for folder in shipped_models().values()]
     if as_json:
-        sys.stdout.write(json.dumps(rows) + "\n")
+        write_stdout(json.dumps(rows) + "\n")
         return
     table = Table(title=Text("generators shipped with textwgan"), box=box.SIMPLE)
     for column in ("name", "trained on", "steps", "training", "JS-4 (real text)", "real words",
@@ -762,7 +863,7 @@ def export(
     as_folder = out_file.suffix not in (".pt", ".pth") and not out_file.is_file()
     source = Path(run) / BEST_NAME if best and Path(run).is_dir() else find_checkpoint(run)
     if as_folder:
-        path = _export_folder(load_any(source), out_file, critic)
+        path = _export_folder(load_any(source), out_file, critic, Path(source))
     else:
         path = _export_file(load_any(source), out_file, critic, source)
     size = sum(p.stat().st_size for p in path.rglob("*")) if path.is_dir() else \
@@ -780,11 +881,11 @@ def _export_file(ckpt: dict, out: Path, critic: bool, source: Path) -> Path:
     return save_checkpoint(export_generator(ckpt, critic=critic), target)
 
 
-def _export_folder(ckpt: dict, out: Path, critic: bool) -> Path:
+def _export_folder(ckpt: dict, out: Path, critic: bool, source: Path) -> Path:
     from .modelfolder import check_model_out, model_card, write_folder
     from .sample import generator_from
 
-    check_model_out(out)
+    check_model_out(out, source)
     samples = generator_from(ckpt, out).sample(8, seed=0)
     return write_folder(ckpt, out, critic, model_card(ckpt, samples, out.name, critic))
 
@@ -816,7 +917,7 @@ def baseline(
     target = _output_file(out_file, "samples")
     texts = sample_baseline(corpus, order=order, n=n, temperature=temperature, seed=seed)
     if target is None:
-        sys.stdout.write("".join(t.replace("\n", " ") + "\n" for t in texts))
+        write_stdout("".join(t.replace("\n", " ") + "\n" for t in texts))
     else:
         write_lines(target, texts, output="samples")
         say(f"wrote {len(texts)} samples to {target}")
@@ -945,7 +1046,7 @@ def eval_(
     for note in report.get("notes", []):
         say(f"note: {note}", "yellow")
     if scoring["as_json"]:
-        sys.stdout.write(json.dumps(report) + "\n")
+        write_stdout(json.dumps(report) + "\n")
         return
     against = {"paper": "held-back training", "reference": "reference"}.get(
         report["protocol"], "held-out")
@@ -1027,11 +1128,11 @@ def bench(
 
 def _report_bench(result: dict, as_json: bool, markdown: bool, wide: bool) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(result) + "\n")
+        write_stdout(json.dumps(result) + "\n")
         return
     present = [m for m in ROW_METRICS if any(r.get(m[0]) is not None for r in result["rows"])]
     if markdown:
-        sys.stdout.write(_bench_markdown(result, present))
+        write_stdout(_bench_markdown(result, present))
     else:
         _show_bench(result, present, wide)
 
@@ -1108,6 +1209,10 @@ def main() -> None:
     except BrokenPipeError:  # `textwgan ... | head`: the reader has all it wanted
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (no flush error at exit)
         raise SystemExit(141) from None
+    except TextWGANError as e:  # raised outside a command (--version onto a full disk)
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (no flush error at exit)
+        say(f"error: {e.message}", "bold red")
+        raise SystemExit(e.exit_code) from None
     except OSError as e:  # writing standard output failed (a full disk, /dev/full)
-        say(f"error: cannot write the output ({e.strerror or e})", "bold red")
+        say(f"error: standard output: could not write ({e.strerror or e})", "bold red")
         raise SystemExit(1) from None

@@ -14,7 +14,6 @@ later inside training.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -24,7 +23,15 @@ import numpy as np
 from .charset import Charset
 from .errors import InputError, as_path
 from .fileio import clean_stale
-from .layout import CHARSET_NAME, CORPUS_FORMAT, META_NAME, check_format
+from .layout import (
+    CHARSET_NAME,
+    CORPUS_FORMAT,
+    META_NAME,
+    NotReadable,
+    check_format,
+    read_json,
+    read_small,
+)
 from .text import MAX_SEQ_LEN, MIN_SEQ_LEN, make_normalizer
 
 FORMAT, VERSION = CORPUS_FORMAT, 1
@@ -66,8 +73,8 @@ class Corpus:
         self.meta = _read_meta(self.path)
         self.seq_len: int = self.meta["seq_len"]
         try:
-            text = (self.path / CHARSET_NAME).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+            text = read_small(self.path / CHARSET_NAME).decode("utf-8")
+        except (NotReadable, UnicodeDecodeError):
             raise InputError(f"{self.path}: charset.json is missing or unreadable; "
                              f"{_PREPARE_AGAIN}") from None
         try:
@@ -94,6 +101,8 @@ class Corpus:
 
     def _array(self, name: str, rows: int) -> np.ndarray:
         path = self.path / name
+        if path.exists() and not path.is_file():  # a FIFO would block np.load forever
+            raise InputError(f"{path}: is not a regular file; {_PREPARE_AGAIN}")
         try:
             array = np.load(path, mmap_mode="r", allow_pickle=False)
         except FileNotFoundError:
@@ -139,17 +148,13 @@ class Corpus:
 
 def _read_meta(folder: Path) -> dict:
     path = folder / META_NAME
-    if not path.exists():
-        raise InputError(f"{folder}: not a corpus folder (no meta.json); make one with "
-                         "`textwgan prepare SOURCE --out DIR`")
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise InputError(f"{path}: cannot read ({e.strerror})") from None
-    try:
-        meta = json.loads(text)
-    except ValueError:
-        raise InputError(f"{path}: not valid JSON; {_PREPARE_AGAIN}") from None
+        meta = read_json(path)
+    except NotReadable as e:
+        if e.reason == "missing":
+            raise InputError(f"{folder}: not a corpus folder (no meta.json); make one with "
+                             "`textwgan prepare SOURCE --out DIR`") from None
+        raise InputError(f"{path}: {e.reason}; {_PREPARE_AGAIN}") from None
     check_format(meta, FORMAT, "version", VERSION, folder, "corpus folder", _PREPARE_AGAIN)
     seq_len = meta.get("seq_len")
     counts = meta.get("counts")

@@ -26,7 +26,15 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .errors import InputError, WriteError, setting
-from .layout import CORPUS_FILES, META_NAME, RUN_FILES, is_run
+from .layout import (
+    CORPUS_FILES,
+    META_NAME,
+    MODEL_FILES,
+    RUN_FILES,
+    NotReadable,
+    kind_of,
+    read_json,
+)
 
 _HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
 
@@ -186,8 +194,8 @@ def _identity(path: Path) -> list[int]:
 
 def _outputs() -> dict:
     try:
-        d = json.loads((default_cache_dir() / OUTPUTS_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        d = read_json(default_cache_dir() / OUTPUTS_NAME)
+    except NotReadable:
         return {}
     return d if isinstance(d, dict) else {}
 
@@ -327,10 +335,10 @@ def atomic_write_text(path: str | Path, text: str, output: str | None = None) ->
 
 def write_lines(path: str | Path, lines: list[str], output: str | None = None) -> Path:
     """One line per item; newlines inside an item would split it, so they become spaces."""
-    return atomic_write_text(path, "".join(_one_line(line) + "\n" for line in lines), output)
+    return atomic_write_text(path, "".join(one_line(line) + "\n" for line in lines), output)
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     return text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
 
 
@@ -375,11 +383,15 @@ def check_output_file(path: str | Path, what: str,
         raise InputError(f"{path}: is a PyTorch checkpoint; writing the {what} there would "
                          "destroy it; choose another name")
     folder = path.parent
-    if path.name in RUN_FILES and is_run(folder):
+    kind = kind_of(folder)
+    if path.name in RUN_FILES and kind == "run":
         raise InputError(f"{path}: belongs to the training run in {folder}; writing the {what} "
                          "there would break the run; choose another name")
-    if path.name in CORPUS_FILES and (folder / META_NAME).is_file():
+    if path.name in CORPUS_FILES and (kind == "corpus" or (folder / META_NAME).is_file()):
         raise InputError(f"{path}: belongs to the corpus in {folder}; choose another name")
+    if path.name in MODEL_FILES and kind == "model":
+        raise InputError(f"{path}: belongs to the model folder {folder}; writing the {what} "
+                         "there would break the model; choose another name")
     if not (may_replace and may_replace(path)) and not written_by_textwgan(path, what):
         article = "an" if what[:1] in "aeiou" else "a"
         raise InputError(f"{path}: already exists and is not {article} {what} file that "

@@ -67,10 +67,9 @@ def critic_scores(critic: Critic, ids: np.ndarray, batch_size: int = 1024) -> to
     return torch.cat(out)
 
 
-def top_scored(scores: torch.Tensor, n: int) -> np.ndarray:
-    """Indices of the n highest scores, highest first (ties: the earlier candidate)."""
-    order = torch.argsort(-scores, stable=True)
-    return order[:n].numpy()
+def top_of_each(scores: torch.Tensor) -> np.ndarray:
+    """(m,) for (m, K) scores: the index of each row's highest score (ties: the earlier)."""
+    return torch.argmax(scores, dim=1).numpy()
 
 
 @dataclass
@@ -125,8 +124,9 @@ def search_noise(generator: Generator, targets: dict[int, int], z0: torch.Tensor
     try:
         for _ in range(steps):
             logits = generator.logits(z)[:, pos]  # (B, P, V)
+            # Sums over the batch: each noise's gradient is its own, whatever else is searched.
             loss = F.cross_entropy(logits.flatten(0, 1), want.flatten(), reduction="sum")
-            loss = loss / len(z) + prior * ((z.norm(dim=1) - typical) ** 2).mean()
+            loss = loss + prior * ((z.norm(dim=1) - typical) ** 2).sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

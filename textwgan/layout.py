@@ -47,10 +47,99 @@ def check_format(record, fmt: str, version_key: str, reader: int, where, what: s
     return version
 
 
+# --------------------------------------------------------------------------------------------
+# Reading the small files textwgan wrote: every one goes through `read_small`, which opens
+# regular files only (a FIFO would block forever, /dev/zero would be read until memory runs
+# out) and never reads past a cap.
+
+MAX_SMALL_FILE = 16 << 20  # config.json, meta.json, charset.json, outputs.json: a few KiB each
+
+
+class NotReadable(ValueError):
+    """A small file that is not there, not a regular file, too large, or not what it claims
+    to be; `reason` says which, in words for a message."""
+
+    def __init__(self, path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = path, reason
+
+
+def read_small(path, cap: int = MAX_SMALL_FILE) -> bytes:
+    """The bytes of a regular file of at most `cap` bytes; NotReadable otherwise (a missing
+    file's reason is "missing")."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+                     | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise NotReadable(path, "missing") from None
+    except OSError as e:
+        raise NotReadable(path, f"cannot be read ({e.strerror})") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotReadable(path, "is not a regular file (a FIFO, a device or a folder)")
+        chunks, size = [], 0
+        while size <= cap:
+            chunk = os.read(fd, min(1 << 20, cap + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > cap:
+            raise NotReadable(path, f"is larger than {cap >> 20} MiB, more than any file "
+                                    "textwgan writes there")
+        return b"".join(chunks)
+    except OSError as e:
+        raise NotReadable(path, f"cannot be read ({e.strerror})") from None
+    finally:
+        os.close(fd)
+
+
+def read_json(path, cap: int = MAX_SMALL_FILE):
+    """A small JSON file (`read_small`), parsed; NotReadable for anything that is not valid
+    UTF-8 JSON, however deeply nested."""
+    data = read_small(path, cap)
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise NotReadable(path, "is not valid JSON") from None
+
+
+MAX_LOG = 1 << 31  # log.jsonl: a line per logged step, megabytes for a long run
+
+
+def read_log(path, strict: bool = False) -> list[dict]:
+    """The records of a run's log.jsonl (none where it is missing). A line that is not a JSON
+    object is skipped: the last one may be torn by a crash mid-write, which resuming drops.
+    `strict` (plot, which draws the figures): any other such line is NotReadable."""
+    try:
+        text = read_small(path, MAX_LOG).decode("utf-8", errors="replace")
+    except NotReadable as e:
+        if e.reason == "missing" and not strict:
+            return []
+        raise
+    lines = text.splitlines()
+    records = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            record = None
+        if isinstance(record, dict):
+            records.append(record)
+        elif strict and n < len(lines):
+            raise NotReadable(f"{path}:{n}", "not a JSON object; is this a textwgan log?")
+    return records
+
+
 def _json_dict(path: Path) -> dict | None:
     try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        d = read_json(path)
+    except NotReadable:
         return None
     return d if isinstance(d, dict) else None
 
@@ -63,25 +152,44 @@ def is_corpus(folder: Path) -> bool:
 
 def is_run_config(path: Path) -> bool:
     d = _json_dict(path)
+    if d is None:
+        return False
+    if "format" in d:  # a model folder's config.json names its own format
+        return d["format"] == RUN_FORMAT
     # textwgan 0.1.0 wrote no format field; its config.json had these two keys
-    return d is not None and (d.get("format") == RUN_FORMAT
-                              or {"config", "textwgan_version"} <= set(d))
+    return {"config", "textwgan_version"} <= set(d) and isinstance(d.get("corpus"), str)
 
 
 def is_run(folder: Path) -> bool:
     """A run folder that `train` made: a run's config.json, or a checkpoint of its own (a run
-    that lost its config still holds its training)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return False
-    if is_run_config(folder / CONFIG_NAME) or (folder / CHECKPOINT_NAME).is_file():
-        return True
-    return any(folder.glob(STEP_GLOB))
+    that lost its config still holds its training). A model folder is never a run."""
+    return kind_of(folder) == "run"
 
 
 def is_ours(folder: Path) -> bool:
-    """A folder textwgan made and reads back: a corpus or a run. Never read as text."""
-    return is_corpus(folder) or is_run(folder)
+    """A folder textwgan made and reads back: a corpus, a run or a model. Never read as
+    text."""
+    return kind_of(folder) is not None
+
+
+def kind_of(folder) -> str | None:
+    """What a folder is to textwgan: "corpus", "run", "model", or None (not a folder of
+    ours). The one answer every command asks for: a model folder's config.json never makes
+    it a run, and nothing is both."""
+    folder = Path(folder)
+    try:
+        if not folder.is_dir():
+            return None
+    except OSError:
+        return None
+    if is_corpus(folder):
+        return "corpus"
+    if is_model_folder(folder):
+        return "model"
+    if is_run_config(folder / CONFIG_NAME) or (folder / CHECKPOINT_NAME).is_file() \
+            or any(folder.glob(STEP_GLOB)):
+        return "run"
+    return None
 
 
 # A model folder (modelfolder.py): what `export --out DIR` writes and the Hub serves.

@@ -4,7 +4,10 @@
                         ("critic.*") unless exported without it
     config.json         format and version, the model settings, the charset, the sequence
                         length, the text normalization, the corpus (name, fingerprint), the
-                        step, training time, the textwgan version
+                        step, training time, the textwgan version; the SHA-256 of the other
+                        two files and of itself ("checksums"), so that a damaged weights file
+                        is refused on loading, and a folder is written over only while every
+                        file in it is as textwgan wrote it
     README.md           the model card: data, steps, time, the evaluation with its floor and
                         signature, unedited samples, how to load it
 
@@ -15,25 +18,36 @@ safetensors and JSON with json: nothing is ever unpickled.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
 from . import __version__
-from .checkpoint import FORMAT, VERSION, check_checkpoint, load_checkpoint, sampling_weights
+from .checkpoint import (
+    FORMAT,
+    VERSION,
+    check_checkpoint,
+    check_metric_record,
+    load_checkpoint,
+    sampling_weights,
+)
 from .errors import InputError
-from .fileio import replace_folder, temp_prefix, umask
+from .fileio import refuse_broken_link, replace_folder, temp_prefix, umask, write_failure
 from .layout import (
     MODEL_CARD,
     MODEL_CONFIG,
     MODEL_FILES,
     MODEL_FORMAT,
     MODEL_WEIGHTS,
+    NotReadable,
     check_format,
     is_model_folder,
+    read_json,
 )
 
 MODEL_VERSION = 1
@@ -77,7 +91,7 @@ def model_summary(folder: Path) -> dict:
     from safetensors import safe_open
 
     folder = Path(folder)
-    config = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
+    config = read_json(folder / CONFIG_NAME)
     with safe_open(str(folder / WEIGHTS_NAME), "pt") as f:
         critic = any(k.startswith("critic.") for k in f.keys())  # noqa: SIM118 (not a dict)
     scored = config.get("evaluation") or {}
@@ -99,39 +113,118 @@ def model_tensors(ckpt: dict, critic: bool) -> dict:
 def write_folder(ckpt: dict, out: Path, critic: bool = True, card: str = "",
                  about: dict | None = None) -> Path:
     """The model folder of a checkpoint at `out`, written whole or not at all."""
-    from safetensors.torch import save_file
-
     out = Path(out)
     check_model_out(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(out.name), suffix=".tmp", dir=out.parent))
     try:
-        save_file(model_tensors(ckpt, critic), str(tmp / WEIGHTS_NAME),
-                  metadata={"format": MODEL_FORMAT})
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(out.name), suffix=".tmp",
+                                    dir=out.parent))
+    except OSError as e:
+        raise InputError(f"{out}: cannot write the model folder here ({e.strerror})") from None
+    try:
+        _save_tensors(model_tensors(ckpt, critic), tmp / WEIGHTS_NAME)
         os.chmod(tmp / WEIGHTS_NAME, 0o666 & ~umask())  # as open() would make it
-        (tmp / CONFIG_NAME).write_text(json.dumps(folder_config(ckpt, about), indent=1,
-                                                  ensure_ascii=False) + "\n", encoding="utf-8")
         (tmp / CARD_NAME).write_text(card, encoding="utf-8")
+        config = folder_config(ckpt, about)
+        config["checksums"] = {name: file_sha256(tmp / name) for name in (WEIGHTS_NAME,
+                                                                           CARD_NAME)}
+        (tmp / CONFIG_NAME).write_text(sealed_json(config), encoding="utf-8")
         os.chmod(tmp, 0o755)
         replace_folder(tmp, out)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise write_failure(out, e, kept=os.path.lexists(out)) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
 
 
-def check_model_out(out: Path) -> None:
-    """A model folder replaces only an earlier model folder that holds nothing else."""
+def _save_tensors(tensors: dict, path: Path) -> None:
+    """safetensors' writer, its I/O failures (reported as SafetensorError with the OS's words)
+    raised as the OSError they are."""
+    from safetensors import SafetensorError
+    from safetensors.torch import save_file
+
+    try:
+        save_file(tensors, str(path), metadata={"format": MODEL_FORMAT})
+    except SafetensorError as e:
+        import errno
+
+        code = re.search(r"os error (\d+)", str(e))
+        number = int(code.group(1)) if code else errno.EIO
+        raise OSError(number, os.strerror(number)) from None
+
+
+SELF = "config.json"  # the key, inside "checksums", of config.json's own digest
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _own_digest(config: dict) -> str:
+    """config.json's digest: of its content without the digest itself, keys sorted."""
+    sums = {k: v for k, v in (config.get("checksums") or {}).items() if k != SELF}
+    body = {**config, "checksums": sums}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()
+                          ).hexdigest()
+
+
+def sealed_json(config: dict) -> str:
+    """config.json's text, its own digest added to its checksums."""
+    config = {**config, "checksums": {**config.get("checksums", {})}}
+    config["checksums"][SELF] = _own_digest(config)
+    return json.dumps(config, indent=1, ensure_ascii=False) + "\n"
+
+
+def changed_files(folder: Path, config: dict) -> list[str]:
+    """The files of a model folder that are not as textwgan wrote them: edited, damaged, or
+    (a folder of an older export, which recorded no checksums) not known to be."""
+    sums = config.get("checksums")
+    if not isinstance(sums, dict):
+        return list(FOLDER_FILES)
+    changed = [] if sums.get(SELF) == _own_digest(config) else [CONFIG_NAME]
+    for name in (WEIGHTS_NAME, CARD_NAME):
+        try:
+            if sums.get(name) != file_sha256(folder / name):
+                changed.append(name)
+        except OSError:
+            changed.append(name)
+    return changed
+
+
+def check_model_out(out: Path, source: Path | None = None) -> None:
+    """A model folder replaces only an earlier model folder that holds nothing else, each of
+    whose files is as textwgan wrote it (a model card edited before uploading is kept), and
+    never the folder it is exported from."""
+    refuse_broken_link(out)
     if not os.path.lexists(out):
         return
     if not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder; give --out a new folder for the "
                          "model (or a name ending in .pt for a single-file export)")
+    if source is not None and (out.resolve() == source.resolve()
+                               or out.resolve() in source.resolve().parents):
+        raise InputError(f"{out}: is where the model being exported comes from; choose "
+                         "another --out")
     entries = sorted(e.name for e in os.scandir(out))
-    if entries and (not is_model_folder(out) or set(entries) - set(FOLDER_FILES)):
+    if not entries:
+        return
+    if not is_model_folder(out) or set(entries) - set(FOLDER_FILES):
         shown = ", ".join(entries[:4]) + (", …" if len(entries) > 4 else "")
         raise InputError(f"{out}: exists and is not a model folder made by textwgan (it holds "
                          f"{shown}); choose another --out")
+    changed = changed_files(out, read_json(out / CONFIG_NAME))
+    if changed:
+        raise InputError(f"{out}: {', '.join(changed)} changed since textwgan wrote "
+                         f"{'them' if len(changed) > 1 else 'it'} (or the folder is an older "
+                         "export that recorded no checksums); choose another --out, or move "
+                         "the folder away first")
 
 
 def model_card(ckpt: dict, samples: list[str], name: str, critic: bool,
@@ -217,12 +310,13 @@ def read_folder(folder: Path) -> dict:
         raise InputError(f"{folder}: model folder without {', '.join(missing)}; export it again "
                          "with `textwgan export RUN --out FOLDER`")
     try:
-        config = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise InputError(f"{folder / CONFIG_NAME}: not readable JSON ({e})") from None
+        config = read_json(folder / CONFIG_NAME)
+    except NotReadable as e:
+        raise InputError(f"{e.path}: {e.reason}") from None
     check_format(config, MODEL_FORMAT, "format_version", MODEL_VERSION, folder, "model")
     if not isinstance(config.get("corpus") or {}, dict):
         raise InputError(f"{folder / CONFIG_NAME}: its corpus record is malformed")
+    _check_weights_sum(folder, config)
     tensors = _read_tensors(folder / WEIGHTS_NAME)
     parts = {"generator": {}, "critic": {}}
     for key, value in tensors.items():
@@ -239,13 +333,34 @@ def read_folder(folder: Path) -> dict:
             "elapsed": config.get("elapsed")}
     if parts["critic"]:
         ckpt["critic"] = parts["critic"]
+    for key in ("evaluation", "evaluation_reranked"):
+        if config.get(key) is not None:
+            check_metric_record(config[key], f"its {key}")
     return check_checkpoint(ckpt, folder)
+
+
+def _check_weights_sum(folder: Path, config: dict) -> None:
+    """The weights are the bytes the export wrote (a folder of an older export, which
+    recorded no checksum, is read as it is)."""
+    sums = config.get("checksums")
+    if not isinstance(sums, dict) or WEIGHTS_NAME not in sums:
+        return
+    try:
+        actual = file_sha256(folder / WEIGHTS_NAME)
+    except OSError as e:
+        raise InputError(f"{folder / WEIGHTS_NAME}: cannot be read ({e.strerror})") from None
+    if actual != sums[WEIGHTS_NAME]:
+        raise InputError(f"{folder / WEIGHTS_NAME}: damaged: its SHA-256 differs from the one "
+                         "its config.json recorded (a corrupted copy or download), so nothing "
+                         "in it was run; download or export it again")
 
 
 def _read_tensors(path: Path) -> dict:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    if not path.is_file():
+        raise InputError(f"{path}: is not a regular file")
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
@@ -254,12 +369,20 @@ def _read_tensors(path: Path) -> dict:
                          "nothing in it was run") from None
 
 
+_HUB_REPO = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
+_HUB_REVISION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,254}")
+
+
 def hub_folder(spec: str) -> Path:
     """The local copy of `hf:OWNER/NAME[@REVISION]`, downloaded through huggingface_hub (its
     cache, offline mode and token); one line when it cannot be had."""
-    repo, _, revision = spec[len(HUB_PREFIX):].partition("@")
-    if repo.count("/") != 1 or not all(repo.split("/")):
-        raise InputError(f"{spec}: expected hf:OWNER/NAME or hf:OWNER/NAME@REVISION")
+    repo, at, revision = spec[len(HUB_PREFIX):].partition("@")
+    if not _HUB_REPO.fullmatch(repo) or ".." in repo or "--" in repo:
+        raise InputError(f"{spec!r}: not a Hub model name; expected hf:OWNER/NAME or "
+                         "hf:OWNER/NAME@REVISION, each part letters, digits, '-', '_' or '.'")
+    if at and not _HUB_REVISION.fullmatch(revision):
+        raise InputError(f"{spec!r}: the revision after '@' must be a branch, a tag or a "
+                         "commit (letters, digits, '-', '_', '.' or '/')")
     try:
         from huggingface_hub import snapshot_download
         from huggingface_hub.errors import (

@@ -12,7 +12,7 @@ from .checkpoint import resumable_checkpoint
 from .config import SCHEDULE_FIELDS, Config, build_config, resumed_config, settings_diff
 from .distributed import SINGLE, Shard
 from .errors import InputError, setting
-from .layout import CHECKPOINT_NAME, is_corpus
+from .layout import CHECKPOINT_NAME, kind_of
 from .run import folder_kind
 
 
@@ -90,9 +90,14 @@ def _new_or_found(out, preset, config, device_type, note, overrides) -> Plan:
 def resume_point(run_dir: Path, note=lambda message: None) -> dict:
     """The checkpoint `--resume` continues from (loaded onto the CPU: state dicts move each
     tensor to its parameter's device, and RNG states must stay CPU tensors)."""
-    if is_corpus(run_dir):
+    kind = kind_of(run_dir)
+    if kind == "corpus":
         raise InputError(f"{run_dir}: is a corpus folder, not a run; give {setting('resume')} "
                          "the folder of the run to continue")
+    if kind == "model":
+        raise InputError(f"{run_dir}: is a model folder (an export), which cannot be resumed: "
+                         f"it has no optimizer state; give {setting('resume')} the run folder "
+                         "it was exported from")
     if not run_dir.is_dir():
         what = "no such run folder" if not run_dir.exists() else \
             f"not a run folder with a {CHECKPOINT_NAME}"

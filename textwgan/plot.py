@@ -6,14 +6,21 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .diagnostics import HIST_BINS
 from .errors import InputError, setting
 from .fileio import atomic_write, check_output_file
-from .layout import BEST_NAME, CHECKPOINT_NAME
+from .layout import (
+    BEST_NAME,
+    CHECKPOINT_NAME,
+    CONFIG_NAME,
+    LOG_NAME,
+    NotReadable,
+    read_json,
+    read_log,
+)
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -34,33 +41,23 @@ def read_run(run: str | Path) -> RunLog:
     """A run's records. A torn last line (a crash mid-write) is skipped; any other line that is
     not a JSON object, or a record without its figures, is refused with one line."""
     run = Path(run)
-    log = run / "log.jsonl" if run.is_dir() else run
+    log = run / LOG_NAME if run.is_dir() else run
     if not log.is_file():
         raise InputError(f"{run}: no log.jsonl; give a run folder written by `textwgan train`")
-    out = RunLog(log.parent, log.parent.name, _read_config(log.parent / "config.json"))
+    out = RunLog(log.parent, log.parent.name, _read_config(log.parent / CONFIG_NAME))
     try:
-        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as e:
-        raise InputError(f"{log}: cannot read ({e.strerror})") from None
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            if n == len(lines):
-                continue  # torn by a crash: resuming drops it too
-            raise InputError(f"{log}:{n}: not a JSON line; is this a textwgan log?") from None
-        if not isinstance(record, dict):
-            raise InputError(f"{log}:{n}: not a JSON object; is this a textwgan log?")
+        records = read_log(log, strict=True)
+    except NotReadable as e:
+        raise InputError(f"{e.path}: {e.reason}") from None
+    for record in records:
         kind = record.get("kind")
         need = _FIELDS.get(kind, ())
         missing = list(need) if any(not _is_number(record.get(k)) for k in need) else []
         if kind == "diag":
             missing += _diag_gaps(record)
         if missing:
-            raise InputError(f"{log}:{n}: a {kind} record without {', '.join(missing)}; is this "
-                             "a textwgan log?")
+            raise InputError(f"{log}: a {kind} record without {', '.join(missing)} (at step "
+                             f"{record.get('step')!r}); is this a textwgan log?")
         {"train": out.train, "eval": out.evals, "diag": out.diags}.get(kind, []).append(record)
     if not (out.train or out.evals):
         raise InputError(f"{log}: holds no training or evaluation records yet")
@@ -101,9 +98,9 @@ def _read_config(path: Path) -> dict:
     if not path.is_file():
         return {}
     try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise InputError(f"{path}: not valid JSON; is this a textwgan run folder?") from None
+        d = read_json(path)
+    except NotReadable as e:
+        raise InputError(f"{e.path}: {e.reason}; is this a textwgan run folder?") from None
     config = d.get("config") if isinstance(d, dict) else None
     if not isinstance(config, dict) or not isinstance(config.get("train", {}), dict):
         raise InputError(f"{path}: holds no run settings; is this a textwgan run folder?")

@@ -33,9 +33,12 @@ from .layout import (
     CONFIG_NAME,
     LOCK_NAME,
     LOG_NAME,
-    META_NAME,
     RUN_FORMAT,
-    is_run,
+    NotReadable,
+    kind_of,
+    read_json,
+    read_log,
+    read_small,
 )
 
 try:
@@ -54,46 +57,32 @@ def folder_kind(path: Path) -> str:
     if not path.is_dir():
         raise InputError(f"{path}: exists and is not a folder; give {setting('out')} a folder "
                          "for the run")
-    if is_run(path):
+    kind = kind_of(path)
+    if kind == "run":
         return "run"
+    if kind is not None:
+        raise InputError(f"{path}: is a {_WHAT[kind]}; a run needs a folder of its own: "
+                         f"choose another {setting('out')}")
     entries = sorted(e.name for e in os.scandir(path)
                      if not e.name.startswith(".") and not (e.name == "samples" and e.is_dir()))
     if not entries:
         return "new"
-    if (path / META_NAME).is_file():
-        raise InputError(f"{path}: is a corpus folder; a run needs a folder of its own: choose "
-                         f"another {setting('out')}")
     shown = ", ".join(entries[:4]) + (", …" if len(entries) > 4 else "")
     raise InputError(f"{path}: exists and is not a textwgan run folder (it holds {shown}); "
                      f"choose a new or empty folder for {setting('out')}")
 
 
+_WHAT = {"corpus": "corpus folder", "model": "model folder (textwgan export)"}
+
+
 def recorded_threads(run_dir: Path) -> int | None:
     """The CPU thread count the run last trained with (None where its config.json lacks it)."""
     try:
-        d = json.loads((run_dir / CONFIG_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        d = read_json(run_dir / CONFIG_NAME)
+    except NotReadable:
         return None
     threads = d.get("threads") if isinstance(d, dict) else None
     return threads if isinstance(threads, int) else None
-
-
-def read_log(path: Path) -> list[dict]:
-    """The log's records; lines that do not parse as JSON objects (a torn last line) are
-    skipped."""
-    records = []
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return records
-    for line in text.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
 
 
 class RunFolder:
@@ -149,9 +138,9 @@ class RunFolder:
                 raise InputError(f"{self.path}: cannot lock the run folder ({e.strerror})"
                                  ) from None
             try:
-                holder = (self.path / LOCK_NAME).read_text(encoding="utf-8",
-                                                           errors="replace").strip()
-            except OSError:
+                holder = read_small(self.path / LOCK_NAME, 4096).decode(
+                    "utf-8", errors="replace").strip()
+            except NotReadable:
                 holder = ""
             raise InputError(f"{self.path}: another textwgan train is using this run folder "
                              f"({holder or 'another process'}); wait for it to finish, or "
@@ -203,7 +192,11 @@ class RunFolder:
         path = self.path / LOG_NAME
         if not self.main or not path.exists():
             return
-        keep = [r for r in read_log(path) if _step(r) <= step]
+        try:
+            records = read_log(path)
+        except NotReadable as e:
+            raise InputError(f"{e.path}: {e.reason}; move it away to resume the run") from None
+        keep = [r for r in records if _step(r) <= step]
         atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in keep))
 
     def log(self, record: dict, texts: list[str] | None = None) -> None:

@@ -6,6 +6,7 @@ the newest run under checkpoints/, else the generator shipped with the package.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from .latent import (
     meets,
     search_noise,
     slerp,
-    top_scored,
+    top_of_each,
     truncate,
 )
 from .layout import shipped_models
@@ -35,7 +36,9 @@ from .modelfolder import hub_folder, is_hub_spec, load_any
 from .models import Critic, Generator
 from .text import cut_at_pad
 
-MAX_SAMPLES = 10_000_000  # ids are held in memory before decoding: 10 M × 32 × 8 B = 2.5 GB
+MAX_SAMPLES = 10_000_000  # per call; samples are made and written a batch at a time
+BATCH = 1024  # samples per generator call: noise is drawn batch by batch from one stream
+PROMPT_CHUNK = 64  # samples per prompt search: its memory is a chunk's, whatever n is
 
 
 def check_sampling(n: int, seed: int, temperature: float) -> None:
@@ -48,22 +51,28 @@ def check_sampling(n: int, seed: int, temperature: float) -> None:
     check_temperature(temperature)
 
 
-@torch.no_grad()
-def generate_ids(generator: Generator, n: int, seed: int = 0, temperature: float = 0.0,
-                 batch_size: int = 1024, truncation: float = 1.0) -> np.ndarray:
-    """(n, T) charset indices, cut at the first pad. Noise is drawn on the CPU from `seed`
-    (moved toward its mean by `truncation` < 1), and the generator runs in full fp32 (TF32 off
-    for the call: on a GPU, cuDNN would otherwise round convolutions to TF32 and flip some
-    argmaxes), so the same seed gives the same samples on any device."""
+def id_batches(generator: Generator, n: int, seed: int = 0, temperature: float = 0.0,
+               truncation: float = 1.0, batch_size: int = BATCH) -> Iterator[np.ndarray]:
+    """(≤ batch_size, T) charset indices per batch, cut at the first pad, n in all: memory
+    stays flat however large n is. Noise is drawn on the CPU from `seed` (moved toward its
+    mean by `truncation` < 1), batch after batch from one stream, so the first k of n samples
+    are the k samples of a call for k; the generator runs in full fp32 (TF32 off: on a GPU,
+    cuDNN would otherwise round convolutions to TF32 and flip some argmaxes), so the same seed
+    gives the same samples on any device."""
     check_sampling(n, seed, temperature)
     check_truncation(truncation)
     rng = torch.Generator().manual_seed(seed)
-    out = []
-    with tf32(False):
-        for start in range(0, n, batch_size):
-            z = truncate(generator.noise(min(batch_size, n - start), generator=rng), truncation)
-            out.append(_batch_ids(generator, z, rng, temperature))
-    return cut_at_pad(np.concatenate(out), PAD)
+    for start in range(0, n, batch_size):
+        z = truncate(generator.noise(min(batch_size, n - start), generator=rng), truncation)
+        with torch.no_grad(), tf32(False):
+            yield cut_at_pad(_batch_ids(generator, z, rng, temperature), PAD)
+
+
+def generate_ids(generator: Generator, n: int, seed: int = 0, temperature: float = 0.0,
+                 batch_size: int = BATCH, truncation: float = 1.0) -> np.ndarray:
+    """(n, T) charset indices, cut at the first pad (`id_batches`, all at once)."""
+    return np.concatenate(list(id_batches(generator, n, seed, temperature, truncation,
+                                          batch_size)))
 
 
 @torch.no_grad()
@@ -115,27 +124,44 @@ class TextGenerator:
     def seq_len(self) -> int:
         return self.config.model.seq_len
 
-    def sample_ids(self, n: int, seed: int = 0, temperature: float = 0.0, rerank: int = 1,
-                   truncation: float = 1.0) -> np.ndarray:
-        """(n, T) charset indices, cut at the first pad (see `sample`)."""
+    def id_chunks(self, n: int, seed: int = 0, temperature: float = 0.0, rerank: int = 1,
+                  truncation: float = 1.0) -> Iterator[np.ndarray]:
+        """(≤ BATCH, T) charset indices per chunk, n in all, cut at the first pad (see
+        `sample`); memory stays flat in n."""
         self.generator.eval()
         check_rerank(rerank)
         if rerank == 1:
-            return generate_ids(self.generator, n, seed, temperature, truncation=truncation)
+            yield from id_batches(self.generator, n, seed, temperature, truncation)
+            return
         self.check_can_rerank()
         check_sampling(n * rerank, seed, temperature)
-        candidates = generate_ids(self.generator, n * rerank, seed, temperature,
-                                  truncation=truncation)
-        return candidates[top_scored(critic_scores(self.critic, candidates), n)]
+        per_chunk = max(1, BATCH // rerank)  # samples per chunk: whole groups of candidates
+        for candidates in id_batches(self.generator, n * rerank, seed, temperature, truncation,
+                                     batch_size=per_chunk * rerank):  # (m·K, T)
+            scores = critic_scores(self.critic, candidates).view(-1, rerank)  # (m, K)
+            groups = candidates.reshape(len(scores), rerank, -1)  # (m, K, T)
+            yield groups[np.arange(len(scores)), top_of_each(scores)]
+
+    def sample_ids(self, n: int, seed: int = 0, temperature: float = 0.0, rerank: int = 1,
+                   truncation: float = 1.0) -> np.ndarray:
+        """(n, T) charset indices, cut at the first pad (see `sample`)."""
+        return np.concatenate(list(self.id_chunks(n, seed, temperature, rerank, truncation)))
+
+    def sample_chunks(self, n: int, seed: int = 0, temperature: float = 0.0, rerank: int = 1,
+                      truncation: float = 1.0) -> Iterator[list[str]]:
+        """`sample`, a chunk of texts at a time: what writes a million samples in flat
+        memory."""
+        for ids in self.id_chunks(n, seed, temperature, rerank, truncation):
+            yield self.charset.decode_many(ids)
 
     def sample(self, n: int, seed: int = 0, temperature: float = 0.0, rerank: int = 1,
                truncation: float = 1.0) -> list[str]:
         """n texts: argmax per position at temperature 0, else sampled at that temperature.
-        The same seed gives the same texts. `rerank` K draws K·n candidates and keeps the n
-        the critic scores highest, highest first; `truncation` ψ < 1 draws the noise nearer
-        its mean (less varied, more typical)."""
-        return self.charset.decode_many(self.sample_ids(n, seed, temperature, rerank,
-                                                        truncation))
+        The same seed gives the same texts, and the first k of n are the k of a call for k.
+        `rerank` K draws K candidates per sample and keeps the one the critic scores highest;
+        `truncation` ψ < 1 draws the noise nearer its mean (less varied, more typical)."""
+        return [t for chunk in self.sample_chunks(n, seed, temperature, rerank, truncation)
+                for t in chunk]
 
     def interpolate(self, seeds: tuple[int, int], steps: int = 8,
                     truncation: float = 1.0) -> list[str]:
@@ -154,22 +180,38 @@ class TextGenerator:
     def complete(self, n: int, prefix: str | None = None, fixed: dict[int, str] | None = None,
                  seed: int = 0, restarts: int = 2, steps: int = 100) -> Prompted:
         """n texts whose argmax output holds the prompt: a prefix and/or characters fixed at
-        any positions. Searches noise by gradient descent from `restarts` starting points per
-        sample, all in one batch, and keeps each sample's first restart that meets the prompt
-        exactly; a sample no restart met is returned flagged (`met` False)."""
+        any positions (`complete_chunks`, all at once)."""
+        texts, met = [], []
+        for found in self.complete_chunks(n, prefix, fixed, seed, restarts, steps):
+            texts += found.texts
+            met += found.met
+        return Prompted(texts, met)
+
+    def complete_chunks(self, n: int, prefix: str | None = None,
+                        fixed: dict[int, str] | None = None, seed: int = 0, restarts: int = 2,
+                        steps: int = 100) -> Iterator[Prompted]:
+        """`complete`, PROMPT_CHUNK samples at a time. Searches noise by gradient descent from
+        `restarts` starting points per sample and keeps each sample's first restart that meets
+        the prompt exactly; a sample no restart met is flagged (`met` False). Sample i's
+        starting points are the stream's draws i·R … i·R + R − 1, and every chunk has the same
+        shape (the last one padded), so a sample's seed fixes its text whatever n is."""
         check_sampling(n, seed, 0.0)
         check_int("restarts", restarts, 1, 64)
         check_int("steps", steps, 1, MAX_STEPS)
         targets = fixed_positions(self.charset, self.seq_len, prefix, fixed)
         self.generator.eval()
-        z0 = self.generator.noise(n * restarts, generator=torch.Generator().manual_seed(seed))
-        with tf32(False):
-            z = search_noise(self.generator, targets, z0, steps)
-        ids = ids_of_noise(self.generator, z.cpu()).reshape(restarts, n, -1)  # (R, n, T)
-        ok = meets(ids.reshape(restarts * n, -1), targets).reshape(restarts, n)
-        first = np.where(ok.any(axis=0), ok.argmax(axis=0), 0)  # (n,) the restart kept
-        chosen = ids[first, np.arange(n)]
-        return Prompted(self.charset.decode_many(chosen), ok.any(axis=0).tolist())
+        rng = torch.Generator().manual_seed(seed)
+        for start in range(0, n, PROMPT_CHUNK):
+            m = min(PROMPT_CHUNK, n - start)
+            z0 = self.generator.noise(PROMPT_CHUNK * restarts, generator=rng)  # (C·R, Z)
+            with tf32(False):
+                z = search_noise(self.generator, targets, z0, steps)
+            ids = ids_of_noise(self.generator, z.cpu()).reshape(PROMPT_CHUNK, restarts, -1)
+            ok = meets(ids.reshape(PROMPT_CHUNK * restarts, -1), targets).reshape(
+                PROMPT_CHUNK, restarts)  # (C, R)
+            first = np.where(ok.any(axis=1), ok.argmax(axis=1), 0)  # (C,) the restart kept
+            chosen = ids[np.arange(PROMPT_CHUNK), first][:m]
+            yield Prompted(self.charset.decode_many(chosen), ok.any(axis=1)[:m].tolist())
 
     def __repr__(self) -> str:
         return (f"TextGenerator({str(self.source)!r}, step {self.step:,}, "

@@ -29,8 +29,24 @@ from .layout import is_corpus, is_ours
 HF_PREFIX = "hf:"
 READ_BLOCK = 1 << 20
 HF_BATCH = 4096
-# How long to wait for a FIFO's writer: a FIFO nobody writes to would block forever.
-FIFO_WAIT_S = float(os.environ.get("TEXTWGAN_FIFO_WAIT", "10"))
+FIFO_WAIT_S = 10.0
+
+
+def fifo_wait() -> float:
+    """How long to wait for a FIFO's writer (a FIFO nobody writes to would block forever):
+    TEXTWGAN_FIFO_WAIT seconds, read when a FIFO is opened, so that a bad value troubles only
+    a command that reads one."""
+    given = os.environ.get("TEXTWGAN_FIFO_WAIT", "").strip()
+    if not given:
+        return FIFO_WAIT_S
+    try:
+        wait = float(given)
+    except ValueError:
+        wait = float("nan")
+    if not 0 <= wait < float("inf"):
+        raise InputError(f"TEXTWGAN_FIFO_WAIT must be a number of seconds, such as 10, got "
+                         f"{given!r}; fix or unset it")
+    return wait
 
 
 @dataclass(frozen=True)
@@ -256,7 +272,7 @@ _stdin_cache: dict = {}
 def read_input_bytes(spec: str | Path, what: str = "text") -> bytes:
     """The bytes of a text input that a command reads whole (samples, a reference): a file,
     `-` (standard input, read once per process: a second reader gets the same bytes), or a
-    FIFO (its writer awaited for at most FIFO_WAIT_S). Devices and folders are refused
+    FIFO (its writer awaited for at most `fifo_wait()`). Devices and folders are refused
     before anything is read: /dev/zero would never end."""
     if str(spec) == STDIN:
         key = id(sys.stdin)
@@ -294,7 +310,8 @@ def read_lines(path: str | Path, what: str = "samples") -> list[str]:
 
 @contextlib.contextmanager
 def _open_stream(spec: str):
-    """Open a FIFO without blocking forever: wait up to FIFO_WAIT_S for a writer."""
+    """Open a FIFO without blocking forever: wait up to `fifo_wait()` for a writer."""
+    wait = fifo_wait()
     try:
         fd = os.open(spec, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as e:
@@ -302,11 +319,11 @@ def _open_stream(spec: str):
     try:
         poll = select.poll()
         poll.register(fd, select.POLLIN | select.POLLHUP)
-        deadline = time.monotonic() + FIFO_WAIT_S
+        deadline = time.monotonic() + wait
         while not poll.poll(100):
             if time.monotonic() > deadline:
                 raise InputError(f"{spec}: no program writes to this pipe (waited "
-                                 f"{FIFO_WAIT_S:g} s); start the writer first, or give a file")
+                                 f"{wait:g} s); start the writer first, or give a file")
         os.set_blocking(fd, True)  # a writer is there: from now on, wait for its data
         with os.fdopen(fd, "rb", closefd=True) as stream:
             fd = -1
