@@ -32,7 +32,7 @@ torch.set_num_threads(threads)
 from textwgan.config import get_preset
 from textwgan.corpus import Corpus, bundled_corpus_path
 from textwgan.data import DeviceData
-from textwgan.training import Iteration, build_state
+from textwgan.steps import Iteration, build_state
 corpus = Corpus(bundled_corpus_path())
 config = get_preset(preset).with_overrides(seq_len=corpus.seq_len)
 cpu = torch.device("cpu")

@@ -24,7 +24,7 @@ from textwgan.corpus import Corpus, bundled_corpus_path
 from textwgan.data import DeviceData
 from textwgan.device import resolve_device, speed_for
 from textwgan.models import count_parameters
-from textwgan.training import Iteration, build_state
+from textwgan.steps import Iteration, build_state
 
 
 def time_preset(name: str, corpus: Corpus, device: torch.device, iters: int, warmup: int):

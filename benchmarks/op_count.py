@@ -29,7 +29,7 @@ from textwgan.config import get_preset  # noqa: E402
 from textwgan.corpus import Corpus, bundled_corpus_path  # noqa: E402
 from textwgan.data import DeviceData  # noqa: E402
 from textwgan.device import EAGER, Speed  # noqa: E402
-from textwgan.training import build_state, critic_step, generator_step  # noqa: E402
+from textwgan.steps import build_state, critic_step, generator_step  # noqa: E402
 
 # Views and metadata calls launch no kernel.
 FREE = {"view", "_unsafe_view", "reshape", "expand", "permute", "transpose", "t", "unsqueeze",

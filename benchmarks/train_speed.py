@@ -40,7 +40,7 @@ from textwgan.corpus import Corpus, bundled_corpus_path
 from textwgan.data import DeviceData
 from textwgan.device import EAGER, Speed, resolve_device, speed_for
 from textwgan.models import Critic, Generator, count_parameters
-from textwgan.training import Iteration, build_state
+from textwgan.steps import Iteration, build_state
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,7 +13,8 @@ from textwgan.config import build_config
 from textwgan.device import Speed, speed_for, tf32, tf32_flags
 from textwgan.graphs import StepGraph, captured_speed
 from textwgan.sample import generate_ids
-from textwgan.training import make_optimizer, train
+from textwgan.steps import make_optimizer
+from textwgan.training import train
 
 CUDA = torch.device("cuda")  # a device object only: nothing here allocates on it
 TINY = dict(preset="tiny", iters=4, eval_every=2, save_every=2, log_every=2, diag_every=0,

@@ -10,7 +10,7 @@ from textwgan.config import get_preset
 from textwgan.corpus import Corpus, bundled_corpus_path
 from textwgan.data import DeviceData
 from textwgan.device import EAGER, Speed, speed_for, tf32
-from textwgan.training import Iteration, build_state
+from textwgan.steps import Iteration, build_state
 
 BUNDLED = bundled_corpus_path()
 
@@ -63,7 +63,7 @@ def test_bf16_autocast_matches_fp32_within_tolerance(eager):
 def test_fused_adam_step_matches_the_plain_one():
     # From identical parameters and gradients, the fused kernel and the per-tensor loop take the
     # same Adam steps up to float rounding.
-    from textwgan.training import make_optimizer
+    from textwgan.steps import make_optimizer
 
     config = get_preset("small")
     torch.manual_seed(0)

@@ -16,7 +16,8 @@ from textwgan.corpus import Corpus, bundled_corpus_path
 from textwgan.data import DeviceData
 from textwgan.device import speed_for
 from textwgan.graphs import StepGraph, capture_blocker
-from textwgan.training import build_state, critic_step, generator_step, train
+from textwgan.steps import build_state, critic_step, generator_step
+from textwgan.training import train
 
 CPU = torch.device("cpu")
 SETTINGS = dict(preset="tiny", iters=12, eval_every=6, save_every=6, log_every=3, diag_every=0,
@@ -86,7 +87,7 @@ class ReplayLike(StepGraph):
 
 def test_the_loop_copes_with_outputs_overwritten_by_each_replay(eager_run, tmp_path,
                                                               monkeypatch):
-    monkeypatch.setattr("textwgan.training.StepGraph", ReplayLike)
+    monkeypatch.setattr("textwgan.steps.StepGraph", ReplayLike)
     run = train(None, out=tmp_path / "run", **SETTINGS)
     assert_same_weights(run, eager_run)
     logs = [figures(r) for r in (run, eager_run)]

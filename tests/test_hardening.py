@@ -209,11 +209,12 @@ def test_interrupted_training_is_not_an_error(tmp_path, small_corpus):
 
 
 def test_divergence_before_any_save_says_so(tmp_path, small_corpus, monkeypatch):
+    import textwgan.steps as steps
     import textwgan.training as tr
     from textwgan.errors import Diverged
 
-    real = tr.generator_step
-    monkeypatch.setattr(tr, "generator_step",
+    real = steps.generator_step
+    monkeypatch.setattr(steps, "generator_step",
                         lambda *a: real(*a) * float("nan"))
     with pytest.raises(Diverged, match="no checkpoint was saved yet"):
         tr.train(small_corpus, preset="tiny", iters=20, log_every=5, out=tmp_path / "r",
@@ -429,7 +430,7 @@ def test_out_of_memory_is_one_line(monkeypatch, run):
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: "
                            "can't allocate memory: you tried to allocate 6442450944 bytes")
 
-    monkeypatch.setattr(smp, "generate_ids", oom)
+    monkeypatch.setattr(smp, "id_batches", oom)
     assert_one_line_error(invoke("sample", "--checkpoint", run), 2, "out of memory")
 
 

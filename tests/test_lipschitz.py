@@ -23,7 +23,7 @@ from textwgan.losses import (
     penalty,
 )
 from textwgan.models import Critic
-from textwgan.training import build_state, critic_step
+from textwgan.steps import build_state, critic_step
 
 
 def linear_critic(w: torch.Tensor, b: float = 0.0):

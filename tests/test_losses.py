@@ -17,7 +17,7 @@ from textwgan.losses import (
     interpolates,
 )
 from textwgan.models import Critic
-from textwgan.training import build_state, critic_step, generator_step
+from textwgan.steps import build_state, critic_step, generator_step
 
 
 def linear_critic(w: torch.Tensor):

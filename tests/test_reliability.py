@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_nan_loss_stops_with_last_good_checkpoint(small_corpus, tmp_path, monkeypatch):
-    import textwgan.training as tr
+    import textwgan.steps as steps
 
-    real_step = tr.generator_step
+    real_step = steps.generator_step
     calls = {"n": 0}
 
     def poisoned(state, config, device):
@@ -36,7 +36,7 @@ def test_nan_loss_stops_with_last_good_checkpoint(small_corpus, tmp_path, monkey
         loss = real_step(state, config, device)
         return loss * float("nan") if calls["n"] >= 4 else loss  # from step 4 on
 
-    monkeypatch.setattr(tr, "generator_step", poisoned)
+    monkeypatch.setattr(steps, "generator_step", poisoned)
     with pytest.raises(Diverged, match="NaN or Inf"):
         fit(Corpus(small_corpus), tiny(20).with_overrides(log_every=5), tmp_path / "r")
     ckpt = load_checkpoint(tmp_path / "r" / "checkpoint.pt")

@@ -69,7 +69,7 @@ def test_resume_with_another_charset_is_refused(small_corpus, tmp_path):
 def test_moving_average_of_the_generator(small_corpus, tmp_path):
     from textwgan.checkpoint import export_generator
     from textwgan.sample import generator_from
-    from textwgan.training import build_state, update_ema
+    from textwgan.steps import build_state, update_ema
 
     config = tiny(6, ema=0.9)
     state = build_state(config, 7, torch.device("cpu"))

@@ -1,0 +1,218 @@
+"""The method: the training state and one training iteration of WGAN-GP (and its variants):
+`critic_iters` critic steps on a real batch and a fresh fake batch (the losses and the
+penalty of losses.py, the optimizer step, clipping for the original WGAN), then one generator
+step through the frozen critic, and the moving average of the generator's weights.
+
+What a run does around it (plan, checkpoints, logging, evaluation, the loop) is training.py.
+Benchmarks build a state and time `Iteration` from here.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+
+from .checkpoint import load_optimizer, refuse_export, rng_state, sampling_weights, set_rng_state
+from .config import Config
+from .data import DeviceData, MappedData
+from .device import EAGER, Speed
+from .distributed import SINGLE, Shard
+from .errors import InputError
+from .graphs import StepGraph
+from .losses import critic_loss, generator_loss
+from .models import Critic, Generator
+
+BatchSource = DeviceData | MappedData
+
+
+@dataclass
+class TrainState:
+    """Everything that changes during training."""
+
+    generator: Generator
+    critic: Critic
+    opt_generator: torch.optim.Optimizer
+    opt_critic: torch.optim.Optimizer
+    step: int = 0
+    # The last critic step's real and fake batches, kept for the diagnostics.
+    last_batch: tuple[torch.Tensor, torch.Tensor] | None = None
+    # Under torchrun: the DistributedDataParallel wrappers (else the bare nets) and the shard.
+    critic_ddp: torch.nn.Module | None = None
+    generator_ddp: torch.nn.Module | None = None
+    shard: Shard = SINGLE
+    speed: Speed = EAGER
+    # The moving average of the generator's weights (TrainConfig.ema), and how many updates it
+    # has had (on the device, so a captured step can update it).
+    generator_ema: Generator | None = None
+    ema_updates: torch.Tensor | None = None
+
+    @property
+    def sampler(self) -> Generator:
+        """The generator that samples: the moving average when there is one."""
+        return self.generator_ema if self.generator_ema is not None else self.generator
+
+    def state_dict(self) -> dict:
+        """What a checkpoint keeps of the training state (checkpoint.training_checkpoint adds
+        the header): the step, both nets, both optimizers, the RNG states and the average."""
+        out = {"step": self.step,
+               "generator": self.generator.state_dict(),
+               "critic": self.critic.state_dict(),
+               "opt_generator": self.opt_generator.state_dict(),
+               "opt_critic": self.opt_critic.state_dict(),
+               "rng": rng_state(next(self.generator.parameters()).device)}
+        if self.generator_ema is not None:
+            out["generator_ema"] = self.generator_ema.state_dict()
+            out["ema_updates"] = int(self.ema_updates.item())
+        return out
+
+    def load_state_dict(self, ckpt: dict, device: torch.device) -> None:
+        """Put a training checkpoint's nets, optimizers, step and RNG state back. Call after
+        building the nets (building reseeds the RNG); tensors may arrive on the CPU: state
+        dicts copy them to their parameters' devices."""
+        refuse_export(ckpt)
+        self.generator.load_state_dict(ckpt["generator"])
+        self.critic.load_state_dict(ckpt["critic"])
+        if self.generator_ema is not None:
+            self.generator_ema.load_state_dict(sampling_weights(ckpt))
+            self.ema_updates.fill_(ckpt.get("ema_updates", 0))
+        try:
+            load_optimizer(self.opt_generator, ckpt["opt_generator"])
+            load_optimizer(self.opt_critic, ckpt["opt_critic"])
+            set_rng_state(ckpt["rng"], device)
+        except (ValueError, KeyError, TypeError, RuntimeError) as e:
+            raise InputError(f"the checkpoint's optimizer or RNG state does not fit this run "
+                             f"({str(e).splitlines()[0] if str(e) else e.__class__.__name__})"
+                             ) from None
+        self.step = ckpt["step"]
+
+    def wrap(self, shard: Shard, device: torch.device) -> None:
+        """Wrap both nets in DistributedDataParallel under torchrun (even at one rank)."""
+        self.shard = shard
+        if not shard.active:
+            return
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ids = [device.index] if device.type == "cuda" else None
+        self.critic_ddp = DDP(self.critic, device_ids=ids)
+        self.generator_ddp = DDP(self.generator, device_ids=ids)
+
+
+def build_state(config: Config, vocab_size: int, device: torch.device, speed: Speed = EAGER,
+                ) -> TrainState:
+    torch.manual_seed(config.train.seed)  # the same seed gives the same initial weights
+    generator = Generator(config.model, vocab_size).to(device)
+    critic = Critic(config.model, vocab_size).to(device)
+    t = config.train
+    critic_lr = t.lr if t.critic_lr is None else t.critic_lr
+    state = TrainState(generator, critic,
+                       make_optimizer(generator.parameters(), t.lr, config, speed, device),
+                       make_optimizer(critic.parameters(), critic_lr, config, speed, device),
+                       speed=speed)
+    if t.ema:  # None or 0: off
+        state.generator_ema = copy.deepcopy(generator).requires_grad_(False)
+        state.ema_updates = torch.zeros((), device=device)
+    return state
+
+
+def update_ema(state: TrainState, decay: float) -> None:
+    """generator_ema ← d·generator_ema + (1 − d)·generator, d = min(decay, (1 + n)/(10 + n))."""
+    n = state.ema_updates
+    d = torch.clamp((1 + n) / (10 + n), max=decay)
+    with torch.no_grad():
+        # lerp_ per tensor: it takes the weight as a device tensor, which a captured step
+        # needs (the foreach form would read it back to the host as a number)
+        for avg, p in zip(state.generator_ema.parameters(), state.generator.parameters(),
+                          strict=True):
+            avg.lerp_(p, 1 - d)
+    n.add_(1)
+
+
+def make_optimizer(params, lr: float, config: Config, speed: Speed = EAGER,
+                   device: torch.device | None = None) -> torch.optim.Optimizer:
+    # A captured step must keep the optimizer's step count on the GPU: `capturable`.
+    capturable = speed.cuda_graphs and device is not None and device.type == "cuda"
+    if config.train.optimizer_name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, capturable=capturable)
+    return torch.optim.Adam(params, lr=lr, betas=config.train.betas,
+                            fused=True if speed.fused_adam else None,
+                            capturable=capturable)
+
+
+def clip_weights(module: torch.nn.Module, c: float) -> None:
+    """Every parameter into [−c, c], as the original WGAN does after each critic update."""
+    with torch.no_grad():
+        params = list(module.parameters())
+        torch._foreach_clamp_min_(params, -c)
+        torch._foreach_clamp_max_(params, c)
+
+
+def rank_noise(state: TrainState, batch_size: int, device: torch.device) -> torch.Tensor:
+    """This rank's slice of the global batch's noise (all of it on a single process)."""
+    return state.generator.noise(batch_size, device)[state.shard.rows(batch_size)]  # (B/N, Z)
+
+
+def critic_step(state: TrainState, data: BatchSource, config: Config,
+                ) -> dict[str, torch.Tensor]:
+    """One critic update on a real batch and a fresh fake batch. The generator is untouched."""
+    t = config.train
+    local = t.batch_size // state.shard.world
+    real = data.get_batch(local)  # (B/N, T, V)
+    with state.speed.context(real.device):
+        with torch.no_grad():  # the critic's loss needs no generator graph
+            fake = state.generator(rank_noise(state, t.batch_size, real.device))  # (B/N, T, V)
+        # The critic sees fp32 inputs: a bf16 softmax would round the fake rows.
+        loss, stats = critic_loss(state.critic_ddp or state.critic, real, fake.float(),
+                                  t.gp_lambda, t.lipschitz, t.loss, state.shard,
+                                  penalty_critic=state.critic)
+    state.opt_critic.zero_grad(set_to_none=True)
+    loss.backward()
+    state.opt_critic.step()
+    if t.lipschitz == "clip":
+        clip_weights(state.critic, t.clip_value)
+    state.last_batch = (real, fake)
+    return stats
+
+
+def generator_step(state: TrainState, config: Config, device: torch.device) -> torch.Tensor:
+    """One generator update through a frozen critic. The critic's weights get no gradient."""
+    critic = state.critic
+    critic.requires_grad_(False)
+    try:
+        generator = state.generator_ddp or state.generator
+        with state.speed.context(device):
+            fake = generator(rank_noise(state, config.train.batch_size, device))  # (B/N, T, V)
+            loss = generator_loss(critic, fake.float(), config.train.loss)
+        state.opt_generator.zero_grad(set_to_none=True)
+        loss.backward()
+        state.opt_generator.step()
+        if state.generator_ema is not None:
+            update_ema(state, config.train.ema)
+    finally:
+        critic.requires_grad_(True)
+    return loss.detach()
+
+
+class Iteration:
+    """One training iteration, as the loop and the benchmarks run it: `critic_iters` critic
+    steps, then one generator step; each step captured as a CUDA graph when the state's
+    speed asks for it (graphs.StepGraph), eager otherwise. Returns the last critic step's
+    statistics and the generator loss (a replay's static tensors: read, never kept)."""
+
+    def __init__(self, state: TrainState, batches: BatchSource, config: Config,
+                 device: torch.device):
+        capture = state.speed.cuda_graphs
+        self.critic_iters = config.train.critic_iters
+        self.critic = StepGraph(lambda: critic_step(state, batches, config), device, capture)
+        self.generator = StepGraph(lambda: generator_step(state, config, device), device,
+                                   capture)
+
+    @property
+    def captured(self) -> bool:
+        return self.critic.captured and self.generator.captured
+
+    def __call__(self) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        for _ in range(self.critic_iters):
+            stats = self.critic()
+        return stats, self.generator()
