@@ -77,6 +77,22 @@ CANDIDATES: dict[str, list[str]] = {
     "long-ttur": ["--critic-channels", "64", "--critic-iters", "1", "--lr", "2e-4",
                   "--critic-lr", "6e-4", "--ema", "0.999"],
 }
+# Round 4, against the plateau (`--tag plateau --budget 25m --threads 1 --save-every 2000`):
+# the shipped `coco` recipe, and one remedy each, against a critic that memorises its training
+# lines (augmentation, consistency) or against a capacity limit (depth, dilation, attention,
+# a wider batch). docs/quality.md has the measurement that motivates them.
+PLATEAU_BASE = CANDIDATES["long-gen4blocks"]
+CANDIDATES |= {
+    "plateau-base": PLATEAU_BASE,
+    "plateau-shift": [*PLATEAU_BASE, "--augment", "shift"],
+    "plateau-drop": [*PLATEAU_BASE, "--augment", "drop"],
+    "plateau-shiftdrop": [*PLATEAU_BASE, "--augment", "shift,drop"],
+    "plateau-cr": [*PLATEAU_BASE, "--consistency", "10"],
+    "plateau-critic4": [*PLATEAU_BASE[:-4], "--critic-blocks", "4", "--ema", "0.999"],
+    "plateau-dilated": [*PLATEAU_BASE, "--dilation", "2"],
+    "plateau-attention": [*PLATEAU_BASE, "--attention", "1"],
+    "plateau-batch64": [*PLATEAU_BASE, "--batch-size", "64"],
+}
 
 
 def corpus_arg(name: str, runs: Path) -> str:
@@ -99,11 +115,14 @@ def corpus_arg(name: str, runs: Path) -> str:
 
 
 def train_one(flags: list[str], corpus: str, run: Path, budget: str, seed: int,
-              eval_every: int, threads: int | None = None) -> float:
-    """Train one run to its time limit; returns the wall seconds of the whole command."""
+              eval_every: int, threads: int | None = None, save_every: int = 0) -> float:
+    """Train one run to its time limit; returns the wall seconds of the whole command.
+    `save_every`: keep a step checkpoint that often (benchmarks/plateau.py reads them)."""
+    keep = ["--save-every", str(save_every), "--keep-last", "1000"] if save_every else \
+        ["--save-every", "10000000", "--keep-last", "0"]
     cmd = [sys.executable, "-m", "textwgan", "train", corpus, *BASE, *flags,
            "--seed", str(seed), "--iters", "10000000", "--time-limit", budget,
-           "--eval-every", str(eval_every), "--save-every", "10000000", "--keep-last", "0",
+           "--eval-every", str(eval_every), *keep,
            "--diag-every", "0", "--device", "cpu", "--out", str(run),
            *(["--threads", str(threads)] if threads else [])]
     t0 = time.perf_counter()
@@ -184,6 +203,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads per run (1: leave the other core free)")
     p.add_argument("--runs", type=Path, default=ROOT / "benchmarks" / "runs" / "quality")
+    p.add_argument("--save-every", type=int, default=0,
+                   help="keep a step checkpoint this often (0: only the last)")
     args = p.parse_args()
 
     names = args.candidates.split(",")
@@ -209,7 +230,7 @@ def main() -> None:
             if str(seed) not in res["runs"]:
                 if not (run / "checkpoint.pt").exists():
                     wall = train_one(CANDIDATES[name], corpus, run, args.budget, seed,
-                                     args.eval_every, args.threads)
+                                     args.eval_every, args.threads, args.save_every)
                 else:
                     wall = None
                 row = score(run, corpus, seed)

@@ -59,6 +59,12 @@ class ModelConfig:
     # not match, and on a CPU the critic's steps cost most of the time.
     critic_channels: int | None = option(None, "Critic width.", none="the generator's")
     critic_blocks: int | None = option(None, "Critic residual blocks.", none="the generator's")
+    # Capacity without width: dilated convolutions see further along the line, and a
+    # self-attention layer relates any two positions.
+    dilation: int = option(1, "Dilation growth per residual block in both nets: block i's "
+                              "convolutions skip dilation^i - 1 positions (up to 8; 1: none).")
+    attention: int = option(0, "Self-attention layers in each net, after its middle residual "
+                               "block (0: none).")
 
     @property
     def critic_width(self) -> int:
@@ -84,6 +90,8 @@ class ModelConfig:
         if self.critic_blocks is not None:
             check_int("critic_blocks", self.critic_blocks, 0, 64)
         _float("residual_scale", self.residual_scale, 0.0, 10.0)
+        check_int("dilation", self.dilation, 1, 8)
+        check_int("attention", self.attention, 0, 8)
         return self
 
 
@@ -135,6 +143,23 @@ class TrainConfig:
         None, "Sample from a moving average of the generator's weights with this decay per "
               "step (0: off).", "DECAY", none="off")
 
+    # Against a critic that memorises a small training split (docs/quality.md): the critic's
+    # inputs, real and fake alike, augmented (augment.py), and a consistency term.
+    augment: str = option("none", "Augment what the critic sees, real and generated alike: "
+                                  "none, or a comma list of shift (the window moved left by "
+                                  "1-4 characters) and drop (characters replaced by unk).",
+                          "LIST")
+    augment_p: float = option(0.3, "Share of the sequences each augmentation changes.", "P")
+    consistency: float = option(0.0, "Weight of the critic's consistency term, (D(x) - "
+                                     "D(augmented x))^2 on real and generated rows (0: off).",
+                                "X")
+
+    @property
+    def augments(self) -> tuple[str, ...]:
+        from .augment import parse_augments
+
+        return parse_augments(self.augment)
+
     @property
     def optimizer_name(self) -> str:
         if self.optimizer != "auto":
@@ -161,6 +186,15 @@ class TrainConfig:
         if self.ema is not None and not (is_number(self.ema) and 0 <= self.ema < 1):
             raise InputError(f"{setting('ema')} must be a decay from 0 (off) to below 1 (such "
                              f"as 0.999), got {self.ema!r}")
+        from .augment import AUGMENTS, parse_augments
+
+        try:
+            parse_augments(self.augment)
+        except ValueError:
+            raise InputError(f"{setting('augment')} must be none or a comma list of "
+                             f"{', '.join(AUGMENTS)}, got {self.augment!r}") from None
+        _float("augment_p", self.augment_p, 0.0, 1.0)
+        _float("consistency", self.consistency, 0.0, 1e6)
         for name, allowed in (("lipschitz", LIPSCHITZ), ("loss", LOSSES),
                               ("optimizer", OPTIMIZERS)):
             _choice(name, getattr(self, name), allowed)

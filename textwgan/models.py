@@ -14,12 +14,14 @@ from .config import ModelConfig
 
 
 class ResBlock(nn.Module):
-    """x + scale · conv(relu(norm(conv(relu(norm(x)))))) with kernel 5 and same padding."""
+    """x + scale · conv(relu(norm(conv(relu(norm(x)))))) with kernel 5 and same padding; the
+    convolutions skip `dilation` − 1 positions between taps (1: none)."""
 
-    def __init__(self, channels: int, norm: str = "none", scale: float = 0.3):
+    def __init__(self, channels: int, norm: str = "none", scale: float = 0.3, dilation: int = 1):
         super().__init__()
-        self.conv1 = nn.Conv1d(channels, channels, 5, padding=2)
-        self.conv2 = nn.Conv1d(channels, channels, 5, padding=2)
+        pad = 2 * dilation
+        self.conv1 = nn.Conv1d(channels, channels, 5, padding=pad, dilation=dilation)
+        self.conv2 = nn.Conv1d(channels, channels, 5, padding=pad, dilation=dilation)
         # GroupNorm with one group normalizes each sample over all its (C, T) features: a layer
         # norm that keeps a per-channel affine and never mixes samples (the penalty needs that).
         self.norm1 = nn.GroupNorm(1, channels) if norm == "layer" else nn.Identity()
@@ -32,6 +34,39 @@ class ResBlock(nn.Module):
         return x + self.scale * h
 
 
+class SelfAttention(nn.Module):
+    """x + scale · attention(norm(x)) over the T positions, 4 heads. Written out (softmax of
+    scaled dot products) rather than fused: the gradient penalty differentiates it twice,
+    which the fused kernels do not support. The norm is per sample (GroupNorm with one
+    group), as the penalty needs."""
+
+    def __init__(self, channels: int, norm: str = "none", scale: float = 0.3):
+        super().__init__()
+        self.heads = next(h for h in (4, 2, 1) if channels % h == 0)
+        self.norm = nn.GroupNorm(1, channels) if norm == "layer" else nn.Identity()
+        self.qkv = nn.Conv1d(channels, 3 * channels, 1)
+        self.proj = nn.Conv1d(channels, channels, 1)
+        self.scale = scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, T) -> (B, C, T)
+        batch, channels, seq_len = x.shape
+        q, k, v = self.qkv(self.norm(x)).view(batch, 3, self.heads, -1, seq_len).unbind(1)
+        weights = torch.softmax(q.transpose(-1, -2) @ k / q.shape[-2] ** 0.5, dim=-1)  # (B,H,T,T)
+        h = (v @ weights.transpose(-1, -2)).reshape(batch, channels, seq_len)  # (B, C, T)
+        return x + self.scale * self.proj(h)
+
+
+def body(cfg: ModelConfig, channels: int, depth: int, norm: str) -> nn.Sequential:
+    """The residual blocks of a net (dilation growing per block), with `cfg.attention`
+    self-attention layers after the middle block."""
+    layers: list[nn.Module] = [ResBlock(channels, norm, cfg.residual_scale,
+                                        min(cfg.dilation ** i, 8)) for i in range(depth)]
+    middle = (depth + 1) // 2
+    layers[middle:middle] = [SelfAttention(channels, norm, cfg.residual_scale)
+                             for _ in range(cfg.attention)]
+    return nn.Sequential(*layers)
+
+
 class Generator(nn.Module):
     """Noise (B, Z) → (B, T, V) softmax rows: differentiable, so no sampling in training."""
 
@@ -39,8 +74,7 @@ class Generator(nn.Module):
         super().__init__()
         self.cfg, self.vocab_size = cfg, vocab_size
         self.fc = nn.Linear(cfg.noise_dim, cfg.seq_len * cfg.channels)
-        self.blocks = nn.Sequential(*[ResBlock(cfg.channels, "none", cfg.residual_scale)
-                                      for _ in range(cfg.n_blocks)])
+        self.blocks = body(cfg, cfg.channels, cfg.n_blocks, "none")
         self.out = nn.Conv1d(cfg.channels, vocab_size, 1)
 
     def logits(self, z: torch.Tensor) -> torch.Tensor:
@@ -64,8 +98,7 @@ class Critic(nn.Module):
         self.cfg, self.vocab_size = cfg, vocab_size
         width = cfg.critic_width
         self.inp = nn.Conv1d(vocab_size, width, 1)
-        self.blocks = nn.Sequential(*[ResBlock(width, cfg.critic_norm, cfg.residual_scale)
-                                      for _ in range(cfg.critic_depth)])
+        self.blocks = body(cfg, width, cfg.critic_depth, cfg.critic_norm)
         self.fc = nn.Linear(cfg.seq_len * width, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .augment import augment, consistency
 from .checkpoint import load_optimizer, refuse_export, rng_state, sampling_weights, set_rng_state
 from .config import Config
 from .data import DeviceData, MappedData
@@ -163,9 +164,18 @@ def critic_step(state: TrainState, data: BatchSource, config: Config,
         with torch.no_grad():  # the critic's loss needs no generator graph
             fake = state.generator(rank_noise(state, t.batch_size, real.device))  # (B/N, T, V)
         # The critic sees fp32 inputs: a bf16 softmax would round the fake rows.
-        loss, stats = critic_loss(state.critic_ddp or state.critic, real, fake.float(),
+        fake = fake.float()
+        if t.augments:
+            real, fake = augment(real, t.augments, t.augment_p), augment(fake, t.augments,
+                                                                         t.augment_p)
+        loss, stats = critic_loss(state.critic_ddp or state.critic, real, fake,
                                   t.gp_lambda, t.lipschitz, t.loss, state.shard,
                                   penalty_critic=state.critic)
+        if t.consistency:
+            term = consistency(state.critic_ddp or state.critic, real, fake, t.augments,
+                               t.augment_p)
+            loss = loss + t.consistency * term
+            stats["consistency"] = term.detach()
     state.opt_critic.zero_grad(set_to_none=True)
     loss.backward()
     state.opt_critic.step()
@@ -183,7 +193,10 @@ def generator_step(state: TrainState, config: Config, device: torch.device) -> t
         generator = state.generator_ddp or state.generator
         with state.speed.context(device):
             fake = generator(rank_noise(state, config.train.batch_size, device))  # (B/N, T, V)
-            loss = generator_loss(critic, fake.float(), config.train.loss)
+            fake = fake.float()
+            if config.train.augments:  # as the critic saw them: the gradient flows through
+                fake = augment(fake, config.train.augments, config.train.augment_p)
+            loss = generator_loss(critic, fake, config.train.loss)
         state.opt_generator.zero_grad(set_to_none=True)
         loss.backward()
         state.opt_generator.step()
