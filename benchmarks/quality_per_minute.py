@@ -77,7 +77,7 @@ CANDIDATES: dict[str, list[str]] = {
     "long-ttur": ["--critic-channels", "64", "--critic-iters", "1", "--lr", "2e-4",
                   "--critic-lr", "6e-4", "--ema", "0.999"],
 }
-# Round 4, against the plateau (`--tag plateau --budget 25m --threads 1 --save-every 2000`):
+# Round 4, against the plateau (`--tag plateau --steps 12000 --threads 1 --save-every 2000`):
 # the shipped `coco` recipe, and one remedy each, against a critic that memorises its training
 # lines (augmentation, consistency) or against a capacity limit (depth, dilation, attention,
 # a wider batch). docs/quality.md has the measurement that motivates them.
@@ -115,13 +115,18 @@ def corpus_arg(name: str, runs: Path) -> str:
 
 
 def train_one(flags: list[str], corpus: str, run: Path, budget: str, seed: int,
-              eval_every: int, threads: int | None = None, save_every: int = 0) -> float:
-    """Train one run to its time limit; returns the wall seconds of the whole command.
-    `save_every`: keep a step checkpoint that often (benchmarks/plateau.py reads them)."""
+              eval_every: int, threads: int | None = None, save_every: int = 0,
+              steps: int | None = None) -> float:
+    """Train one run to its time limit (or, with `steps`, to that many generator steps,
+    whatever the time: a budget that other work on the machine cannot shrink); returns the
+    wall seconds of the whole command. `save_every`: keep a step checkpoint that often
+    (benchmarks/plateau.py reads them). A run stopped early resumes."""
     keep = ["--save-every", str(save_every), "--keep-last", "1000"] if save_every else \
         ["--save-every", "10000000", "--keep-last", "0"]
+    until = ["--iters", str(steps), "--time-limit", "1000h"] if steps else \
+        ["--iters", "10000000", "--time-limit", budget]
     cmd = [sys.executable, "-m", "textwgan", "train", corpus, *BASE, *flags,
-           "--seed", str(seed), "--iters", "10000000", "--time-limit", budget,
+           "--seed", str(seed), *until,
            "--eval-every", str(eval_every), *keep,
            "--diag-every", "0", "--device", "cpu", "--out", str(run),
            *(["--threads", str(threads)] if threads else [])]
@@ -130,6 +135,17 @@ def train_one(flags: list[str], corpus: str, run: Path, budget: str, seed: int,
     if r.returncode != 0:
         raise SystemExit(f"{run}: training failed:\n{r.stderr[-2000:]}")
     return time.perf_counter() - t0
+
+
+def _finished(run: Path, steps: int | None) -> bool:
+    """A run trained already: any saved run for a time budget, its step count for --steps."""
+    if not (run / "checkpoint.pt").exists():
+        return False
+    if steps is None:
+        return True
+    import torch
+
+    return torch.load(run / "checkpoint.pt", weights_only=True)["step"] >= steps
 
 
 def score(run: Path, corpus: str, seed: int) -> dict:
@@ -203,6 +219,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads per run (1: leave the other core free)")
     p.add_argument("--runs", type=Path, default=ROOT / "benchmarks" / "runs" / "quality")
+    p.add_argument("--steps", type=int, default=None,
+                   help="train each run to this many steps instead of --budget")
     p.add_argument("--save-every", type=int, default=0,
                    help="keep a step checkpoint this often (0: only the last)")
     args = p.parse_args()
@@ -228,9 +246,10 @@ def main() -> None:
         for seed in seeds:
             run = args.runs / f"{args.tag}-{args.corpus}-{name}-s{seed}"
             if str(seed) not in res["runs"]:
-                if not (run / "checkpoint.pt").exists():
+                if not _finished(run, args.steps):
                     wall = train_one(CANDIDATES[name], corpus, run, args.budget, seed,
-                                     args.eval_every, args.threads, args.save_every)
+                                     args.eval_every, args.threads, args.save_every,
+                                     args.steps)
                 else:
                     wall = None
                 row = score(run, corpus, seed)

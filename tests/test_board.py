@@ -71,3 +71,23 @@ def test_without_the_package_one_line_says_what_to_install(tmp_path, monkeypatch
     r = invoke("train", *ARGS, "--iters", "2", "--out", tmp_path / "run")
     assert_one_line_error(r, 2, "pip install 'textwgan[tensorboard]'")
     assert not (tmp_path / "run").exists()
+
+
+def test_an_events_folder_that_cannot_be_written_is_one_line(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    assert invoke("train", *ARGS, "--iters", "4", "--out", run).exit_code == 0
+    import shutil
+
+    shutil.rmtree(run / "tensorboard")
+    (run / "tensorboard").write_text("not a folder")
+    r = invoke("train", "--resume", run, "--iters", "8", "--tensorboard")
+    assert_one_line_error(r, 2, "tensorboard: exists and is not a folder")
+    (run / "tensorboard").unlink()
+
+    def refuse(*args, **kwargs):  # what a read-only folder does (root ignores permissions)
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("tempfile.TemporaryFile", refuse)
+    r = invoke("train", "--resume", run, "--iters", "8", "--tensorboard")
+    assert_one_line_error(r, 2, "cannot write TensorBoard events here (Permission denied)")
+    assert "Traceback" not in r.output and "b'" not in r.output

@@ -357,13 +357,28 @@ def damage_checkpoint(src: Path, dst: Path, how: str) -> None:
         del ckpt["corpus"]
     elif how == "metrics not records":
         ckpt["metrics"] = [1, 2]
+    elif how == "corpus a string":
+        ckpt["corpus"] = "coco"
+    elif how == "corpus without a path":
+        del ckpt["corpus"]["path"]
+    elif how == "fingerprint a number":
+        ckpt["corpus"]["fingerprint"] = 5
+    elif how == "optimizer a string":
+        ckpt["opt_generator"] = "adam"
+    elif how == "rng without torch":
+        del ckpt["rng"]["torch"]
+    elif how == "metric holding text":
+        ckpt["metrics"][-1]["js4"] = "good"
     torch.save(ckpt, dst)
 
 
 @pytest.mark.parametrize("how", ["bit flip", "missing generator", "missing critic",
                                  "wrong shape", "charset longer than the weights",
                                  "bad config", "step negative", "missing corpus",
-                                 "metrics not records"])
+                                 "metrics not records", "corpus a string",
+                                 "corpus without a path", "fingerprint a number",
+                                 "optimizer a string", "rng without torch",
+                                 "metric holding text"])
 def test_a_damaged_checkpoint_is_one_line_everywhere(run, tmp_path, how):
     r_dir = copy_run(run, tmp_path)
     damage_checkpoint(run / "checkpoint.pt", r_dir / "checkpoint.pt", how)

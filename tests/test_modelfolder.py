@@ -141,7 +141,10 @@ def test_hub_errors_a_user_meets_are_one_line(folder, tmp_path, monkeypatch):
     hub_cache(tmp_path / "hub", "someone/bert", foreign)
     for spec, says in (("hf:someone/missing", "not in the local cache"),
                        ("hf:someone/bert", "is not a textwgan model"),
-                       ("hf:no-owner", "expected hf:OWNER/NAME")):
+                       ("hf:no-owner", "expected hf:OWNER/NAME"),
+                       ("hf:", "not a Hub model name"), ("hf:a/b/c", "not a Hub model name"),
+                       ("hf:a b/c", "not a Hub model name"), ("hf:../x", "not a Hub model name"),
+                       ("hf:someone/tiny@", "the revision after '@'")):
         assert_one_line_error(invoke("sample", "-n", "2", "--checkpoint", spec), 2, says)
 
 
@@ -256,3 +259,40 @@ def test_figures_holding_text_are_one_line(folder, where):
     for args in (("sample", "-n", "2", "--checkpoint", folder),
                  ("export", folder, "--out", folder.parent / "again")):
         assert_one_line_error(invoke(*args), 2, "where a number belongs")
+
+
+def test_the_card_says_what_the_folder_holds_and_which_step_was_scored(run, tmp_path):
+    # The run saved at step 6 with its last evaluation at 6; a copy whose checkpoint is a
+    # later save between evaluations must not pass that evaluation off as its weights'.
+    import torch
+
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
+    ckpt["step"] = 7
+    torch.save(ckpt, tmp_path / "later.pt")
+    assert invoke("export", tmp_path / "later.pt", "--out", tmp_path / "later").exit_code == 0
+    card = (tmp_path / "later" / "README.md").read_text()
+    assert "evaluation at step 6, before these weights of step 7" in card
+    # An export without a critic, exported again "with its critic", holds none: said so.
+    assert invoke("export", run, "--out", tmp_path / "g.pt", "--no-critic").exit_code == 0
+    assert invoke("export", tmp_path / "g.pt", "--out", tmp_path / "again").exit_code == 0
+    card = (tmp_path / "again" / "README.md").read_text()
+    assert "critic left out" in card and "included" not in card
+    assert textwgan.load_generator(tmp_path / "again").critic is None
+
+
+@pytest.mark.slow
+def test_a_full_destination_is_one_line_and_leaves_nothing(run, tmp_path):
+    import resource
+    import subprocess
+    import sys
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    r = subprocess.run([sys.executable, "-m", "textwgan", "export", str(run), "--out",
+                        str(tmp_path / "model")], capture_output=True, text=True,
+                       preexec_fn=limit, timeout=120)
+    assert r.returncode == 1 and r.stderr.count("error:") == 1, r.stderr
+    assert "could not write" in r.stderr and "nothing was written" in r.stderr
+    assert ".tmp" not in r.stderr and "internal error" not in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

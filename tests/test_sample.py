@@ -132,3 +132,13 @@ def test_bench_refuses_to_rerank_a_model_without_critic_before_scoring(run, tmp_
     r = invoke("bench", str(folder), "--reranks", "2")
     assert_one_line_error(r, 2, "holds no critic, so --reranks has nothing to rank with")
     assert "JS-4" not in r.output  # nothing was scored first
+
+
+def test_a_samples_seed_fixes_its_text_whatever_n(run):
+    gen = textwgan.load_generator(run)
+    many = gen.sample(1100, seed=3, temperature=0.8)  # past one batch of 1,024
+    assert gen.sample(700, seed=3, temperature=0.8) == many[:700]
+    prefix = gen.charset.chars[0]
+    found = gen.complete(70, prefix=prefix, seed=2, steps=5)  # past one chunk of 64
+    again = gen.complete(3, prefix=prefix, seed=2, steps=5)
+    assert again.texts == found.texts[:3] and again.met == found.met[:3]

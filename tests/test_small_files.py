@@ -125,3 +125,21 @@ def test_a_bad_fifo_wait_troubles_only_a_command_that_reads_a_fifo(tmp_path, mon
     assert_one_line_error(invoke("prepare", tmp_path / "pipe", "--out", tmp_path / "d"), 2,
                           "TEXTWGAN_FIFO_WAIT must be a number")
     assert json.loads((tmp_path / "c" / "meta.json").read_text())["counts"]["kept"] == 40
+
+
+def test_resuming_with_a_log_that_is_a_folder_names_it(run, tmp_path):
+    runcopy = tmp_path / "run"
+    shutil.copytree(run, runcopy)
+    (runcopy / "log.jsonl").unlink()
+    (runcopy / "log.jsonl").mkdir()
+    r = invoke("train", "--resume", runcopy, "--iters", "4")
+    assert_one_line_error(r, 2, "log.jsonl: is not a regular file", "move it away")
+
+
+def test_a_source_whose_name_is_not_utf8_prepares(tmp_path):
+    name = os.fsdecode(bytes(tmp_path) + b"/caf\xe9.txt")
+    with open(name, "w", encoding="utf-8") as f:
+        f.write("a man riding a horse\nthe cat sat on the mat\n" * 20)
+    r = invoke("prepare", name, "--out", tmp_path / "c")
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "c" / "meta.json").read_text())["counts"]["kept"] == 40

@@ -256,8 +256,13 @@ def _check_contents(ckpt: dict) -> None:
     for record in metrics:
         check_metric_record(record, f"its metrics record of step {record.get('step')!r}")
     corpus = ckpt.get("corpus", {})
-    if not isinstance(corpus, dict) or not isinstance(corpus.get("path", ""), str):
+    if not isinstance(corpus, dict) or not isinstance(corpus.get("path", ""), str) \
+            or not isinstance(corpus.get("fingerprint") or "", str) \
+            or not isinstance(corpus.get("normalization") or {}, dict) \
+            or (not is_export(ckpt) and "path" not in corpus):
         raise InputError("its corpus record is malformed")
+    if not is_export(ckpt):
+        _check_training_state(ckpt)
     elapsed = ckpt.get("elapsed")
     if elapsed is not None and (isinstance(elapsed, bool) or not isinstance(elapsed, (int, float))
                                 or not elapsed >= 0):
@@ -286,6 +291,20 @@ def _check_contents(ckpt: dict) -> None:
                                  f"settings and charset of {len(charset)} symbols need "
                                  f"{tuple(tensor.shape)}")
             _check_values(saved[name], f"{key} weight {name}")
+
+
+def _check_training_state(ckpt: dict) -> None:
+    """The parts only a training checkpoint has, shaped as torch saves them: optimizer state
+    dicts and the RNG state (their contents are checked when they are loaded)."""
+    for key in ("opt_generator", "opt_critic"):
+        opt = ckpt[key]
+        if not isinstance(opt, dict) or not isinstance(opt.get("state"), dict) \
+                or not isinstance(opt.get("param_groups"), list):
+            raise InputError(f"its {key} is not an optimizer's state")
+    rng = ckpt["rng"]
+    if not isinstance(rng, dict) or not isinstance(rng.get("torch"), torch.Tensor) \
+            or rng["torch"].dtype != torch.uint8:
+        raise InputError("its RNG state is malformed")
 
 
 WEIGHT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)

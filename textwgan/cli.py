@@ -757,22 +757,28 @@ def sample(
                          f"{setting('truncation')} out")
     target = _output_file(out_file, "samples")
     gen = _generator(checkpoint, model, device)
-    met = [0]
     if prefix is not None:
-        def chunks():
-            for found in gen.complete_chunks(n, prefix=prefix, seed=seed):
-                met[0] += sum(found.met)
-                yield [t for t, ok in zip(found.texts, found.met, strict=True) if ok]
+        written = _write_prompted(gen, n, prefix, seed, target)
     else:
-        def chunks():
-            return gen.sample_chunks(n, seed=seed, temperature=temperature, rerank=rerank,
-                                     truncation=truncation)
-    written = write_text_chunks(chunks(), target)
-    if prefix is not None:
-        say(f"{met[0]} of {n} samples begin with {prefix!r} ({met[0] / n:.0%}); the others "
-            "are left out")
+        written = write_text_chunks(gen.sample_chunks(
+            n, seed=seed, temperature=temperature, rerank=rerank, truncation=truncation), target)
     if target is not None:
         say(f"wrote {written:,} samples to {target}")
+
+
+def _write_prompted(gen, n: int, prefix: str, seed: int, target: Path | None) -> int:
+    """The samples a prompt search met, written as they come; how many met, said after."""
+    met = 0
+
+    def chunks():
+        nonlocal met
+        for found in gen.complete_chunks(n, prefix=prefix, seed=seed):
+            met += sum(found.met)
+            yield [t for t, ok in zip(found.texts, found.met, strict=True) if ok]
+
+    written = write_text_chunks(chunks(), target)
+    say(f"{met} of {n} samples begin with {prefix!r} ({met / n:.0%}); the others are left out")
+    return written
 
 
 @app.command(short_help="Texts along a latent walk between two seeds.",

@@ -83,6 +83,17 @@ def common_n(inputs: Sequence) -> int:
     return min(sizes) if sizes else PAPER_N
 
 
+def input_list(inputs) -> list:
+    """bench's inputs as a list: one path is one input, not its characters."""
+    if isinstance(inputs, (str, os.PathLike)):
+        return [inputs]
+    if not isinstance(inputs, (list, tuple)):
+        raise InputError(f"{setting('inputs')} must be a path, or a list of samples files, "
+                         f"checkpoints, run or model folders (str or pathlib.Path), got "
+                         f"{type(inputs).__name__} {inputs!r}")
+    return list(inputs)
+
+
 def bench(inputs: Sequence, *, corpus: str | Path | Corpus | None = None,
           reference: str | Path | None = None, train: str | Path | None = None,
           n: int | None = None, seed: int = 0, orders: Sequence[int] = DEFAULT_ORDERS,
@@ -97,8 +108,7 @@ def bench(inputs: Sequence, *, corpus: str | Path | Corpus | None = None,
     (argmax both), the Kneser–Ney `baseline` (e.g. "kn5") at each temperature (1.0 when none
     is given), sorted by JS-4 (the highest order when 4 is not asked for). Returns {"rows",
     "n", "signature"}."""
-    if isinstance(inputs, (str, os.PathLike)):  # one input, not its characters
-        inputs = [inputs]
+    inputs = input_list(inputs)
     if not inputs and baseline is None:
         raise InputError("give at least one samples file, checkpoint or run folder")
     temps = parse_temperatures(temperatures)

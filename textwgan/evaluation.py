@@ -39,7 +39,7 @@ from .scoring import (
     training_lm,
 )
 from .sources import read_lines
-from .text import MAX_SEQ_LEN, rows_to_text
+from .text import MAX_SEQ_LEN, rows_to_text, without_surrogates
 
 MAX_N = 10_000_000
 
@@ -107,6 +107,7 @@ class Texts:
 def is_model_input(source) -> bool:
     """A checkpoint file, a run or model folder (checked by content, not only by name), or a
     shipped model by name where no such path exists."""
+    source = _input(source)
     if isinstance(source, (list, tuple)) or str(source) == STDIN:
         return False
     path = Path(source)
@@ -140,7 +141,8 @@ def load_texts(source, n: int | None, seed: int, temperature: float = 0.0,
     if isinstance(source, (list, tuple)):
         if not all(isinstance(t, str) for t in source):
             raise InputError("texts to score must be strings")
-        lines, label = list(source), f"{len(source)} texts"
+        # a lone surrogate is no character: read as U+FFFD, as invalid bytes of a file are
+        lines, label = [without_surrogates(t) for t in source], f"{len(source)} texts"
     elif is_model_input(source):
         from .sample import load_generator
 
@@ -248,6 +250,9 @@ def evaluate(texts_or_path, *, corpus: str | Path | Corpus | None = None,
                                 or not 1 <= gan_bpc <= MAX_GAN_BPC_DRAWS):
         raise InputError(f"{setting('gan_bpc')} must be a number of noise draws from 1 to "
                          f"{MAX_GAN_BPC_DRAWS:,}, got {gan_bpc!r}")
+    if ref is not None and not isinstance(ref, Reference):
+        raise InputError(f"{setting('ref')} must be a textwgan Reference, got "
+                         f"{type(ref).__name__}")
     if ref is None:
         if corpus is None and reference is None and is_model(texts_or_path):
             corpus = run_corpus(texts_or_path)

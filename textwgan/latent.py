@@ -89,6 +89,9 @@ def fixed_positions(charset, seq_len: int, prefix: str | None = None,
                     fixed: dict[int, str] | None = None) -> dict[int, int]:
     """{position: charset id} of the characters a prompt fixes: a prefix, and/or characters at
     any positions (a suffix, a word in the middle). One line for what cannot be met."""
+    if fixed is not None and not isinstance(fixed, dict):
+        raise InputError(f"{setting('fixed')} must be a dict of position: character, got "
+                         f"{type(fixed).__name__} {fixed!r}")
     wanted = dict(fixed or {})
     if prefix is not None:
         if not isinstance(prefix, str) or not prefix:

@@ -136,6 +136,17 @@ def read_log(path, strict: bool = False) -> list[dict]:
     return records
 
 
+def json_text(record) -> str:
+    """A record as the JSON text of a file textwgan writes: characters as they are, readable;
+    escaped where some (a file name that is not UTF-8) cannot be written as UTF-8."""
+    text = json.dumps(record, indent=1, ensure_ascii=False) + "\n"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(record, indent=1) + "\n"
+    return text
+
+
 def _json_dict(path: Path) -> dict | None:
     try:
         d = read_json(path)

@@ -47,6 +47,7 @@ from .layout import (
     NotReadable,
     check_format,
     is_model_folder,
+    json_text,
     read_json,
 )
 
@@ -171,15 +172,14 @@ def _own_digest(config: dict) -> str:
     """config.json's digest: of its content without the digest itself, keys sorted."""
     sums = {k: v for k, v in (config.get("checksums") or {}).items() if k != SELF}
     body = {**config, "checksums": sums}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()
-                          ).hexdigest()
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 def sealed_json(config: dict) -> str:
     """config.json's text, its own digest added to its checksums."""
     config = {**config, "checksums": {**config.get("checksums", {})}}
     config["checksums"][SELF] = _own_digest(config)
-    return json.dumps(config, indent=1, ensure_ascii=False) + "\n"
+    return json_text(config)
 
 
 def changed_files(folder: Path, config: dict) -> list[str]:
@@ -234,6 +234,7 @@ def model_card(ckpt: dict, samples: list[str], name: str, critic: bool,
     cfg, corpus = ckpt["config"], ckpt.get("corpus") or {}
     minutes = (ckpt.get("elapsed") or 0) / 60
     about = about or {}
+    critic = critic and "critic" in ckpt  # what the folder holds, not what was asked
     lines = [f"# {name}", "", *([about["description"], ""] if about.get("description") else []),
              "A character-level text GAN (WGAN-GP) trained with "
              f"[textwgan](https://pypi.org/project/textwgan/) {__version__}.", "",
@@ -277,7 +278,11 @@ def _card_evaluation(ckpt: dict, about: dict) -> list[str]:
         evals = [m for m in ckpt.get("metrics", []) if m.get("kind") == "eval" and "js4" in m]
         if not evals:
             return []
-        scored, title = evals[-1], "the run's last, against the held-out split"
+        scored = evals[-1]
+        title = f"the run's evaluation at step {scored.get('step', 0):,}"
+        if scored.get("step") != ckpt["step"]:  # a save between evaluations: say so
+            title += (f", before these weights of step {ckpt['step']:,}: their own figures "
+                      "differ; score them with textwgan eval")
     else:
         title = f"{scored['n']:,} argmax samples, seed {scored['seed']}, against the held-out split"
     reranked = about.get("evaluation_reranked")

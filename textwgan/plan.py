@@ -22,6 +22,7 @@ class Plan:
     run_dir: Path | None  # None: a new folder under checkpoints/, named once the corpus is known
     ckpt: dict | None = None  # the checkpoint the run continues from
     corpus_from_run: str | None = None  # a resumed run's own corpus, when none was given
+    ckpt_path: Path | None = None  # the file `ckpt` was loaded from, for messages
 
 
 def plan_run(corpus=None, *, preset: str = "auto", out=None, resume=None,
@@ -55,9 +56,9 @@ def _resumed(corpus, resume, out, preset, config, note, overrides) -> Plan:
     if preset not in ("auto", None):
         raise InputError(f"{setting('preset')} cannot change when resuming: a resumed run "
                          "keeps its settings")
-    ckpt = resume_point(run_dir, note)
+    path, ckpt = resume_point(run_dir, note)
     return Plan(resumed_config(Config.from_dict(ckpt["config"]), **overrides), run_dir, ckpt,
-                ckpt["corpus"]["path"] if corpus is None else None)
+                ckpt["corpus"]["path"] if corpus is None else None, path)
 
 
 def _new_or_found(out, preset, config, device_type, note, overrides) -> Plan:
@@ -76,7 +77,7 @@ def _new_or_found(out, preset, config, device_type, note, overrides) -> Plan:
              if run_dir is not None and folder_kind(run_dir) == "run" else None)
     if found is None:
         return Plan(config, run_dir)
-    ckpt = found[1]
+    path, ckpt = found
     saved = Config.from_dict(ckpt["config"])
     diff = settings_diff(saved, config.with_overrides(seq_len=saved.model.seq_len))
     if diff:
@@ -84,12 +85,13 @@ def _new_or_found(out, preset, config, device_type, note, overrides) -> Plan:
                          f"continue it with `textwgan train --resume {run_dir}` or choose "
                          f"another {setting('out')}")
     schedule = {k: getattr(config.train, k) for k in SCHEDULE_FIELDS}
-    return Plan(saved.with_overrides(**schedule), run_dir, ckpt)
+    return Plan(saved.with_overrides(**schedule), run_dir, ckpt, ckpt_path=path)
 
 
-def resume_point(run_dir: Path, note=lambda message: None) -> dict:
-    """The checkpoint `--resume` continues from (loaded onto the CPU: state dicts move each
-    tensor to its parameter's device, and RNG states must stay CPU tensors)."""
+def resume_point(run_dir: Path, note=lambda message: None) -> tuple[Path, dict]:
+    """The checkpoint `--resume` continues from, and its contents (loaded onto the CPU: state
+    dicts move each tensor to its parameter's device, and RNG states must stay CPU
+    tensors)."""
     kind = kind_of(run_dir)
     if kind == "corpus":
         raise InputError(f"{run_dir}: is a corpus folder, not a run; give {setting('resume')} "
@@ -111,6 +113,6 @@ def resume_point(run_dir: Path, note=lambda message: None) -> dict:
                              f"--out {run_dir}`")
         raise InputError(f"{run_dir}: not a run folder (no {CHECKPOINT_NAME}); give "
                          f"{setting('resume')} the folder of the run to continue")
-    return found[1]
+    return found
 
 

@@ -44,7 +44,7 @@ from .fileio import (
     umask,
     write_failure,
 )
-from .layout import CHARSET_NAME, CORPUS_FILES, META_NAME, is_corpus
+from .layout import CHARSET_NAME, CORPUS_FILES, META_NAME, is_corpus, json_text
 from .sources import HF_PREFIX, InvalidBytes, Source, open_sources
 from .text import DEFAULT_SEQ_LEN, MAX_SEQ_LEN, MIN_SEQ_LEN, PAD_CP, make_normalizer
 
@@ -335,8 +335,11 @@ def prepare(sources: Sequence[str] | str, out: str | Path, *,
     corpus folder `out`, atomically, and return it loaded. Settings are those of
     `PrepareOptions` (seq_len, heldout_fraction, heldout_file, lowercase, max_chars, seed,
     workers), given as keywords or as `options`."""
-    if isinstance(sources, (str, Path)):
+    if isinstance(sources, (str, os.PathLike)) and not isinstance(sources, bytes):
         sources = [str(sources)]
+    if not isinstance(sources, (list, tuple)):
+        raise InputError(f"{setting('sources')} must be a path or a list of paths (str or "
+                         f"pathlib.Path), got {type(sources).__name__} {sources!r}")
     opts = _options(options, settings)
     out = _real(as_path(out, "out"))
     check_out_folder(out)
@@ -352,6 +355,9 @@ def _options(options: PrepareOptions | None, settings: dict) -> PrepareOptions:
     unknown = sorted(set(settings) - names)
     if unknown:
         raise InputError(f"unknown prepare setting {unknown[0]!r}; known: {', '.join(names)}")
+    if options is not None and not isinstance(options, PrepareOptions):
+        raise InputError(f"{setting('options')} must be a PrepareOptions, got "
+                         f"{type(options).__name__}")
     opts = options or PrepareOptions()
     if settings:
         opts = PrepareOptions(**{f.name: getattr(opts, f.name) for f in fields(opts)} | settings)
@@ -457,8 +463,7 @@ def _build(srcs: Sequence[Source], held_srcs: Sequence[Source], tmp: Path,
     meta = _meta(srcs, held_srcs, opts, fp, scan + (held_scan or _Scan()), counts, charset,
                  (n_train, n_held, n_chars, n_unk))
     (tmp / CHARSET_NAME).write_text(charset.to_json(), encoding="utf-8")
-    (tmp / META_NAME).write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n",
-                                   encoding="utf-8")
+    (tmp / META_NAME).write_text(json_text(meta), encoding="utf-8")
     return meta
 
 
@@ -529,6 +534,11 @@ def resolve_corpus(spec: str | Path | Corpus | None, *, seq_len: int | None = No
     folder, or text (file, folder, `-`, hf:) prepared into a cached folder that is reused while
     the sources' fingerprint matches. `seq_len` and `lowercase` (None: not asked for) shape
     text being prepared; a corpus already prepared with other values is refused."""
+    if spec is not None and not isinstance(spec, (Corpus, str, os.PathLike)) \
+            or isinstance(spec, bytes):
+        raise InputError(f"{setting('corpus')} must be a corpus folder, a text file or a "
+                         f"bundled corpus's name (a str or a pathlib.Path) or a Corpus, got "
+                         f"{type(spec).__name__} {spec!r}")
     if isinstance(spec, Corpus):
         corpus = spec
     elif bundled_by_name(spec) is not None:

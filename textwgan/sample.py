@@ -62,10 +62,18 @@ def id_batches(generator: Generator, n: int, seed: int = 0, temperature: float =
     check_sampling(n, seed, temperature)
     check_truncation(truncation)
     rng = torch.Generator().manual_seed(seed)
+    picks = torch.Generator().manual_seed(picks_seed(seed))
     for start in range(0, n, batch_size):
         z = truncate(generator.noise(min(batch_size, n - start), generator=rng), truncation)
         with torch.no_grad(), tf32(False):
-            yield cut_at_pad(_batch_ids(generator, z, rng, temperature), PAD)
+            yield cut_at_pad(_batch_ids(generator, z, picks, temperature), PAD)
+
+
+def picks_seed(seed: int) -> int:
+    """The seed of the stream a temperature draws its characters from: apart from the noise's
+    stream (so each stream is read in sample order, whatever the batches), and from every
+    other seed's noise."""
+    return (seed * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) % (1 << 63)
 
 
 def generate_ids(generator: Generator, n: int, seed: int = 0, temperature: float = 0.0,
@@ -82,9 +90,11 @@ def ids_of_noise(generator: Generator, z: torch.Tensor) -> np.ndarray:
         return cut_at_pad(_batch_ids(generator, z, None, 0.0), PAD)
 
 
-def _batch_ids(generator: Generator, z: torch.Tensor, rng: torch.Generator | None,
+def _batch_ids(generator: Generator, z: torch.Tensor, picks: torch.Generator | None,
                temperature: float) -> np.ndarray:
-    """(n, T) ids of one batch of CPU noise: argmax, or drawn at `temperature` from `rng`."""
+    """(n, T) ids of one batch of CPU noise: argmax, or drawn at `temperature` with one
+    uniform number per position from `picks` (inverse CDF: sample i's characters depend on
+    its own draws alone)."""
     z = z.to(next(generator.parameters()).device)  # (B, Z)
     logits = generator.logits(z).float()  # (B, T, V)
     if temperature == 0:
@@ -94,7 +104,9 @@ def _batch_ids(generator: Generator, z: torch.Tensor, rng: torch.Generator | Non
     if not torch.isfinite(probs).all():  # so low a temperature that logits / T overflows:
         # the same distribution from logits shifted to a maximum of 0 (no inf − inf)
         probs = torch.softmax((logits - logits.amax(-1, keepdim=True)) / temperature, dim=-1)
-    return torch.multinomial(probs.flatten(0, 1), 1, generator=rng).view(probs.shape[:2]).numpy()
+    u = torch.rand(probs.shape[:2], generator=picks)  # (B, T)
+    ids = (probs.cumsum(-1) < u[..., None]).sum(-1)  # (B, T): the first CDF step past u
+    return ids.clamp_(max=probs.shape[-1] - 1).numpy()
 
 
 @dataclass

@@ -11,6 +11,7 @@ No torch here: `prepare` and its worker processes import this module.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,6 +20,15 @@ DEFAULT_SEQ_LEN = 32  # the paper's window: long enough for words, short enough 
 MAX_SEQ_LEN = 4096  # beyond this a character GAN makes no sense, and arrays get huge
 MIN_SEQ_LEN = 4  # the benchmark's JS-4 needs windows of 4 characters
 PAD_CP = np.uint32(0xFFFFFFFF)  # beyond Unicode: never a character
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_surrogates(text: str) -> str:
+    """`text` with every lone surrogate (a str from Python can hold one; UTF-8 cannot) as
+    U+FFFD, as `prepare` reads invalid bytes."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def make_normalizer(lowercase: bool):

@@ -36,7 +36,7 @@ from .data import MappedData, check_data_mode, training_data
 from .device import EAGER, Speed, busy_cpu_note, process_settings, resolve_device, speed_for
 from .diagnostics import critic_diagnostics
 from .distributed import Shard, any_rank, barrier, env_shard, main_first, setup, teardown
-from .errors import Diverged, InputError, Interrupted, as_path, setting
+from .errors import Diverged, InputError, Interrupted, as_path, check_int, setting
 from .fileio import default_cache_dir
 from .graphs import captured_speed
 from .layout import is_run
@@ -47,6 +47,7 @@ from .run import RunFolder, recorded_threads
 from .sample import generate_ids
 from .scoring import Reference
 from .steps import BatchSource, Iteration, TrainState, build_state
+from .text import MAX_SEQ_LEN, MIN_SEQ_LEN
 
 Event = Callable[[str, dict], None]
 
@@ -283,6 +284,11 @@ def train(corpus: str | Path | Corpus | None = None, *, preset: str = "auto",
     "start", "log", "diag", "eval", "save", "end" (rank 0 only). Under torchrun every rank
     trains its slice of each (global) batch and rank 0 alone writes.
     """
+    if on_event is not None and not callable(on_event):
+        raise InputError(f"{setting('on_event')} must be a function of (kind, record), got "
+                         f"{type(on_event).__name__}")
+    if seq_len is not None:
+        check_int("seq_len", seq_len, MIN_SEQ_LEN, MAX_SEQ_LEN)
     out = None if out is None else as_path(out, "out")
     resume = None if resume is None else as_path(resume, "resume")
     if corpus is not None and not isinstance(corpus, Corpus):
@@ -335,7 +341,8 @@ def _train(corpus, *, preset, out, resume, device, data, fast, cuda_graphs, seq_
                  f"uninterrupted run only up to rounding (train with {before} threads again "
                  "for an exact continuation)")
         with RunFolder(run_dir, main=shard.is_main) as folder:
-            run = _start(config, prepared, ckpt, folder, dev, data, shard, speed, emit)
+            run = _start(config, prepared, ckpt, folder, dev, data, shard, speed, emit,
+                         plan.ckpt_path)
             if tensorboard and shard.is_main:
                 # a resumed run's own step was logged before: it writes on from the next
                 folder.board = Board(run_dir, run.state.step + (ckpt is not None))
@@ -352,7 +359,8 @@ def _finished(ckpt: dict, config: Config) -> bool:
 
 
 def _start(config: Config, corpus: Corpus, ckpt: dict | None, folder: RunFolder,
-           dev: torch.device, data: str, shard: Shard, speed: Speed, emit: Event) -> Run:
+           dev: torch.device, data: str, shard: Shard, speed: Speed, emit: Event,
+           ckpt_path: Path | None = None) -> Run:
     """The run, ready for its loop: state built (and restored from `ckpt`) before anything is
     written, so a checkpoint that does not fit leaves the folder as it was."""
     batches = training_data(corpus, dev, data, shard)
@@ -364,7 +372,10 @@ def _start(config: Config, corpus: Corpus, ckpt: dict | None, folder: RunFolder,
     if ckpt is None:
         run = Run(state, batches, corpus, config, folder, dev, emit)
     else:
-        state.load_state_dict(ckpt, dev)  # last: building the nets reseeded the RNG
+        try:
+            state.load_state_dict(ckpt, dev)  # last: building the nets reseeded the RNG
+        except InputError as e:
+            raise InputError(f"{ckpt_path or folder.path}: {e.message}") from None
         run = Run(state, batches, corpus, config, folder, dev, emit,
                   metrics=list(ckpt["metrics"]), resumed=True,
                   elapsed_before=float(ckpt["elapsed"]), saved_step=state.step)
