@@ -6,9 +6,11 @@
         --description "..." --heldout-from ../shared/corpora/billion_word_sample
 
 Writes the model folder `textwgan/assets/generators/NAME/` (weights with the critic, config,
-model card) from the run's checkpoint.pt (or an export .pt): the final weights, not the best
-of many held-out evaluations (picking the lowest would flatter the figure by about the
-evaluation's own noise).
+model card) from the run's checkpoint.pt, an export .pt, or a run's best.pt: a checkpoint
+chosen by the run's validation split (its test split, which the scoring uses, never took part
+in the choice), or the final weights. A model folder already shipped is scored again the same
+way (after its corpus was prepared again with the same training text, e.g. with a validation
+split set apart): its weights are unchanged, its record points at the corpus as it is now.
 The folder is then scored once, as `textwgan eval FOLDER --corpus ... --n 640 --seed 0` scores
 it, and once more with critic reranking (K = 10); both go into its config.json (what
 `textwgan models` shows) and its model card, with twelve unedited argmax samples.
@@ -45,7 +47,8 @@ def rebuild_command(shared: str, corpus_out: str) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("run", type=Path, help="a run folder (its checkpoint.pt) or an export")
+    ap.add_argument("run", type=Path, help="a run folder (its checkpoint.pt), a checkpoint or "
+                                           "export file, or a shipped model folder")
     ap.add_argument("--name", required=True)
     ap.add_argument("--corpus", required=True, help="coco, or a corpus folder")
     ap.add_argument("--description", required=True)
@@ -55,19 +58,30 @@ def main() -> None:
     args = ap.parse_args()
 
     import textwgan
-    from textwgan.checkpoint import CHECKPOINT_NAME, load_checkpoint
-    from textwgan.modelfolder import model_card, write_folder
+    from textwgan.checkpoint import find_checkpoint
+    from textwgan.modelfolder import load_any, model_card, write_folder
     from textwgan.scoring import scoring_corpus
 
     out = ROOT / "textwgan" / "assets" / "generators" / args.name
-    ckpt = load_checkpoint(args.run if args.run.is_file() else args.run / CHECKPOINT_NAME)
+    ckpt = load_any(find_checkpoint(args.run))
+    corpus = scoring_corpus(args.corpus)
+    if ckpt["charset"] != corpus.charset.chars:
+        raise SystemExit(f"{args.run} was trained with another charset than {corpus.path}")
+    # the corpus as it is now (the same training text: the charset above, and the run's own
+    # record before shipping), so that `eval NAME` finds it by its fingerprint
+    ckpt["corpus"] = {**ckpt["corpus"], "path": str(corpus.path),
+                      "fingerprint": corpus.fingerprint}
+    if out.exists():  # shipped before: its files were written by this script
+        import shutil
+
+        shutil.rmtree(out)
     write_folder(ckpt, out, critic=True)  # first the weights, so the scoring reads the folder
     corpus_arg = args.corpus if args.corpus == "coco" else "CORPUS"
     argmax = textwgan.evaluate(str(out), corpus=args.corpus, n=N, seed=SEED).to_dict()
     gen = textwgan.load_generator(out, device="cpu")
     reranked = textwgan.evaluate(gen.sample(N, seed=SEED, rerank=RERANK), corpus=args.corpus,
                                  n=N, seed=SEED).to_dict()
-    fingerprint = scoring_corpus(args.corpus).fingerprint
+    fingerprint = corpus.fingerprint
     about = {"description": args.description,
              "evaluation": scored(argmax),
              "evaluation_reranked": scored(reranked) | {"rerank": RERANK},

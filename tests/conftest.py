@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -55,6 +56,18 @@ def small_corpus(tmp_path_factory) -> Path:
     (d / "held.txt").write_text("\n".join(lines[2000:2500]) + "\n", encoding="utf-8")
     prepare([str(d / "train.txt")], d / "corpus", heldout_file=str(d / "held.txt"))
     return d / "corpus"
+
+
+def held_out(corpus) -> np.ndarray:
+    """Every held-out row of a corpus, its test split then its validation split."""
+    parts = [np.asarray(corpus.heldout)]
+    if corpus.validation is not None:
+        parts.append(np.asarray(corpus.validation))
+    return np.concatenate(parts)
+
+
+def sorted_rows(rows) -> list:
+    return sorted(map(tuple, rows.tolist()))
 
 
 def fit(corpus, config, out, **kw):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from textwgan.checkpoint import FORMAT, VERSION, load_checkpoint
 from textwgan.cli import app
+from textwgan.corpus import Corpus
 
 runner = CliRunner()
 
@@ -32,7 +34,8 @@ def trained(tmp_path_factory):
     r = invoke("prepare", d / "train.txt", "--heldout-file", d / "held.txt", "--out",
                d / "corpus")
     assert r.exit_code == 0, r.output
-    assert "1,500 / 300" in r.output
+    split = re.search(r"1,500 / ([\d,]+) / ([\d,]+)", r.output)  # train / validation / test
+    assert split and sum(int(x.replace(",", "")) for x in split.groups()) == 300, r.output
     r = invoke("train", d / "corpus", "--preset", "tiny", "--iters", "6", "--eval-every", "3",
                "--device", "cpu", "--seed", "1", "--out", d / "run")
     assert r.exit_code == 0, r.output
@@ -74,7 +77,8 @@ def test_sample_then_eval(trained, tmp_path):
     report = json.loads(r.stdout)
     for k in ("js1", "js2", "js3", "js4", "floor_js1", "floor_js4", "n", "reference_size"):
         assert k in report
-    assert report["n"] == 50 and report["reference_size"] == 300
+    test = Corpus(corpus).meta["counts"]["heldout"]  # the test split: 300 less validation
+    assert report["n"] == 50 and report["reference_size"] == test < 300
     assert all(0 <= report[f"js{n}"] <= 1 for n in (1, 2, 3, 4))
     r = invoke("eval", tmp_path / "s.txt", "--corpus", corpus)
     assert r.exit_code == 0 and "JS-4" in r.output and "textwgan-eval|" in r.output

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BUNDLED, COCO_TEST, COCO_TRAIN, ROOT, shared
+from conftest import BUNDLED, COCO_TEST, COCO_TRAIN, ROOT, held_out, shared, sorted_rows
 
 from textwgan.charset import PAD
 from textwgan.corpus import Corpus
@@ -44,10 +44,11 @@ def test_prepare_real_corpora_counts_match_wc(tmp_path, train, held):
     expect_train = sum(wc_lines_minus_empty(p) for p in train_paths)
     expect_held = wc_lines_minus_empty(held_path)
     c = meta["counts"]
-    assert (c["train"], c["heldout"]) == (expect_train, expect_held)
+    assert (c["train"], c["heldout"] + c["validation"]) == (expect_train, expect_held)
+    assert 0.15 < c["validation"] / expect_held < 0.25  # the default fifth, set apart
     corpus = Corpus(tmp_path / "c")
     assert corpus.train.shape == (expect_train, 32)
-    assert corpus.heldout.shape == (expect_held, 32)
+    assert held_out(corpus).shape == (expect_held, 32)
     # Order is kept: the first and last training rows are the files' first and last lines, cut.
     first = train_paths[0].read_text(encoding="utf-8").split("\n")[0].strip()
     last = [x for x in train_paths[-1].read_text(encoding="utf-8").split("\n") if x.strip()][-1]
@@ -64,6 +65,7 @@ def test_bundled_corpus_is_reproduced_by_prepare(tmp_path):
     assert fresh.charset == bundled.charset
     assert np.array_equal(fresh.train, bundled.train)
     assert np.array_equal(fresh.heldout, bundled.heldout)
+    assert np.array_equal(fresh.validation, bundled.validation)
     assert fresh.meta["fingerprint"] == bundled.meta["fingerprint"]
     # The repository's corpora/coco is the packaged corpus, where users look for it.
     assert (ROOT / "corpora" / "coco").resolve() == BUNDLED.resolve()
@@ -77,8 +79,9 @@ def test_fraction_split_is_a_deterministic_partition(tmp_path):
     prepare([str(src)], tmp_path / "b", heldout_fraction=0.2, seed=3)
     a, b = Corpus(tmp_path / "a"), Corpus(tmp_path / "b")
     assert np.array_equal(a.train, b.train) and np.array_equal(a.heldout, b.heldout)
-    assert 120 < len(a.heldout) < 280  # about 20 %
-    together = sorted(a.decode(a.train) + a.decode(a.heldout))
+    assert np.array_equal(a.validation, b.validation)
+    assert 120 < len(held_out(a)) < 280  # about 20 %
+    together = sorted(a.decode(a.train) + a.decode(held_out(a)))
     assert together == sorted(x[:32] for x in lines)
 
 
@@ -328,7 +331,7 @@ def test_parallel_prepare_writes_the_same_corpus(tmp_path):
     for workers in (1, 2):
         prepare([str(COCO_TRAIN)], tmp_path / f"w{workers}", workers=workers,
                 heldout_fraction=0.25, seed=3)
-    for name in ("train.npy", "heldout.npy", "charset.json", "meta.json"):
+    for name in ("train.npy", "heldout.npy", "validation.npy", "charset.json", "meta.json"):
         assert (tmp_path / "w1" / name).read_bytes() == (tmp_path / "w2" / name).read_bytes()
     corpus = Corpus(tmp_path / "w2")
     from textwgan.text import make_normalizer
@@ -339,7 +342,7 @@ def test_parallel_prepare_writes_the_same_corpus(tmp_path):
     held = np.random.default_rng(3).random(len(lines)) < 0.25
     expected = corpus.charset.encode_many(lines, corpus.seq_len)
     np.testing.assert_array_equal(np.asarray(corpus.train), expected[~held])
-    np.testing.assert_array_equal(np.asarray(corpus.heldout), expected[held])
+    assert sorted_rows(held_out(corpus)) == sorted_rows(expected[held])
 
 
 def test_worker_pool_reads_a_bounded_window_ahead():

@@ -103,3 +103,32 @@ def test_an_unreachable_hub_is_one_line_at_once(tmp_path, monkeypatch):
     assert_one_line_error(r, 2, "hf:textwgan-tests/no-such-dataset")
     assert "cannot reach the Hugging Face Hub" in r.output or "no such dataset" in r.output
     assert "Retrying" not in r.output and time.monotonic() - t0 < 20
+
+
+@pytest.mark.slow
+def test_a_run_that_has_not_saved_yet_is_said_to_be_training(tmp_path, small_corpus):
+    """Sampling or exporting a run in its first steps, before its first save: it has lost
+    nothing, and resuming would collide with the training."""
+    import subprocess
+    import sys
+
+    from test_hardening import ROOT, _wait_for
+
+    run = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "textwgan", "train", str(small_corpus), "--preset", "tiny",
+         "--iters", "100000", "--eval-every", "2", "--save-every", "100000", "--log-every",
+         "1", "--threads", "1", "--out", str(run)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    try:
+        _wait_for(run / "log.jsonl", proc, '"kind": "train"')
+        _wait_for(run / "log.jsonl", proc, '"step": 4')  # past an evaluation: best.pt exists
+        for args in (("sample", "-n", "2", "--checkpoint", run),
+                     ("export", run, "--out", tmp_path / "m")):
+            r = invoke(*args)
+            assert_one_line_error(r, 2, "the run is training and has not saved yet",
+                                  "the first save comes at step 100,000")
+            assert "lost" not in r.output and "resume" not in r.output
+    finally:
+        proc.terminate()
+        proc.wait(timeout=120)

@@ -75,7 +75,7 @@ def test_train_file_shows_what_preparing_did_with_the_option_that_changes_it(tmp
     r = invoke("train", tmp_path / "poems.txt", "--preset", "tiny", "--iters", "1", "--out",
                tmp_path / "run")
     assert r.exit_code == 0, r.output
-    assert "cut to 32 chars" in r.output and "train / held-out" in r.output
+    assert "cut to 32 chars" in r.output and "train / validation / test" in r.output
     warnings = [x for x in r.output.splitlines() if x.startswith("warning:")]
     assert any("were cut to 32 characters" in w and "--seq-len" in w for w in warnings)
     assert any("separated by spaces" in w for w in warnings)
@@ -103,7 +103,8 @@ def test_metrics_that_cannot_mean_anything_say_so(tmp_path):
     assert "the samples repeat themselves: distinct-4" in r.output
     data = json.loads(invoke("eval", tmp_path / "junk.txt", "--corpus", tmp_path / "zh.txt",
                              "--n", "100", "--json").stdout)
-    assert "word_validity" not in data and len(data["notes"]) == 2
+    assert "word_validity" not in data
+    assert len([n for n in data["notes"] if "word validity" in n or "repeat" in n]) == 2
 
 
 def test_an_lm_figure_that_flatters_far_samples_gets_a_note():

@@ -13,17 +13,25 @@ from textwgan.scoring import Reference
 
 
 def test_a_logged_js4_is_what_eval_says_of_the_same_checkpoint(tmp_path):
+    """Training evaluates on the validation split: `eval --protocol validation` repeats its
+    figures to the last digit; plain `eval` scores the test split, which training never saw."""
     r = invoke("train", "--preset", "tiny", "--iters", "6", "--eval-every", "6", "--seed", "3",
                "--out", tmp_path / "run")
     assert r.exit_code == 0, r.output
     records = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     last = [x for x in records if x["kind"] == "eval"][-1]
-    r = invoke("eval", tmp_path / "run", "--n", str(last["n"]), "--seed", "3", "--json")
+    assert last["split"] == "validation" and "protocol:validation" in last["signature"]
+    r = invoke("eval", tmp_path / "run", "--n", str(last["n"]), "--seed", "3", "--json",
+               "--protocol", "validation")
     assert r.exit_code == 0, r.output
     report = json.loads(r.stdout)
     for k in ("js1", "js2", "js3", "js4", "floor_js4"):
         assert report[k] == last[k], k
     assert report["signature"] == last["signature"]
+    test = json.loads(invoke("eval", tmp_path / "run", "--n", str(last["n"]), "--seed", "3",
+                             "--json").stdout)
+    assert "protocol:heldout" in test["signature"] and test["js4"] != last["js4"]
+    assert test["reference_size"] + report["reference_size"] == 10_000
 
 
 def test_js_scores_are_the_full_reports_js():

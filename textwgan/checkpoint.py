@@ -38,6 +38,8 @@ from .fileio import atomic_write, is_torch_archive, temp_prefix, write_failure
 from .layout import (
     BEST_NAME,
     CHECKPOINT_NAME,
+    CONFIG_NAME,
+    LOG_NAME,
     MODEL_CONFIG,
     MODEL_WEIGHTS,
     STEP_GLOB,
@@ -46,7 +48,9 @@ from .layout import (
     is_corpus,
     is_model_folder,
     is_run,
+    is_training,
     read_json,
+    read_log,
     shipped_model_named,
     shipped_models,
 )
@@ -58,7 +62,10 @@ if TYPE_CHECKING:
 # 2: the training time (`elapsed`) is saved, and the GPU's RNG state is one tensor; version 1
 # files are brought to this form on loading (`_upgraded`), the one place that knows the change.
 FORMAT, VERSION = "textwgan.checkpoint", 2
-DEFAULT_ROOT = Path("checkpoints")
+DEFAULT_ROOT = Path("checkpoints")  # where `train` puts a run given no --out
+# Where `sample`, `eval` and `export` look for the newest run when given none: the default
+# root, and runs/, where the README's own-text walk trains.
+SEARCH_ROOTS = (DEFAULT_ROOT, Path("runs"))
 EXPORT_KEYS = ("format", "version", "textwgan_version", "step", "config", "charset", "corpus",
                "generator", "metrics", "elapsed")
 TRAINING_KEYS = ("critic", "opt_generator", "opt_critic", "rng")
@@ -308,7 +315,7 @@ def _check_training_state(ckpt: dict) -> None:
 
 
 WEIGHT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
-TEXT_FIELDS = frozenset({"kind", "samples", "signature", "input", "protocol"})
+TEXT_FIELDS = frozenset({"kind", "samples", "signature", "input", "protocol", "split"})
 
 
 def _check_values(tensor: torch.Tensor, what: str) -> None:
@@ -355,12 +362,33 @@ def _no_checkpoint_in(folder: Path) -> str:
         return (f"{folder}: holds runs, not a checkpoint of its own ({shown}); give one of "
                 f"them, e.g. {folder / runs[-1]}")
     if is_run(folder):
+        if is_training(folder):
+            return first_save_note(folder)
         if any(folder.glob(STEP_GLOB)) or (folder / BEST_NAME).is_file():
             return (f"{folder}: has lost its {CHECKPOINT_NAME}; give one of its step_*.pt "
                     f"files, or resume it with `textwgan train --out {folder}`")
         return (f"{folder}: the run has no checkpoint yet (it is still training, or it stopped "
                 "before its first save)")
     return f"{folder}: not a run folder (no {CHECKPOINT_NAME}); give a run folder or a checkpoint"
+
+
+def first_save_note(folder: Path) -> str:
+    """What to say of a run that is training and has not saved yet: when it will."""
+    try:
+        train = read_json(folder / CONFIG_NAME)["config"]["train"]
+        save_every, iters = int(train["save_every"]), int(train["iters"])
+    except (NotReadable, KeyError, TypeError, ValueError):
+        save_every = iters = None
+    logged = [r for r in read_log(folder / LOG_NAME) if r.get("kind") == "train"]
+    where = ""
+    if save_every and logged and isinstance(logged[-1].get("step"), int):
+        step, rate = logged[-1]["step"], logged[-1].get("it_s")
+        first = min(save_every, iters or save_every)
+        when = f", in about {(first - step) / rate / 60:.0f} minutes" \
+            if isinstance(rate, (int, float)) and rate > 0 and first > step else ""
+        where = f" (it is at step {step:,}; the first save comes at step {first:,}{when})"
+    return (f"{folder}: the run is training and has not saved yet{where}; sample it once it "
+            "has, or stop it with Ctrl-C, which saves")
 
 
 def saved_checkpoints(run_dir: Path) -> list[Path]:
@@ -427,9 +455,11 @@ def checkpoint_kind(path: Path) -> str | None:
     return "export" if is_export(ckpt) else "training"
 
 
-def find_checkpoint(spec: str | Path | None = None, root: str | Path = DEFAULT_ROOT) -> Path:
-    """A checkpoint file from a file, a run folder, or (None) the newest run under `root`,
-    else the shipped generator."""
+def find_checkpoint(spec: str | Path | None = None,
+                    roots: tuple[Path, ...] = SEARCH_ROOTS) -> Path:
+    """A checkpoint file from a file, a run folder, or (None) the newest run (by its
+    checkpoint.pt) under any of `roots` (checkpoints/ and runs/), else the shipped
+    generator."""
     if spec is not None:
         path = Path(spec)
         if path.is_file():
@@ -445,15 +475,15 @@ def find_checkpoint(spec: str | Path | None = None, root: str | Path = DEFAULT_R
             return shipped
         raise InputError(f"{path}: no such checkpoint file, run folder or shipped model "
                          f"({', '.join(shipped_models())})")
-    root = Path(root)
-    found = sorted(root.glob(f"*/{CHECKPOINT_NAME}"), key=lambda p: p.stat().st_mtime)
+    found = sorted((p for root in roots for p in Path(root).glob(f"*/{CHECKPOINT_NAME}")
+                    if is_run(p.parent)), key=lambda p: p.stat().st_mtime)
     if found:
         return found[-1]
     shipped = shipped_models().get(DEFAULT_MODEL)
     if shipped is not None:
         return shipped
-    raise InputError(f"no run found under {root}/; train one with `textwgan train` or "
-                     "name a checkpoint")
+    raise InputError(f"no run found under {' or '.join(f'{r}/' for r in roots)}; train one "
+                     "with `textwgan train` or name a checkpoint")
 
 
 # --------------------------------------------------------------------------------------------

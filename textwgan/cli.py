@@ -406,6 +406,10 @@ def prepare(
                                                             "lines are cut).")] = 32,
     heldout_fraction: Annotated[float, typer.Option(
         metavar="F", help="Share of lines held out as the evaluation reference.")] = 0.1,
+    validation_fraction: Annotated[float, typer.Option(
+        metavar="F", help="Share of the held-out lines set apart as the validation split "
+                          "(training's evaluations and best.pt); the rest is the test split "
+                          "(eval, model cards). 0: none.")] = 0.2,
     heldout_file: Annotated[str | None, typer.Option(
         metavar="FILE", show_default=False,
         help="Use this file as the held-out split instead of a fraction.")] = None,
@@ -429,6 +433,7 @@ def prepare(
     with err.status("preparing…"):
         corpus = prepare_corpus(sources, out_dir, seq_len=seq_len,
                                 heldout_fraction=heldout_fraction, heldout_file=heldout_file,
+                                validation_fraction=validation_fraction,
                                 lowercase=lowercase, max_chars=max_chars, seed=seed,
                                 workers=workers)
     _show_preparation(corpus.meta, out_dir)
@@ -444,7 +449,8 @@ def _show_preparation(meta: dict, where) -> None:
         ("lines read", f"{c['lines_read']:,}"), ("blank (dropped)", f"{c['empty']:,}"),
         ("kept", f"{c['kept']:,}"),
         (f"cut to {meta['seq_len']} chars", f"{c['truncated']:,}"),
-        ("train / held-out", f"{c['train']:,} / {c['heldout']:,}"),
+        ("train / validation / test", f"{c['train']:,} / {c.get('validation', 0):,} / "
+                                       f"{c['heldout']:,}"),
         ("charset", f"{c['charset_size'] - 2:,} of {c['distinct_chars']:,} characters seen"
                     " in training, + pad, unk"),
         ("unk rate", f"{c['unk_rate']:.4%}"),
@@ -540,8 +546,9 @@ class TrainDisplay:
                 say(f"step {r['step']:,}/{self.iters:,}  {r['it_s']:.2f} it/s  "
                     f"W {r['w_estimate']:.3f}  about {_duration(left)} left")
         elif kind == "eval":
+            split = "validation" if r.get("split") == "validation" else "test"
             self.line(f"step {r['step']:>7,}  JS-4 {r['js4']:.3f} (floor {r['floor_js4']:.3f}"
-                      f" for {r['n']:,} real)  "
+                      f" for {r['n']:,} real; {split} split)  "
                       f"JS-1 {r['js1']:.3f}  e.g. {r['examples'][0]!r}")
             if r["step"] > 0 and r["distinct"] < 0.1:
                 self.line(f"  note: the samples are nearly all alike ({r['distinct']:.0%} "
@@ -619,11 +626,12 @@ def train(
                                               "count repeats a run bit for bit.")] = None,
     fast: _optional_bool("fast", "The fast path: bf16 autocast, TF32 and fused Adam on CUDA "
                                  "(fused Adam only on a CPU). Default: on.") = None,
-    tensorboard: Annotated[bool, typer.Option(
-        "--tensorboard", metavar="",
+    tensorboard: Annotated[bool | None, typer.Option(
+        "--tensorboard/--no-tensorboard", show_default=False,
         help="Also write TensorBoard events into the run folder (tensorboard --logdir RUN): "
-             "every logged figure, samples, critic histograms. Needs pip install "
-             "'textwgan[tensorboard]'.")] = False,
+             "every logged figure, samples, critic histograms. Default: a resumed run goes on "
+             "as it did, a new one writes none. Needs pip install 'textwgan[tensorboard]'.")
+    ] = None,
     cuda_graphs: Annotated[bool, typer.Option(
         "--cuda-graphs", metavar="",
         help="Capture the critic and generator steps as CUDA graphs (CUDA only; elsewhere the "
@@ -718,7 +726,7 @@ def sample(
         help="Checkpoint file, run folder, model folder (export --out DIR), a shipped model "
              "by name (textwgan models; a local path of that name wins), or a model on the "
              "Hugging Face Hub (hf:OWNER/NAME[@REVISION]); default: the newest run under "
-             "checkpoints/, else the shipped coco.")] = None,
+             "checkpoints/ or runs/ (by its last save), else the shipped coco.")] = None,
     model: ModelOpt = None,
     seed: Annotated[int, typer.Option(metavar="N", help="Noise seed: the same seed, the same "
                                                          "samples.")] = 0,
@@ -738,6 +746,11 @@ def sample(
         metavar="TEXT", show_default=False,
         help="Samples that begin with TEXT, found by searching the noise (argmax); those "
              "the search cannot meet are left out, and the count is shown.")] = None,
+    restarts: Annotated[int, typer.Option(
+        metavar="R", help="With --prefix: starting points searched per sample; more meets more "
+                          "prompts, at R times the time.")] = 2,
+    search_steps: Annotated[int, typer.Option(
+        metavar="N", help="With --prefix: gradient steps of each search.")] = 100,
     device: Annotated[str, typer.Option(
         metavar="NAME", help="auto (a GPU when there is one), cpu, cuda or cuda:N; the same "
                              "seed gives the same samples on any of them.")] = "auto",
@@ -745,39 +758,43 @@ def sample(
         metavar="N", show_default=False, help="CPU threads (default: all cores).")] = None,
 ):
     """Generate text from a trained generator, one sample per line."""
-    from .latent import check_rerank, check_truncation
-    from .sample import check_sampling
+    from .sample import SamplingSpec, check_sampling
 
+    spec = SamplingSpec(temperature, rerank, "top", truncation, prefix, restarts,
+                        search_steps).checked()
     check_sampling(n, seed, temperature)
-    check_rerank(rerank)
-    check_truncation(truncation)
-    if prefix is not None and (rerank != 1 or temperature != 0 or truncation != 1):
-        raise InputError(f"{setting('prefix')} searches argmax noise: leave "
-                         f"{setting('rerank')}, {setting('temperature')} and "
-                         f"{setting('truncation')} out")
     target = _output_file(out_file, "samples")
     gen = _generator(checkpoint, model, device)
     if prefix is not None:
-        written = _write_prompted(gen, n, prefix, seed, target)
+        written = _write_prompted(gen, n, seed, spec, target)
     else:
-        written = write_text_chunks(gen.sample_chunks(
-            n, seed=seed, temperature=temperature, rerank=rerank, truncation=truncation), target)
+        written = write_text_chunks(gen.sample_chunks(n, seed, spec), target)
     if target is not None:
         say(f"wrote {written:,} samples to {target}")
 
 
-def _write_prompted(gen, n: int, prefix: str, seed: int, target: Path | None) -> int:
-    """The samples a prompt search met, written as they come; how many met, said after."""
+def _write_prompted(gen, n: int, seed: int, spec, target: Path | None) -> int:
+    """The samples a prompt search met, written as they come; how many met, said after, with
+    what to try when some were not."""
+    from .errors import share
+
+    prefix, note = gen.prompt_text(spec.prefix)
+    if note:
+        say(f"note: {note}")
     met = 0
 
     def chunks():
         nonlocal met
-        for found in gen.complete_chunks(n, prefix=prefix, seed=seed):
+        for found in gen.complete_chunks(n, prefix=prefix, seed=seed, restarts=spec.restarts,
+                                         steps=spec.search_steps):
             met += sum(found.met)
             yield [t for t, ok in zip(found.texts, found.met, strict=True) if ok]
 
     written = write_text_chunks(chunks(), target)
-    say(f"{met} of {n} samples begin with {prefix!r} ({met / n:.0%}); the others are left out")
+    harder = (f"; to meet more, search harder (--restarts {min(4 * spec.restarts, 64)} "
+              f"--search-steps {2 * spec.search_steps}) or give a shorter prefix")
+    say(f"{met} of {n} samples begin with {prefix!r} ({share(met, n)}); the others are left "
+        "out" + ("" if met == n else harder))
     return written
 
 
@@ -951,10 +968,12 @@ def _fmt(value, spec: str) -> str:
 
 
 def _metric_rows(report: dict) -> list[tuple[str, str, str]]:
+    na = report.get("unseparated", {})  # figures that cannot tell junk from real text here
     keys = [(k, label, spec) for k, label, _, spec, _ in ROW_METRICS
-            if report.get(k) is not None]
+            if report.get(k) is not None or k in na]
     extra = [(f"js{n}", f"JS-{n}", ".4f") for n in report["orders"] if n > 4]
-    rows = [(label, _fmt(report[k], spec), _fmt(report.get(f"floor_{k}"), spec))
+    rows = [(label, "n/a" if k in na else _fmt(report[k], spec),
+             _fmt(report.get(f"floor_{k}"), spec))
             for k, label, spec in keys[:4] + extra + keys[4:]
             if k in report and (not k.startswith("js") or int(k[2:]) in report["orders"])]
     if "lm_bpc" in report and "word_validity" not in report:  # the notes say why
@@ -983,7 +1002,8 @@ SeedOpt = Annotated[int, typer.Option(metavar="N", help="Seed of every random dr
 OrdersOpt = Annotated[str, typer.Option(metavar="LIST", help="n-gram orders for JS.")]
 ProtocolOpt = Annotated[str, typer.Option(
     metavar="NAME",
-    help="heldout (vs the held-out split) or paper (gan_language.py: 640 samples vs the "
+    help="heldout (vs the corpus's test split), validation (vs the held-out lines training "
+         "evaluates on and picks best.pt by) or paper (gan_language.py: 640 samples vs the "
          "training split, 640 training lines held back as the floor).")]
 CriticOpt = Annotated[bool, typer.Option(
     "--critic", metavar="",
@@ -1061,7 +1081,10 @@ def eval_(
                   box=box.SIMPLE)
     table.add_column("metric")
     table.add_column("samples", justify="right", no_wrap=True)
-    table.add_column(f"real text ({report['n']:,})", justify="right", no_wrap=True)
+    lines = report.get("floor_lines") or report["n"]
+    table.add_column(f"real text ({report['n']:,})" if lines >= report["n"] else
+                     f"real text ({lines:,} lines, {report['n']:,} draws)", justify="right",
+                     no_wrap=True)
     for row in _metric_rows(report):
         table.add_row(*map(Text, row))
     if report.get("gan_bpc") is not None:
@@ -1119,7 +1142,7 @@ def bench(
     if plot_file is not None:
         from .plot import check_png_output
 
-        check_png_output(plot_file)
+        check_png_output(plot_file, "plot_file")
     with err.status("scoring…"):
         result = bench_rows(sources or [], n=n, temperatures=temperatures,
                             baseline=baseline, reranks=reranks, truncations=truncations,

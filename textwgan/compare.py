@@ -53,21 +53,22 @@ def row_label(loaded: Texts) -> str:
     """`run @ argmax`, `run @ T=0.7`, `run @ argmax K=5`, `run @ argmax ψ=0.7`."""
     if loaded.kind == "samples":
         return loaded.label
-    how = "argmax" if loaded.temperature == 0 else f"T={loaded.temperature:g}"
-    how += f" K={loaded.rerank}" if loaded.rerank > 1 else ""
-    how += f" ψ={loaded.truncation:g}" if loaded.truncation < 1 else ""
+    how = loaded.spec.label if loaded.spec is not None else f"T={loaded.temperature:g}"
     return f"{loaded.label} @ {how}"
 
 
-def parse_knobs(reranks, truncations) -> list[tuple[int, float]]:
-    """The argmax rows besides plain argmax: (K, 1) for each rerank factor, (1, ψ) for each
-    truncation; K = 1 and ψ = 1 are plain argmax, scored already."""
+def row_specs(temperatures, reranks, truncations) -> list:
+    """How a model's rows are drawn (SamplingSpecs): argmax, each temperature, each rerank
+    factor K (argmax) and each truncation ψ (argmax); K = 1 and ψ = 1 are plain argmax."""
     from .latent import check_rerank, check_truncation
+    from .sample import SamplingSpec
 
     ks = parse_values(reranks, "reranks", int, lambda k: check_rerank(k, "reranks"), "2,5,10")
     psis = parse_values(truncations, "truncations", float,
                         lambda p: check_truncation(p, "truncations"), "0.5,0.7,0.9")
-    return [(k, 1.0) for k in ks if k > 1] + [(1, p) for p in psis if p < 1]
+    return [SamplingSpec(), *(SamplingSpec(temperature=t) for t in temperatures),
+            *(SamplingSpec(rerank=k) for k in ks if k > 1),
+            *(SamplingSpec(truncation=p) for p in psis if p < 1)]
 
 
 def _check_critics(inputs: Sequence, device: str) -> None:
@@ -112,8 +113,8 @@ def bench(inputs: Sequence, *, corpus: str | Path | Corpus | None = None,
     if not inputs and baseline is None:
         raise InputError("give at least one samples file, checkpoint or run folder")
     temps = parse_temperatures(temperatures)
-    knobs = parse_knobs(reranks, truncations)
-    if any(k > 1 for k, _ in knobs):  # before any scoring: a missing critic fails at once
+    specs = row_specs(temps, reranks, truncations)
+    if any(s.rerank > 1 for s in specs):  # before any scoring: a missing critic fails at once
         _check_critics(inputs, device)
     order = baseline_order(baseline) if baseline is not None else None
     orders = check_common(n=n, seed=seed, orders=orders, lm_order=lm_order)
@@ -127,17 +128,16 @@ def bench(inputs: Sequence, *, corpus: str | Path | Corpus | None = None,
 
     def scored(loaded: Texts) -> dict:
         r = report_for(loaded, ref, orders, lm_order, seed, critic, device, floors=False)
+        spec = loaded.spec
         return {"input": row_label(loaded), "source": loaded.label, "kind": loaded.kind,
-                "temperature": loaded.temperature, "rerank": loaded.rerank,
-                "truncation": loaded.truncation, "n": r.n, **r.metrics.flat()}
+                "temperature": loaded.temperature,
+                "rerank": spec.rerank if spec else 1, "rule": spec.rule if spec else None,
+                "truncation": spec.truncation if spec else 1.0, "n": r.n, **r.metrics.flat()}
 
     rows = []
     for source in inputs:
         if is_model_input(source):
-            for t in [0.0, *temps]:
-                rows.append(scored(load_texts(source, n, seed, t, device)))
-            for k, psi in knobs:
-                rows.append(scored(load_texts(source, n, seed, 0.0, device, k, psi)))
+            rows += [scored(load_texts(source, n, seed, spec, device)) for spec in specs]
         else:
             rows.append(scored(load_texts(source, n, seed)))
     if order is not None:

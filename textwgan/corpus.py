@@ -5,7 +5,11 @@ A corpus folder holds everything later steps need:
     meta.json      fingerprint of the sources and options, normalization, counts
     charset.json   the charset (pad, unk, characters by frequency)
     train.npy      (N_train, seq_len) charset indices, memory-mappable
-    heldout.npy    (N_heldout, seq_len) charset indices: the evaluation reference
+    heldout.npy    (N_heldout, seq_len) charset indices: the test split, what `eval` and
+                   model cards score against
+    validation.npy (N_validation, seq_len): held-out lines set apart for training's own
+                   evaluations and its choice of best.pt (corpora prepared before it existed
+                   have none: training then evaluates on the test split)
 
 Loading checks that the four files exist, parse, and agree with each other (shapes, counts,
 indices inside the charset), so a damaged folder fails here with one clear line rather than
@@ -26,7 +30,10 @@ from .fileio import clean_stale
 from .layout import (
     CHARSET_NAME,
     CORPUS_FORMAT,
+    HELDOUT_NAME,
     META_NAME,
+    TRAIN_NAME,
+    VALIDATION_NAME,
     NotReadable,
     check_format,
     read_json,
@@ -83,8 +90,10 @@ class Corpus:
             raise InputError(f"{self.path / 'charset.json'}: {e.message}; {_PREPARE_AGAIN}"
                              ) from None
         counts = self.meta["counts"]
-        self.train = self._array("train.npy", counts["train"])  # (N_train, T)
-        self.heldout = self._array("heldout.npy", counts["heldout"])  # (N_heldout, T)
+        self.train = self._array(TRAIN_NAME, counts["train"])  # (N_train, T)
+        self.heldout = self._array(HELDOUT_NAME, counts["heldout"])  # (N_test, T)
+        self.validation = (self._array(VALIDATION_NAME, counts["validation"])  # (N_val, T)
+                           if counts.get("validation") else None)
         self._normalizer = None
 
     @property
@@ -164,8 +173,10 @@ def _read_meta(folder: Path) -> dict:
         problems.append(f"seq_len must be an integer from {MIN_SEQ_LEN} to {MAX_SEQ_LEN}, "
                         f"got {seq_len!r}")
     if not isinstance(counts, dict) or not all(_is_int(counts.get(k)) and counts[k] >= 0
-                                               for k in ("train", "heldout")):
-        problems.append("counts.train and counts.heldout must be sequence counts")
+                                               for k in ("train", "heldout")) \
+            or not (_is_int(counts.get("validation", 0)) and counts.get("validation", 0) >= 0):
+        problems.append("counts.train, counts.heldout and counts.validation must be sequence "
+                        "counts")
     if not isinstance(norm, dict) or not isinstance(norm.get("lowercase"), bool):
         problems.append("normalization.lowercase must be true or false")
     if problems:

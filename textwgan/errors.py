@@ -87,6 +87,19 @@ def parse_numbers(text, name: str, kind: type = int, example: str = "") -> list:
                          ) from None
 
 
+def share(part: int, whole: int) -> str:
+    """part/whole as a percentage for a message, never rounded to 100% when some are missing
+    or to 0% when some are there (4,987 of 5,000 is 99.7%, not 100%)."""
+    if whole <= 0:
+        return "0%"
+    text = f"{part / whole:.0%}"
+    if part < whole and text == "100%":
+        text = f"{min(part / whole, 0.999):.1%}"
+    elif part > 0 and text == "0%":
+        text = f"{max(part / whole, 0.001):.1%}"
+    return text
+
+
 def check_int(name: str, value, low: int, high: int, why: str = "") -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise InputError(f"{setting(name)} must be an integer from {low:,} to {high:,}"

@@ -12,7 +12,7 @@ and training files, characters are raw code points.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +33,13 @@ from .scoring import (
     Metrics,
     Reference,
     floor_metrics,
+    junk_control,
+    mean_length,
     run_corpus,
     score,
     scoring_corpus,
     training_lm,
+    unseparated,
 )
 from .sources import read_lines
 from .text import MAX_SEQ_LEN, rows_to_text, without_surrogates
@@ -66,6 +69,10 @@ class Report:
     gan_bpc: float | None = None  # the likelihood bound, with gan_bpc_draws noise draws
     gan_bpc_draws: int | None = None
     notes: tuple[str, ...] = ()  # what the reader should know to read the figures right
+    # Figures junk scores about as well as real text on this corpus at this n (junk's value
+    # by key): shown as n/a, the note says why.
+    unseparated: dict = field(default_factory=dict)
+    floor_lines: int | None = None  # distinct real lines the floor could draw from
 
     def to_dict(self) -> dict:
         """The JSON that `textwgan eval --json` prints."""
@@ -79,6 +86,13 @@ class Report:
             d["temperature"] = self.temperature
         if self.gan_bpc is not None:
             d["gan_bpc"], d["gan_bpc_draws"] = self.gan_bpc, self.gan_bpc_draws
+        for key in self.unseparated:  # n/a: no reader should take these for a score
+            d[key] = None
+        if self.unseparated:
+            d["unseparated"] = {k: {"samples": self.metrics.flat().get(k), "junk": v}
+                                for k, v in self.unseparated.items()}
+        if self.floor_lines is not None:
+            d["floor_lines"] = self.floor_lines
         if self.notes:
             d["notes"] = list(self.notes)
         d["signature"] = self.signature
@@ -98,10 +112,9 @@ class Texts:
     texts: list[str]
     label: str
     kind: str  # "samples", "generator" or "baseline"
-    temperature: float | None = None
+    temperature: float | None = None  # a model's or the baseline's (0: argmax)
     generator: object = None  # the TextGenerator, for the likelihood bound
-    rerank: int = 1  # candidates drawn per text kept, ranked by the critic
-    truncation: float = 1.0  # the noise's scale toward its mean
+    spec: object = None  # a model's SamplingSpec: how its texts were drawn
 
 
 def is_model_input(source) -> bool:
@@ -132,11 +145,9 @@ def file_size(source) -> int | None:
     return len(read_lines(source))
 
 
-def load_texts(source, n: int | None, seed: int, temperature: float = 0.0,
-               device: str = "cpu", rerank: int = 1, truncation: float = 1.0) -> Texts:
+def load_texts(source, n: int | None, seed: int, spec=None, device: str = "cpu") -> Texts:
     """The first n texts of a list or samples file, or n texts drawn from a checkpoint or run
-    folder at `temperature` (reranked by its critic, `rerank` candidates per text kept; the
-    noise truncated to `truncation`)."""
+    folder as `spec` (a SamplingSpec; default argmax) says."""
     source = _input(source)
     if isinstance(source, (list, tuple)):
         if not all(isinstance(t, str) for t in source):
@@ -144,12 +155,12 @@ def load_texts(source, n: int | None, seed: int, temperature: float = 0.0,
         # a lone surrogate is no character: read as U+FFFD, as invalid bytes of a file are
         lines, label = [without_surrogates(t) for t in source], f"{len(source)} texts"
     elif is_model_input(source):
-        from .sample import load_generator
+        from .sample import load_generator, sampling_spec
 
+        spec = sampling_spec(spec)
         gen = load_generator(source, device=device)
-        texts = gen.sample(PAPER_N if n is None else n, seed=seed, temperature=temperature,
-                           rerank=rerank, truncation=truncation)
-        return Texts(texts, str(gen.source), "generator", temperature, gen, rerank, truncation)
+        texts = gen.sample(PAPER_N if n is None else n, seed, spec)
+        return Texts(texts, str(gen.source), "generator", spec.temperature, gen, spec)
     else:
         lines, label = read_lines(source), str(source)
     if n is not None:
@@ -258,13 +269,19 @@ def evaluate(texts_or_path, *, corpus: str | Path | Corpus | None = None,
             corpus = run_corpus(texts_or_path)
         ref = Reference(corpus, reference, train, protocol, seq_len, n=n or PAPER_N, seed=seed)
     check_common(orders=orders, seq_len=ref.seq_len)
-    loaded = load_texts(texts_or_path, n, seed, temperature, device)
+    loaded = load_texts(texts_or_path, n, seed, _argmax_or(temperature), device)
     report = report_for(loaded, ref, orders, lm_order, seed, critic, device, floors, gan_bpc)
     if reference is not None and is_model(texts_or_path):
         note = _overlap_note(ref, texts_or_path)
         if note:
             report = replace(report, notes=(*report.notes, note))
     return report
+
+
+def _argmax_or(temperature: float):
+    from .sample import SamplingSpec
+
+    return SamplingSpec(temperature=temperature)
 
 
 def _overlap_note(ref: Reference, source) -> str | None:
@@ -302,6 +319,10 @@ def report_for(loaded: Texts, ref: Reference, orders: Sequence[int], lm_order: i
     metrics = score(samples, ref, orders, lm_order, seed, critic, device)
     floor = floor_metrics(ref, count, orders, lm_order, seed, critic, device) if floors \
         else None
+    apart = unseparated(floor, junk_control(ref, count, orders, seed)) if floor else {}
+    notes = own_corpus_notes(loaded, ref) + reading_notes(metrics, floor, ref) \
+        + junk_notes(apart, metrics, floor, count) \
+        + length_notes(samples, ref, count, seed, floor is not None)
     return Report(
         input=loaded.label, n=count, reference_size=len(ref.reference),
         train_size=len(ref.train) if ref.train is not None else None, protocol=ref.label,
@@ -309,7 +330,8 @@ def report_for(loaded: Texts, ref: Reference, orders: Sequence[int], lm_order: i
         signature=ref.signature(count, orders, lm_order, seed, critic, loaded.temperature),
         temperature=loaded.temperature, gan_bpc=bound,
         gan_bpc_draws=gan_bpc if bound is not None else None,
-        notes=reading_notes(metrics, floor, ref))
+        notes=notes, unseparated=apart,
+        floor_lines=min(count, len(ref.train)) if floor is not None else None)
 
 
 JS_FAR = 0.2  # JS-4 this far above its floor: the samples are far from real text
@@ -317,6 +339,66 @@ JS_FAR = 0.2  # JS-4 this far above its floor: the samples are far from real tex
 BPC_BEATS = 0.3  # LM bits/char this far below real text's: suspiciously cheap characters
 
 COLLAPSE = 0.25  # distinct-4 below this share of real text's: the samples repeat themselves
+
+
+def own_corpus_notes(loaded: Texts, ref: Reference) -> tuple[str, ...]:
+    """A generator scored against a corpus it was not trained on: the figures then measure
+    how far its text is from another text, which is rarely what was meant."""
+    record = getattr(loaded.generator, "corpus", None) or {}
+    mine = record.get("fingerprint")
+    if loaded.kind != "generator" or ref.corpus is None or not mine \
+            or mine == ref.corpus.fingerprint:
+        return ()
+    return (f"{loaded.label} was trained on another corpus ({Path(record.get('path') or '?').name}"
+            f", fingerprint {mine[:12]}) than {ref.corpus.path} (fingerprint "
+            f"{ref.corpus.fingerprint[:12]}): these figures compare its text with another "
+            "text; give no corpus to score it against its own",)
+
+
+_NAMES = {"word_validity": "word validity"}
+
+
+def junk_notes(apart: dict, m: Metrics, floor: Metrics, n: int) -> tuple[str, ...]:
+    """Why a figure is shown as n/a: junk (the training text's characters, drawn at random
+    into real text's lengths) scores about as well as real text."""
+    notes = []
+    for key, junk in apart.items():
+        name = _NAMES.get(key, f"JS-{key[2:]}")
+        if key == "word_validity":
+            notes.append(f"word validity is n/a: junk (the training text's characters drawn "
+                         f"at random into real lines' word shapes) scores {junk:.1%}, about "
+                         f"what real text does ({floor.word_validity:.1%}): on this corpus it "
+                         "cannot tell them apart (where each word is one character, any "
+                         "character is a word)")
+        else:
+            real = floor.js[int(key[2:])]
+            notes.append(f"{name} is n/a: junk (the training text's characters drawn at random "
+                         f"into real lines' lengths and word shapes) scores {junk:.3f}, no "
+                         f"worse than real text's {real:.3f}: on this corpus, at n = {n:,}, it "
+                         "cannot tell them apart")
+    return tuple(notes)
+
+
+LENGTH_DIFFERS = 0.25  # samples this much shorter or longer than real text, on average
+
+
+def length_notes(samples, ref: Reference, n: int, seed: int, floors: bool) -> tuple[str, ...]:
+    """JS-n counts the pad that ends each line: when samples differ from real text in
+    length, JS-n measures their length as much as their text. Also how the floor's real
+    lines were drawn, when there are fewer than n of them."""
+    if not floors:
+        return ()
+    notes = []
+    real = mean_length(ref.floor_rows(n, seed)[0], ref.pad)
+    mine = mean_length(samples, ref.pad)
+    if real and abs(mine / real - 1) > LENGTH_DIFFERS:
+        notes.append(f"the samples hold {mine:.1f} characters a line on average, real text "
+                     f"{real:.1f}: JS-n counts the pad that ends each line, so here it "
+                     "measures length as much as text")
+    if n > len(ref.train):
+        notes.append(f"real text is {len(ref.train):,} training lines, drawn {n:,} times with "
+                     "replacement to match n: its figures are those of fewer distinct lines")
+    return tuple(notes)
 
 
 def reading_notes(m: Metrics, floor: Metrics | None, ref: Reference) -> tuple[str, ...]:

@@ -106,10 +106,22 @@ def fixed_positions(charset, seq_len: int, prefix: str | None = None,
     unknown = sorted({c for c in wanted.values() if not isinstance(c, str) or len(c) != 1
                       or c not in charset.index}, key=repr)
     if unknown:
-        shown = ", ".join(repr(c) for c in unknown[:5])
-        raise InputError(f"the prompt holds characters the generator never writes ({shown}); "
-                         "use characters of its charset")
+        raise InputError(unknown_characters(unknown, charset))
     return {p: charset.index[c] for p, c in sorted(wanted.items())}
+
+
+def unknown_characters(unknown: list, charset) -> str:
+    """Why a prompt cannot be met, and what would be: capitals of a lowercase charset, or the
+    nearest characters it has."""
+    shown = ", ".join(repr(c) for c in unknown[:5])
+    message = f"the prompt holds characters the generator never writes ({shown})"
+    letters = [c for c in unknown if isinstance(c, str) and len(c) == 1 and c.isupper()]
+    if letters and all(c.lower() in charset.index for c in letters) \
+            and not any(c.isupper() for c in charset.chars):
+        return (f"{message}: its charset has no capital letters (its training text is lower "
+                f"case); write the prompt in lower case")
+    sample = "".join(c for c in charset.chars[:40] if c.isprintable())
+    return f"{message}; use characters of its charset, such as {sample!r}"
 
 
 def search_noise(generator: Generator, targets: dict[int, int], z0: torch.Tensor,

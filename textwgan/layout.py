@@ -14,8 +14,9 @@ CORPUS_FORMAT = "textwgan.corpus"
 META_NAME = "meta.json"
 CHARSET_NAME = "charset.json"
 TRAIN_NAME = "train.npy"
-HELDOUT_NAME = "heldout.npy"
-CORPUS_FILES = (META_NAME, CHARSET_NAME, TRAIN_NAME, HELDOUT_NAME)
+HELDOUT_NAME = "heldout.npy"  # the test split: what eval and model cards score against
+VALIDATION_NAME = "validation.npy"  # what training evaluates on and picks best.pt by
+CORPUS_FILES = (META_NAME, CHARSET_NAME, TRAIN_NAME, HELDOUT_NAME, VALIDATION_NAME)
 
 # A run folder (run.py, checkpoint.py).
 RUN_FORMAT = "textwgan.run"
@@ -201,6 +202,32 @@ def kind_of(folder) -> str | None:
             or any(folder.glob(STEP_GLOB)):
         return "run"
     return None
+
+
+def is_training(folder) -> bool:
+    """A `train` process holds this run folder's lock now (run.RunFolder locks the folder
+    itself, or its `.lock` file where the file system cannot lock folders)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks to ask
+        return False
+    import errno
+
+    for path, flags in ((folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)),
+                        (Path(folder) / LOCK_NAME, os.O_RDONLY)):
+        try:
+            fd = os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        except OSError as e:
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                return True
+        finally:
+            os.close(fd)
+    return False
 
 
 # A model folder (modelfolder.py): what `export --out DIR` writes and the Hub serves.

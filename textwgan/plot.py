@@ -145,25 +145,28 @@ def run_summaries(runs: list[RunLog]) -> list[dict]:
     return rows
 
 
-def _pyplot():
+def _pyplot(option: str = "out"):
+    """matplotlib's pyplot, or one line naming the option that asked for a figure."""
     try:
         import matplotlib
     except ImportError:
+        instead = "for a terminal summary" if option == "out" else "to print the table only"
         raise InputError("plotting to a PNG needs matplotlib: pip install 'textwgan[plot]' "
-                         f"(or leave out {setting('out')} for a terminal summary)") from None
+                         f"(or leave {setting(option)} out {instead})") from None
     matplotlib.use("Agg")  # files only: no display needed
     import matplotlib.pyplot as plt
 
     return plt
 
 
-def check_png_output(out: str | Path) -> Path:
-    """A .png path that may be written (checked before any work)."""
+def check_png_output(out: str | Path, option: str = "out") -> Path:
+    """A .png path that may be written (checked before any work); `option` names the setting
+    that gave it (plot's out, bench's plot_file)."""
     out = Path(out)
     if out.suffix.lower() != ".png":
-        raise InputError(f"{out}: {setting('out')} must name a .png file")
+        raise InputError(f"{out}: {setting(option)} must name a .png file")
     check_output_file(out, "figure")
-    _pyplot()
+    _pyplot(option)
     return out
 
 

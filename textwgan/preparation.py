@@ -34,7 +34,7 @@ from . import __version__
 from .charset import UNK, Charset
 from .corpus import FORMAT, VERSION, Corpus, bundled_by_name, bundled_corpus_path
 from .encoding import encode_chunk, encode_in_worker, init_worker
-from .errors import MAX_SEED, InputError, TextWGANError, as_path, check_int, setting
+from .errors import MAX_SEED, InputError, TextWGANError, as_path, check_int, setting, share
 from .fileio import (
     clean_stale,
     default_cache_dir,
@@ -44,7 +44,16 @@ from .fileio import (
     umask,
     write_failure,
 )
-from .layout import CHARSET_NAME, CORPUS_FILES, META_NAME, is_corpus, json_text
+from .layout import (
+    CHARSET_NAME,
+    CORPUS_FILES,
+    HELDOUT_NAME,
+    META_NAME,
+    TRAIN_NAME,
+    VALIDATION_NAME,
+    is_corpus,
+    json_text,
+)
 from .sources import HF_PREFIX, InvalidBytes, Source, open_sources
 from .text import DEFAULT_SEQ_LEN, MAX_SEQ_LEN, MIN_SEQ_LEN, PAD_CP, make_normalizer
 
@@ -58,7 +67,7 @@ MAX_CHARS = 0x110000 + 2  # all of Unicode, pad and unk
 # Changes what prepare writes for the same sources and options: part of the fingerprint, so
 # corpora cached by an older textwgan are prepared again. r2: the charset comes from training
 # lines only, also when the held-out lines are drawn by fraction.
-PIPELINE_REVISION = 2
+PIPELINE_REVISION = 3  # r3: a validation split apart from the test split
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,10 @@ class PrepareOptions:
     lowercase: bool = False
     max_chars: int = 2048  # gan_language.py's cap, pad and unk included
     seed: int = 0  # draws the held-out lines when splitting by fraction
+    # Of the held-out lines, the share set apart as the validation split: training evaluates
+    # on it and keeps best.pt by it, so the test split (eval, model cards) stays unseen by
+    # checkpoint choice. Drawn with `seed`.
+    validation_fraction: float = 0.2
     # Processes that normalize and encode (0: one per CPU, at most 8, for inputs over 16 MiB).
     # The output does not depend on it, so it is not part of the fingerprint.
     workers: int = 0
@@ -82,6 +95,10 @@ class PrepareOptions:
             if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f < 1:
                 raise InputError(f"{setting('heldout_fraction')} must lie strictly between 0 "
                                  f"and 1, got {f}")
+        v = self.validation_fraction
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
+            raise InputError(f"{setting('validation_fraction')} must be at least 0 (no "
+                             f"validation split) and below 1, got {v!r}")
         check_int("max_chars", self.max_chars, 3, MAX_CHARS, "(pad, unk and one character)")
         check_int("seed", self.seed, 0, MAX_SEED)
         check_int("workers", self.workers, 0, 256, "(0: one per CPU)")
@@ -93,7 +110,8 @@ class PrepareOptions:
     def as_meta(self) -> dict:
         return {"seq_len": self.seq_len, "lowercase": self.lowercase, "max_chars": self.max_chars,
                 "heldout": ({"file": Path(self.heldout_file).name} if self.heldout_file else
-                            {"fraction": self.heldout_fraction, "seed": self.seed})}
+                            {"fraction": self.heldout_fraction, "seed": self.seed}),
+                "validation": {"fraction": self.validation_fraction, "seed": self.seed}}
 
 
 def fingerprint(sources: Sequence[Source], heldout: Sequence[Source], opts: PrepareOptions) -> str:
@@ -415,7 +433,7 @@ def preparation_warnings(meta: dict) -> list[str]:
     option that changes it. `prepare` and `train FILE` print the same."""
     c, out = meta["counts"], []
     if c["kept"] and c["truncated"] / c["kept"] > CUT_WARN:
-        out.append(f"{c['truncated'] / c['kept']:.0%} of the lines were cut to "
+        out.append(f"{share(c['truncated'], c['kept'])} of the lines were cut to "
                    f"{meta['seq_len']} characters; a larger {setting('seq_len')} keeps more of "
                    "each line (training then costs more per step)")
     if c["unk_rate"] > UNK_WARN:
@@ -445,8 +463,8 @@ def _build(srcs: Sequence[Source], held_srcs: Sequence[Source], tmp: Path,
     n_held = held_scan.kept if held_scan is not None else scan.held
     n_train = scan.kept - (0 if held_scan is not None else scan.held)
 
-    train = _NpyWriter(tmp / "train.npy", charset.dtype, (n_train, opts.seq_len))
-    held = _NpyWriter(tmp / "heldout.npy", charset.dtype, (n_held, opts.seq_len))
+    train = _NpyWriter(tmp / TRAIN_NAME, charset.dtype, (n_train, opts.seq_len))
+    held = _NpyWriter(tmp / HELDOUT_NAME, charset.dtype, (n_held, opts.seq_len))
     if held_scan is None:
         n_chars, n_unk = _encode_file(tmp / "train.u32", opts.seq_len, charset, _Split(opts),
                                       train, held)
@@ -460,11 +478,42 @@ def _build(srcs: Sequence[Source], held_srcs: Sequence[Source], tmp: Path,
     held.close()
     for scratch in tmp.glob("*.u32"):
         scratch.unlink()
+    n_val = _set_validation_apart(tmp, opts, charset.dtype)
     meta = _meta(srcs, held_srcs, opts, fp, scan + (held_scan or _Scan()), counts, charset,
-                 (n_train, n_held, n_chars, n_unk))
+                 (n_train, n_held - n_val, n_chars, n_unk))
+    meta["counts"]["validation"] = n_val
     (tmp / CHARSET_NAME).write_text(charset.to_json(), encoding="utf-8")
     (tmp / META_NAME).write_text(json_text(meta), encoding="utf-8")
     return meta
+
+
+MIN_VALIDATION_HELD = 20  # below this many held-out lines, all of them are the test split
+
+
+def _set_validation_apart(tmp: Path, opts: PrepareOptions, dtype) -> int:
+    """Split the held-out rows into validation.npy (a `validation_fraction` of them, drawn
+    with the seed) and the test split left in heldout.npy, a block at a time; the number of
+    validation rows (0: too few held-out lines, or none asked for)."""
+    held = np.load(tmp / HELDOUT_NAME, mmap_mode="r")
+    rows, seq_len = held.shape
+    if not opts.validation_fraction or rows < MIN_VALIDATION_HELD:
+        return 0
+    rng = np.random.default_rng([opts.seed, 1])  # apart from the held-out draw of `seed`
+    chosen = rng.random(rows) < opts.validation_fraction
+    chosen[0] = chosen[0] or not chosen.any()  # at least one line on each side
+    chosen[-1] = chosen[-1] and not chosen.all()
+    n_val = int(chosen.sum())
+    val = _NpyWriter(tmp / VALIDATION_NAME, dtype, (n_val, seq_len))
+    test = _NpyWriter(tmp / "test.npy.part", dtype, (rows - n_val, seq_len))
+    for start in range(0, rows, ENCODE_ROWS):
+        block, mask = np.asarray(held[start:start + ENCODE_ROWS]), chosen[start:start + ENCODE_ROWS]
+        val.write(block[mask])
+        test.write(block[~mask])
+    val.close()
+    test.close()
+    del held
+    (tmp / "test.npy.part").rename(tmp / HELDOUT_NAME)  # inside the unpublished folder
+    return n_val
 
 
 def _check_scans(srcs: Sequence[Source], scan: _Scan, held_scan: _Scan | None,

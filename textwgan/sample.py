@@ -1,7 +1,7 @@
 """Decoding generator outputs into text: argmax per position (default) or temperature sampling.
 
 `load_generator` gives a `TextGenerator` from a checkpoint file, a run folder, or (nothing)
-the newest run under checkpoints/, else the generator shipped with the package.
+the newest run under checkpoints/ or runs/, else the generator shipped with the package.
 """
 
 from __future__ import annotations
@@ -109,6 +109,73 @@ def _batch_ids(generator: Generator, z: torch.Tensor, picks: torch.Generator | N
     return ids.clamp_(max=probs.shape[-1] - 1).numpy()
 
 
+RULES = ("top",)  # how a reranked text is kept among its K candidates (latent.choose)
+
+
+@dataclass(frozen=True)
+class SamplingSpec:
+    """How texts are drawn from a generator, as one value: from the command line's options to
+    `TextGenerator`, `evaluate` and `bench`. Argmax (temperature 0) or a temperature; K
+    candidates per text, one kept by the critic under `rule`; the noise truncated toward its
+    mean; or a prompt searched in the noise (`restarts` starting points, `search_steps`
+    gradient steps each)."""
+
+    temperature: float = 0.0
+    rerank: int = 1
+    rule: str = "top"
+    truncation: float = 1.0
+    prefix: str | None = None
+    restarts: int = 2
+    search_steps: int = 100
+
+    def checked(self) -> SamplingSpec:
+        check_temperature(self.temperature)
+        check_rerank(self.rerank)
+        check_truncation(self.truncation)
+        if self.rule not in RULES:
+            raise InputError(f"{setting('rule')} must be one of {', '.join(RULES)}, got "
+                             f"{self.rule!r}")
+        check_int("restarts", self.restarts, 1, 64)
+        check_int("search_steps", self.search_steps, 1, MAX_STEPS)
+        default = SamplingSpec()
+        if self.prefix is None and (self.restarts, self.search_steps) != (
+                default.restarts, default.search_steps):
+            raise InputError(f"{setting('restarts')} and {setting('search_steps')} shape the "
+                             f"search for {setting('prefix')}; give a prefix, or leave them out")
+        if self.prefix is not None and (self.rerank, self.temperature, self.truncation) != (
+                1, 0.0, 1.0):
+            raise InputError(f"{setting('prefix')} searches argmax noise: leave "
+                             f"{setting('rerank')}, {setting('temperature')} and "
+                             f"{setting('truncation')} out")
+        return self
+
+    def with_knobs(self, **knobs) -> SamplingSpec:
+        """A copy with the given fields (None: keep), checked."""
+        from dataclasses import fields, replace
+
+        names = {f.name for f in fields(self)}
+        unknown = sorted(set(knobs) - names)
+        if unknown:
+            raise InputError(f"unknown sampling setting {unknown[0]!r}; known: "
+                             f"{', '.join(sorted(names))}")
+        return replace(self, **{k: v for k, v in knobs.items() if v is not None}).checked()
+
+    @property
+    def label(self) -> str:
+        """`argmax`, `T=0.7`, `argmax K=5`, `argmax ψ=0.7`: how a row of bench names it."""
+        how = "argmax" if self.temperature == 0 else f"T={self.temperature:g}"
+        if self.rerank > 1:
+            how += f" K={self.rerank}" + ("" if self.rule == "top" else f" {self.rule}")
+        return how + (f" ψ={self.truncation:g}" if self.truncation < 1 else "")
+
+
+def sampling_spec(spec: SamplingSpec | None = None, **knobs) -> SamplingSpec:
+    """`spec` (default: argmax) with any knobs given as keywords, checked."""
+    if spec is not None and not isinstance(spec, SamplingSpec):
+        raise InputError(f"{setting('spec')} must be a SamplingSpec, got {type(spec).__name__}")
+    return (spec or SamplingSpec()).with_knobs(**knobs)
+
+
 @dataclass
 class TextGenerator:
     """A trained generator with its charset: what sampling needs, nothing else."""
@@ -119,6 +186,22 @@ class TextGenerator:
     source: Path  # the checkpoint file it came from
     step: int
     critic: Critic | None = None  # the run's critic, where the checkpoint kept one (reranking)
+    # The checkpoint's corpus record (path or name, fingerprint, normalization): how the
+    # training text was normalized, and which corpus its scores belong to.
+    corpus: dict | None = None
+
+    @property
+    def lowercased(self) -> bool:
+        """Its training text was lowercased while preparing (`prepare --lowercase`)."""
+        return bool(((self.corpus or {}).get("normalization") or {}).get("lowercase"))
+
+    def prompt_text(self, prompt: str) -> tuple[str, str | None]:
+        """A prompt as the generator's training text was normalized (lowercased where it
+        was), and a note when that changed it."""
+        if not isinstance(prompt, str) or not self.lowercased or prompt == prompt.lower():
+            return prompt, None
+        return prompt.lower(), (f"the prompt is lowercased to {prompt.lower()!r}, as this "
+                                "generator's training text was")
 
     @property
     def shipped(self) -> str | None:
@@ -136,44 +219,52 @@ class TextGenerator:
     def seq_len(self) -> int:
         return self.config.model.seq_len
 
-    def id_chunks(self, n: int, seed: int = 0, temperature: float = 0.0, rerank: int = 1,
-                  truncation: float = 1.0) -> Iterator[np.ndarray]:
+    def id_chunks(self, n: int, seed: int = 0, spec: SamplingSpec | None = None,
+                  **knobs) -> Iterator[np.ndarray]:
         """(≤ BATCH, T) charset indices per chunk, n in all, cut at the first pad (see
         `sample`); memory stays flat in n."""
+        spec = sampling_spec(spec, **knobs)
         self.generator.eval()
-        check_rerank(rerank)
-        if rerank == 1:
-            yield from id_batches(self.generator, n, seed, temperature, truncation)
+        if spec.rerank == 1:
+            yield from id_batches(self.generator, n, seed, spec.temperature, spec.truncation)
             return
         self.check_can_rerank()
-        check_sampling(n * rerank, seed, temperature)
-        per_chunk = max(1, BATCH // rerank)  # samples per chunk: whole groups of candidates
-        for candidates in id_batches(self.generator, n * rerank, seed, temperature, truncation,
-                                     batch_size=per_chunk * rerank):  # (m·K, T)
-            scores = critic_scores(self.critic, candidates).view(-1, rerank)  # (m, K)
-            groups = candidates.reshape(len(scores), rerank, -1)  # (m, K, T)
+        check_sampling(n * spec.rerank, seed, spec.temperature)
+        k = spec.rerank
+        per_chunk = max(1, BATCH // k)  # samples per chunk: whole groups of candidates
+        for candidates in id_batches(self.generator, n * k, seed, spec.temperature,
+                                     spec.truncation, batch_size=per_chunk * k):  # (m·K, T)
+            scores = critic_scores(self.critic, candidates).view(-1, k)  # (m, K)
+            groups = candidates.reshape(len(scores), k, -1)  # (m, K, T)
             yield groups[np.arange(len(scores)), top_of_each(scores)]
 
-    def sample_ids(self, n: int, seed: int = 0, temperature: float = 0.0, rerank: int = 1,
-                   truncation: float = 1.0) -> np.ndarray:
+    def sample_ids(self, n: int, seed: int = 0, spec: SamplingSpec | None = None,
+                   **knobs) -> np.ndarray:
         """(n, T) charset indices, cut at the first pad (see `sample`)."""
-        return np.concatenate(list(self.id_chunks(n, seed, temperature, rerank, truncation)))
+        return np.concatenate(list(self.id_chunks(n, seed, spec, **knobs)))
 
-    def sample_chunks(self, n: int, seed: int = 0, temperature: float = 0.0, rerank: int = 1,
-                      truncation: float = 1.0) -> Iterator[list[str]]:
+    def sample_chunks(self, n: int, seed: int = 0, spec: SamplingSpec | None = None,
+                      **knobs) -> Iterator[list[str]]:
         """`sample`, a chunk of texts at a time: what writes a million samples in flat
         memory."""
-        for ids in self.id_chunks(n, seed, temperature, rerank, truncation):
+        spec = sampling_spec(spec, **knobs)
+        if spec.prefix is not None:
+            for found in self.complete_chunks(n, spec.prefix, seed=seed, restarts=spec.restarts,
+                                              steps=spec.search_steps):
+                yield found.texts
+            return
+        for ids in self.id_chunks(n, seed, spec):
             yield self.charset.decode_many(ids)
 
-    def sample(self, n: int, seed: int = 0, temperature: float = 0.0, rerank: int = 1,
-               truncation: float = 1.0) -> list[str]:
-        """n texts: argmax per position at temperature 0, else sampled at that temperature.
-        The same seed gives the same texts, and the first k of n are the k of a call for k.
-        `rerank` K draws K candidates per sample and keeps the one the critic scores highest;
-        `truncation` ψ < 1 draws the noise nearer its mean (less varied, more typical)."""
-        return [t for chunk in self.sample_chunks(n, seed, temperature, rerank, truncation)
-                for t in chunk]
+    def sample(self, n: int, seed: int = 0, spec: SamplingSpec | None = None,
+               **knobs) -> list[str]:
+        """n texts, drawn as `spec` says (default: argmax), or with its knobs given as
+        keywords (`temperature=0.7`, `rerank=5`, `truncation=0.8`, `prefix="a man"`). The same
+        seed gives the same texts, and the first k of n are the k of a call for k. `rerank` K
+        draws K candidates per text and keeps one by the critic; `truncation` ψ < 1 draws the
+        noise nearer its mean (less varied, more typical); a prefix is searched for in the
+        noise (`complete` says which samples meet it)."""
+        return [t for chunk in self.sample_chunks(n, seed, spec, **knobs) for t in chunk]
 
     def interpolate(self, seeds: tuple[int, int], steps: int = 8,
                     truncation: float = 1.0) -> list[str]:
@@ -210,6 +301,8 @@ class TextGenerator:
         check_sampling(n, seed, 0.0)
         check_int("restarts", restarts, 1, 64)
         check_int("steps", steps, 1, MAX_STEPS)
+        if prefix is not None:
+            prefix, _ = self.prompt_text(prefix)
         targets = fixed_positions(self.charset, self.seq_len, prefix, fixed)
         self.generator.eval()
         rng = torch.Generator().manual_seed(seed)
@@ -243,14 +336,14 @@ def generator_from(ckpt: dict, source: Path, device: str | torch.device = "cpu",
         critic.load_state_dict(ckpt["critic"])
         critic = critic.to(device).eval()
     return TextGenerator(generator.to(device).eval(), charset, config, source, ckpt["step"],
-                         critic)
+                         critic, ckpt.get("corpus") or {})
 
 
 def load_generator(path_or_run: str | Path | None = None, *, device: str = "auto",
                    ) -> TextGenerator:
     """A generator from a checkpoint file, a run folder, a model folder, a shipped model by
     name (`textwgan models`: "coco", "news"), or the Hugging Face Hub
-    (`hf:OWNER/NAME[@REVISION]`); None: the newest run under checkpoints/, else the COCO
+    (`hf:OWNER/NAME[@REVISION]`); None: the newest run under checkpoints/ or runs/, else the COCO
     generator shipped with textwgan. `device`: auto (a GPU when there is one), cpu, cuda:
     the same seed gives the same texts on any of them."""
     from .device import resolve_device

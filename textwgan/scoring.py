@@ -37,7 +37,9 @@ from .metrics import (
 from .sources import read_lines
 from .text import DEFAULT_SEQ_LEN, MAX_SEQ_LEN, MIN_SEQ_LEN, PAD_CP, codepoints, rows_to_text
 
-PROTOCOLS = ("heldout", "paper")
+# heldout: the corpus's test split; validation: the held-out lines training evaluates on (and
+# picks best.pt by), set apart from the test split; paper: gan_language.py's protocol.
+PROTOCOLS = ("heldout", "validation", "paper")
 
 PAPER_N = 640  # gan_language.py scores 640 samples, and holds back 640 lines as its floor
 
@@ -113,6 +115,23 @@ def reference_lines(path: str | Path) -> list[str]:
     return lines
 
 
+def split_rows(corpus: Corpus, protocol: str) -> np.ndarray:
+    """The corpus's rows a protocol scores against: its test split (heldout, paper), or its
+    validation split."""
+    if protocol != "validation":
+        return corpus.heldout
+    if corpus.validation is None:
+        raise InputError(f"{corpus.path}: has no validation split (prepared before textwgan "
+                         "set one apart, or with too few held-out lines); prepare it again, or "
+                         f"score against its test split ({setting('protocol')} heldout)")
+    return corpus.validation
+
+
+def training_protocol(corpus: Corpus) -> str:
+    """What training evaluates on: the validation split, where the corpus has one."""
+    return "heldout" if corpus.validation is None else "validation"
+
+
 class Reference:
     """What texts are scored against: reference rows, training rows, their coding, and the
     tables built from them once (n-gram counts, LMs, vocabulary) for every input."""
@@ -138,9 +157,12 @@ class Reference:
                 raise InputError(f"{c.path}: is prepared with seq_len {c.seq_len}; "
                                  f"{setting('seq_len')} applies only with {setting('reference')}")
             self.corpus, self.seq_len, self.pad = c, c.seq_len, PAD
-            train_rows, ref_rows = np.asarray(c.train), np.asarray(c.heldout)
+            train_rows, ref_rows = np.asarray(c.train), np.asarray(split_rows(c, protocol))
             self.identity = c.fingerprint or _hash(ref_rows, train_rows)
         else:
+            if protocol == "validation":
+                raise InputError(f"{setting('protocol')} validation scores against a corpus's "
+                                 f"validation split: give {setting('corpus')}")
             seq_len = DEFAULT_SEQ_LEN if seq_len is None else seq_len
             if isinstance(seq_len, bool) or not isinstance(seq_len, int) \
                     or not MIN_SEQ_LEN <= seq_len <= MAX_SEQ_LEN:
@@ -344,4 +366,60 @@ def floor_metrics(ref: Reference, n: int, orders: Sequence[int], lm_order: int, 
 
 
 WORDS_MIN_SPACES = 0.02  # a space in 50 characters: text written in words
+
+
+# --------------------------------------------------------------------------------------------
+# The junk control: a figure means something on a corpus only if it tells real text from text
+# that has real text's lengths and letters and nothing else.
+
+SEPARATES = {"js": 0.05, "word_validity": 0.10}  # how much worse junk must score than real
+
+
+def junk_rows(rows: np.ndarray, ref: Reference, seed: int) -> np.ndarray:
+    """`rows` with every character but the space replaced by one drawn at random, by
+    frequency, from the training text's other characters: real text's lengths and word
+    shapes, and nothing else of it."""
+    symbols, probs, space = ref.cached("unigram", lambda: _unigram(ref))
+    junk = np.array(rows, copy=True)
+    text = (junk != ref.pad) & (junk != space)
+    junk[text] = np.random.default_rng([seed, 2]).choice(symbols, size=int(text.sum()), p=probs)
+    return junk
+
+
+def _unigram(ref: Reference) -> tuple[np.ndarray, np.ndarray, int]:
+    """The training text's characters but the space, their frequencies, and the space's
+    symbol in this reference's coding (−1 where it has none)."""
+    space = ref.encode([" x"])[0, 0] if ref.seq_len > 1 else -1
+    rows = np.asarray((ref.train if ref.train is not None else ref.reference)[:20_000])
+    symbols, counts = np.unique(rows[(rows != ref.pad) & (rows != space)], return_counts=True)
+    return symbols, counts / counts.sum(), int(space)
+
+
+def junk_control(ref: Reference, n: int, orders: Sequence[int], seed: int) -> dict:
+    """JS-n and word validity of n junk rows made from the floor's real rows."""
+    junk = junk_rows(ref.floor_rows(n, seed)[0], ref, seed)
+    wv = word_validity(ref.texts(junk), ref.vocabulary(), ref.seq_len) \
+        if ref.train is not None and ref.space_share() >= WORDS_MIN_SPACES else None
+    return {"js": ref.js(junk, orders), "word_validity": wv}
+
+
+def unseparated(floor: Metrics, junk: dict) -> dict[str, float]:
+    """The figures junk scores about as well as real text does, by key, with junk's value:
+    on this corpus, at this n, they cannot tell the two apart. JS-1 compares characters
+    alone, which junk drawn by frequency shares by design: it is not judged."""
+    out = {}
+    for k, real in floor.js.items():
+        fake = junk["js"].get(k)
+        if k > 1 and fake is not None and fake < real + SEPARATES["js"]:
+            out[f"js{k}"] = fake
+    wv = junk.get("word_validity")
+    if wv is not None and floor.word_validity is not None \
+            and wv > floor.word_validity - SEPARATES["word_validity"]:
+        out["word_validity"] = wv
+    return out
+
+
+def mean_length(rows: np.ndarray, pad: int) -> float:
+    """Characters per row before the pad."""
+    return float((np.asarray(rows) != pad).sum(axis=1).mean()) if len(rows) else 0.0
 

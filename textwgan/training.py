@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from . import __version__
-from .board import Board
+from .board import BOARD_DIR, Board
 from .board import check_available as check_board
 from .checkpoint import (
     DEFAULT_ROOT,
@@ -45,7 +45,7 @@ from .plan import plan_run
 from .preparation import check_prepared, preparation_warnings, resolve_corpus
 from .run import RunFolder, recorded_threads
 from .sample import generate_ids
-from .scoring import Reference
+from .scoring import Reference, training_protocol
 from .steps import BatchSource, Iteration, TrainState, build_state
 from .text import MAX_SEQ_LEN, MIN_SEQ_LEN
 
@@ -150,11 +150,13 @@ class Run:
                                    self.elapsed())
 
     def evaluate(self) -> bool:
-        """JS against the held-out split, samples to samples/; True at a new best JS-4."""
+        """JS against the validation split (the test split where the corpus has none), samples
+        to samples/; True at a new best JS-4."""
         step = self.state.step
         self.check_finite(step)
         if self._reference is None:  # built once per run: the held-out split never changes
-            self._reference = Reference(self.corpus, n=self.config.train.eval_samples,
+            self._reference = Reference(self.corpus, protocol=training_protocol(self.corpus),
+                                        n=self.config.train.eval_samples,
                                         seed=self.config.train.seed)
         report, texts = evaluate_js(self.state, self.corpus, self.config, self._reference)
         best = min((m["js4"] for m in self.metrics if "js4" in m), default=float("inf"))
@@ -162,6 +164,7 @@ class Run:
         record = {"kind": "eval", "step": step, "time": self.elapsed(),
                   **{k: v for k, v in report.items() if k.startswith(("js", "floor"))},
                   "distinct": report["distinct"], "n": report["n"], "samples": str(samples),
+                  "split": self._reference.protocol,
                   "signature": report["signature"]}
         self.metrics.append(record)
         self.folder.log(record, texts)
@@ -259,7 +262,7 @@ def train(corpus: str | Path | Corpus | None = None, *, preset: str = "auto",
           out: str | Path | None = None, resume: str | Path | None = None,
           device: str = "auto", data: str = "auto", fast: bool | None = None,
           cuda_graphs: bool = False, threads: int | None = None, seq_len: int | None = None,
-          tensorboard: bool = False,
+          tensorboard: bool | None = None,
           lowercase: bool | None = None, on_event: Event | None = None,
           config: Config | None = None, **overrides) -> Path:
     """Train a WGAN-GP and return the run folder.
@@ -278,8 +281,9 @@ def train(corpus: str | Path | Corpus | None = None, *, preset: str = "auto",
     `device`: auto, cpu, cuda. `data`: where the training split lives (auto, device,
     mapped). `fast`: bf16, TF32 and fused Adam on CUDA, fused Adam on a CPU (default: on).
     `tensorboard`: also write TensorBoard events into the run folder (needs the
-    `tensorboard` package). `cuda_graphs`: capture the steps as CUDA graphs (CUDA only;
-    elsewhere the same steps run eagerly). `threads`: CPU threads (default: all cores).
+    `tensorboard` package); None: as the run did before (a resumed run whose folder holds
+    events goes on writing them), else not. `cuda_graphs`: capture the steps as CUDA graphs
+    (CUDA only; elsewhere the same steps run eagerly). `threads`: CPU threads (default: all cores).
     `on_event(kind, record)`: "note",
     "start", "log", "diag", "eval", "save", "end" (rank 0 only). Under torchrun every rank
     trains its slice of each (global) batch and rank 0 alone writes.
@@ -340,6 +344,7 @@ def _train(corpus, *, preset, out, resume, device, data, fast, cuda_graphs, seq_
                  f"{torch.get_num_threads()}: it continues correctly, but matches an "
                  f"uninterrupted run only up to rounding (train with {before} threads again "
                  "for an exact continuation)")
+        tensorboard = _board_wanted(tensorboard, ckpt, run_dir, note)
         with RunFolder(run_dir, main=shard.is_main) as folder:
             run = _start(config, prepared, ckpt, folder, dev, data, shard, speed, emit,
                          plan.ckpt_path)
@@ -351,6 +356,23 @@ def _train(corpus, *, preset, out, resume, device, data, fast, cuda_graphs, seq_
         if owns_group:
             teardown(shard)
     return run_dir
+
+
+def _board_wanted(asked: bool | None, ckpt: dict | None, run_dir: Path, note) -> bool:
+    """Whether this invocation writes TensorBoard events: as asked, else as the run did (its
+    folder holds events), so that a resumed run's curves go on without a gap."""
+    if asked is not None:
+        return asked
+    if ckpt is None or not (run_dir / BOARD_DIR).is_dir():
+        return False
+    try:
+        check_board()
+    except InputError:
+        note("this run wrote TensorBoard events, but the tensorboard package is missing now: "
+             "it goes on without them (pip install 'textwgan[tensorboard]')")
+        return False
+    note("writing TensorBoard events, as this run did (--no-tensorboard stops them)")
+    return True
 
 
 def _finished(ckpt: dict, config: Config) -> bool:
