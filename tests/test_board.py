@@ -91,3 +91,14 @@ def test_an_events_folder_that_cannot_be_written_is_one_line(tmp_path, monkeypat
     r = invoke("train", "--resume", run, "--iters", "8", "--tensorboard")
     assert_one_line_error(r, 2, "cannot write TensorBoard events here (Permission denied)")
     assert "Traceback" not in r.output and "b'" not in r.output
+
+
+def test_a_resumed_run_goes_on_writing_events_without_being_told(tmp_path):
+    run = tmp_path / "run"
+    assert invoke("train", *ARGS, "--iters", "4", "--out", run).exit_code == 0
+    r = invoke("train", "--resume", run, "--iters", "8")  # no --tensorboard this time
+    assert r.exit_code == 0 and "writing TensorBoard events, as this run did" in r.output
+    assert [e.step for e in events(run).Scalars("eval/js4")] == [0, 4, 8]
+    r = invoke("train", "--resume", run, "--iters", "12", "--no-tensorboard")
+    assert r.exit_code == 0 and "TensorBoard" not in r.output
+    assert [e.step for e in events(run).Scalars("eval/js4")] == [0, 4, 8]

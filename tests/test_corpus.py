@@ -138,6 +138,17 @@ def test_hf_source_from_local_files_matches_text_file(tmp_path):
     assert hf.meta["sources"] == [f"hf:{ds_dir}"]
 
 
+def test_hf_sources_without_the_datasets_extra_say_how_to_get_it(tmp_path, monkeypatch):
+    import sys
+
+    from textwgan.errors import InputError
+
+    monkeypatch.setitem(sys.modules, "datasets", None)  # what an install without [hf] has
+    with pytest.raises(InputError, match=r"pip install 'textwgan\[hf\]'"):
+        prepare(["hf:wikitext:wikitext-2-raw-v1"], tmp_path / "c")
+    assert not (tmp_path / "c").exists()
+
+
 def test_hf_saved_to_disk_and_bad_spec(tmp_path):
     datasets = pytest.importorskip("datasets")
     datasets.Dataset.from_dict({"caption": ["one dog", "two cats", "three birds"]}).save_to_disk(

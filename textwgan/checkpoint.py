@@ -55,6 +55,7 @@ from .layout import (
     shipped_models,
 )
 from .models import Critic, Generator
+from .preparation import prepare_command
 
 if TYPE_CHECKING:
     from .corpus import Corpus
@@ -99,7 +100,8 @@ def training_checkpoint(state: dict, config: Config, corpus: Corpus, metrics: li
         "charset": list(corpus.charset.chars),
         # absolute: a relative path would name another corpus once the run resumes elsewhere
         "corpus": {"path": str(corpus.path.absolute()), "fingerprint": corpus.fingerprint,
-                   "seq_len": corpus.seq_len, "normalization": corpus.meta["normalization"]},
+                   "seq_len": corpus.seq_len, "normalization": corpus.meta["normalization"],
+                   "prepare": prepare_command(corpus.meta, corpus.path.absolute())},
         "metrics": metrics,
         "elapsed": elapsed,
         **state,

@@ -236,8 +236,9 @@ def model_card(ckpt: dict, samples: list[str], name: str, critic: bool,
     about = about or {}
     critic = critic and "critic" in ckpt  # what the folder holds, not what was asked
     lines = [f"# {name}", "", *([about["description"], ""] if about.get("description") else []),
-             "A character-level text GAN (WGAN-GP) trained with "
-             f"[textwgan](https://pypi.org/project/textwgan/) {__version__}.", "",
+             f"A character-level text GAN (WGAN-GP) trained with textwgan {__version__}. "
+             "textwgan is not on the package index yet: install it from a clone of its "
+             "repository (`pip install .`) or from a wheel built there (`pip wheel .`).", "",
              "## Training", "",
              f"- data: the corpus `{Path(corpus.get('path', '?')).name}` (fingerprint "
              f"`{str(corpus.get('fingerprint'))[:12]}`), {cfg['model']['seq_len']} characters "

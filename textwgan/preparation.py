@@ -323,6 +323,32 @@ def _real(out: Path) -> Path:
     return out.resolve() if out.is_symlink() else out
 
 
+def prepare_command(meta: dict, out) -> str:
+    """The `textwgan prepare` command that makes this corpus folder again from its sources
+    (named as meta.json records them) with its options: what a hint can say when the
+    corpus is gone."""
+    import shlex
+
+    defaults = PrepareOptions()
+    parts = ["textwgan prepare", *map(shlex.quote, meta.get("sources") or ["SOURCE"])]
+    held = meta.get("heldout") or {}
+    if held.get("file"):
+        parts += ["--heldout-file", shlex.quote(held["file"])]
+    elif held.get("fraction", defaults.heldout_fraction) != defaults.heldout_fraction:
+        parts += ["--heldout-fraction", f"{held['fraction']:g}"]
+    for flag, value, default in (
+            ("--seed", held.get("seed", 0), defaults.seed),
+            ("--seq-len", meta.get("seq_len"), defaults.seq_len),
+            ("--max-chars", meta.get("max_chars"), defaults.max_chars),
+            ("--validation-fraction", (meta.get("validation") or {}).get("fraction"),
+             defaults.validation_fraction)):
+        if value is not None and value != default:
+            parts += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    if meta.get("lowercase"):
+        parts.append("--lowercase")
+    return " ".join([*parts, "--out", shlex.quote(str(out))])
+
+
 def check_out_folder(out: Path) -> None:
     """Refuse an `out` that prepare must not replace: a file, or a folder that is not a corpus
     prepare made, or one that also holds other files (a user's notes, a run)."""

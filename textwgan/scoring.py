@@ -101,9 +101,11 @@ def run_corpus(source) -> Corpus:
             continue
         if not fp or corpus.fingerprint == fp:
             return corpus
+    again = record.get("prepare") if isinstance(record.get("prepare"), str) else \
+        f"textwgan prepare SOURCE --out {path}"
     raise InputError(f"{source}: trained on the corpus {path} (fingerprint {str(fp)[:12]}), "
                      "which is not here or has changed; prepare the same text again with "
-                     f"`textwgan prepare SOURCE --out {path}`, or give {setting('corpus')}")
+                     f"`{again}`, or give {setting('corpus')}")
 
 
 def reference_lines(path: str | Path) -> list[str]:

@@ -346,7 +346,11 @@ def _parse_hf(spec: str) -> tuple[str, str | None, str]:
 def _hf_dataset(spec: str):
     """Load a dataset split with Hugging Face `datasets` (a hub name or a local folder)."""
     name, config, split = _parse_hf(spec)
-    import datasets  # a required dependency, imported late: it takes seconds
+    try:
+        import datasets  # imported late: it takes seconds
+    except ImportError:
+        raise InputError(f"{spec}: reading Hugging Face datasets needs the datasets package: "
+                         "pip install 'textwgan[hf]' (or pip install datasets)") from None
 
     try:
         saved = Path(name)
