@@ -12,7 +12,8 @@ in the choice), or the final weights. A model folder already shipped is scored a
 way (after its corpus was prepared again with the same training text, e.g. with a validation
 split set apart): its weights are unchanged, its record points at the corpus as it is now.
 The folder is then scored once, as `textwgan eval FOLDER --corpus ... --n 640 --seed 0` scores
-it, and once more with critic reranking (K = 10); both go into its config.json (what
+it, and once more resampled by its calibrated density ratio (`--rerank 10`, rule sir, fitted
+here on the corpus's training and validation splits); both go into its config.json (what
 `textwgan models` shows) and its model card, with twelve unedited argmax samples.
 
 A corpus whose text does not ship (the 1B-Word sample states no licence) is named in the card
@@ -59,7 +60,7 @@ def main() -> None:
 
     import textwgan
     from textwgan.checkpoint import find_checkpoint
-    from textwgan.modelfolder import load_any, model_card, write_folder
+    from textwgan.modelfolder import load_any, model_card, with_ratio, write_folder
     from textwgan.scoring import scoring_corpus
 
     out = ROOT / "textwgan" / "assets" / "generators" / args.name
@@ -71,6 +72,7 @@ def main() -> None:
     # record before shipping), so that `eval NAME` finds it by its fingerprint
     ckpt["corpus"] = {**ckpt["corpus"], "path": str(corpus.path),
                       "fingerprint": corpus.fingerprint}
+    ckpt = with_ratio(ckpt, args.run, print)  # the density ratio resampling weighs by
     if out.exists():  # shipped before: its files were written by this script
         import shutil
 

@@ -68,7 +68,7 @@ DEFAULT_ROOT = Path("checkpoints")  # where `train` puts a run given no --out
 # root, and runs/, where the README's own-text walk trains.
 SEARCH_ROOTS = (DEFAULT_ROOT, Path("runs"))
 EXPORT_KEYS = ("format", "version", "textwgan_version", "step", "config", "charset", "corpus",
-               "generator", "metrics", "elapsed")
+               "generator", "metrics", "elapsed", "ratio", "ratio_record")
 TRAINING_KEYS = ("critic", "opt_generator", "opt_critic", "rng")
 
 
@@ -159,6 +159,9 @@ def export_generator(ckpt: dict, critic: bool = True) -> dict:
     out["generator"] = sampling_weights(ckpt)
     if critic and "critic" in ckpt:
         out["critic"] = ckpt["critic"]
+    elif not critic:  # the ratio is a critic's refit: it goes where the critic goes
+        out.pop("ratio", None)
+        out.pop("ratio_record", None)
     if "corpus" in out:  # the folder's name only: an absolute path of this machine means nothing
         out["corpus"] = out["corpus"] | {"path": Path(out["corpus"]["path"]).name}
     return out
@@ -276,6 +279,12 @@ def _check_contents(ckpt: dict) -> None:
     if elapsed is not None and (isinstance(elapsed, bool) or not isinstance(elapsed, (int, float))
                                 or not elapsed >= 0):
         raise InputError(f"its elapsed training time is {elapsed!r}")
+    if "ratio" in ckpt:
+        record = ckpt.get("ratio_record")
+        if not isinstance(record, dict) or not all(
+                isinstance(record.get(k), (int, float)) and not isinstance(record.get(k), bool)
+                and record[k] == record[k] for k in ("a", "b")):
+            raise InputError("its density-ratio calibration is malformed")
     ema = ckpt.get("ema_updates", 0)
     if not isinstance(ema, int) or isinstance(ema, bool) or ema < 0:
         raise InputError(f"its ema_updates is {ema!r}")
@@ -286,7 +295,8 @@ def _check_contents(ckpt: dict) -> None:
         raise InputError("its charset is not a list of characters")
     charset = Charset(ckpt["charset"])
     nets = [("generator", Generator)] + ([("critic", Critic)] if "critic" in ckpt else []) + (
-        [("generator_ema", Generator)] if "generator_ema" in ckpt else [])
+        [("generator_ema", Generator)] if "generator_ema" in ckpt else []) + (
+        [("ratio", Critic)] if "ratio" in ckpt else [])
     for key, cls in nets:
         with torch.device("meta"):  # shapes only: no memory, no time
             expected = cls(config.model, len(charset)).state_dict()

@@ -737,8 +737,12 @@ def sample(
         "--out", metavar="FILE", show_default=False,
         help="Write here instead of standard output.")] = None,
     rerank: Annotated[int, typer.Option(
-        metavar="K", help="Draw K·n candidates and keep the n the run's critic scores "
-                          "highest (1: no reranking).")] = 1,
+        metavar="K", help="Draw K candidates per sample and keep one, by --rule (1: no "
+                          "reranking).")] = 1,
+    rule: Annotated[str, typer.Option(
+        metavar="NAME", help="With --rerank: sir draws one candidate in proportion to the "
+                             "calibrated density ratio (keeps diversity); top keeps the one "
+                             "the critic scores highest (sharpens modes).")] = "sir",
     truncation: Annotated[float, typer.Option(
         metavar="PSI", help="Draw the noise nearer its mean, 0 < PSI <= 1: lower is more "
                             "typical and less varied (1: plain sampling).")] = 1.0,
@@ -760,11 +764,13 @@ def sample(
     """Generate text from a trained generator, one sample per line."""
     from .sample import SamplingSpec, check_sampling
 
-    spec = SamplingSpec(temperature, rerank, "top", truncation, prefix, restarts,
+    spec = SamplingSpec(temperature, rerank, rule, truncation, prefix, restarts,
                         search_steps).checked()
     check_sampling(n, seed, temperature)
     target = _output_file(out_file, "samples")
     gen = _generator(checkpoint, model, device)
+    if spec.rerank > 1 and spec.rule == "sir":
+        gen.ensure_ratio(lambda message: say(f"note: {message}"))
     if prefix is not None:
         written = _write_prompted(gen, n, seed, spec, target)
     else:
@@ -905,12 +911,42 @@ def _export_file(ckpt: dict, out: Path, critic: bool, source: Path) -> Path:
 
 
 def _export_folder(ckpt: dict, out: Path, critic: bool, source: Path) -> Path:
-    from .modelfolder import check_model_out, model_card, write_folder
+    from .modelfolder import check_model_out, model_card, with_ratio, write_folder
     from .sample import generator_from
 
     check_model_out(out, source)
+    if critic:
+        ckpt = with_ratio(ckpt, source, lambda message: say(f"note: {message}"))
     samples = generator_from(ckpt, out).sample(8, seed=0)
     return write_folder(ckpt, out, critic, model_card(ckpt, samples, out.name, critic))
+
+
+@app.command(short_help="Fit the density ratio resampling weighs by, into a model folder.",
+             epilog="Example: textwgan calibrate models/my-model")
+@friendly
+def calibrate(
+    folder: Annotated[Path, typer.Argument(metavar="FOLDER", show_default=False,
+                                           help="A model folder (textwgan export --out DIR).")],
+    corpus: Annotated[str | None, typer.Option(
+        metavar="CORPUS", show_default=False,
+        help="Fit on this corpus (folder, bundled name or text file); default: the one the "
+             "model was trained on.")] = None,
+    steps: Annotated[int | None, typer.Option(
+        metavar="N", show_default=False, help="Classifier steps (default 600).")] = None,
+):
+    """Fit the calibrated density ratio that `sample --rerank K` resamples by (a copy of the
+    critic refit to tell training lines from the generator's samples, then Platt-calibrated
+    on the validation split) and keep it in the model folder. `export` does this already
+    when the corpus is at hand; this refits, or fits one where it was not."""
+    from .modelfolder import calibrate_folder
+
+    if steps is not None:
+        from .errors import check_int
+
+        check_int("steps", steps, 1, 1_000_000)
+    record = calibrate_folder(folder, corpus, steps, lambda message: say(f"note: {message}"))
+    say(f"wrote {folder}: density ratio of {record['steps']} steps, "
+        f"{record['validation_accuracy']:.1%} of validation lines told from samples")
 
 
 @app.command(short_help="Sample a Kneser-Ney character model (the baseline).",

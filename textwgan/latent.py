@@ -62,9 +62,20 @@ def critic_scores(critic: Critic, ids: np.ndarray, batch_size: int = 1024) -> to
     vocab = critic.vocab_size
     out = []
     for start in range(0, len(ids), batch_size):
-        rows = torch.as_tensor(ids[start:start + batch_size], dtype=torch.long, device=device)
+        rows = torch.from_numpy(np.array(ids[start:start + batch_size], dtype=np.int64)
+                                ).to(device)  # a copy: rows of a memory map are read-only
         out.append(critic(F.one_hot(rows, vocab).float()).float().cpu())  # (B,)
     return torch.cat(out)
+
+
+def resampled(logits: torch.Tensor, draws: torch.Generator) -> np.ndarray:
+    """(m,) for (m, K) log density ratios: each row's index drawn in proportion to
+    exp(logit), sampling–importance resampling, with one uniform number per row from
+    `draws` (so a row's choice depends on its own draw alone)."""
+    weights = torch.softmax(logits.double(), dim=1)  # (m, K)
+    u = torch.rand(len(weights), generator=draws, dtype=torch.float64)  # (m,)
+    picked = (weights.cumsum(1) < u[:, None]).sum(1)
+    return picked.clamp_(max=weights.shape[1] - 1).numpy()
 
 
 def top_of_each(scores: torch.Tensor) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Model folders: the way generative models are shared (transformers, diffusers, timm).
 
     model.safetensors   the generator's sampling weights ("generator.*"), and the critic's
-                        ("critic.*") unless exported without it
+                        ("critic.*") unless exported without it, with the density-ratio
+                        classifier resampling weighs by ("ratio.*", ratio.py)
     config.json         format and version, the model settings, the charset, the sequence
                         length, the text normalization, the corpus (name, fingerprint), the
                         step, training time, the textwgan version; the SHA-256 of the other
@@ -83,7 +84,8 @@ def folder_config(ckpt: dict, about: dict | None = None) -> dict:
             "corpus": {"name": Path(corpus.get("path", "")).name or None,
                        "fingerprint": corpus.get("fingerprint")},
             "step": ckpt["step"], "elapsed": ckpt.get("elapsed"),
-            "metrics": [m for m in ckpt.get("metrics", []) if m.get("kind") == "eval"][-1:]}
+            "metrics": [m for m in ckpt.get("metrics", []) if m.get("kind") == "eval"][-1:],
+            **({"ratio": ckpt["ratio_record"]} if "ratio" in ckpt else {})}
 
 
 def model_summary(folder: Path) -> dict:
@@ -108,6 +110,7 @@ def model_tensors(ckpt: dict, critic: bool) -> dict:
     tensors = {f"generator.{k}": v.contiguous() for k, v in sampling_weights(ckpt).items()}
     if critic and "critic" in ckpt:
         tensors |= {f"critic.{k}": v.contiguous() for k, v in ckpt["critic"].items()}
+        tensors |= {f"ratio.{k}": v.contiguous() for k, v in ckpt.get("ratio", {}).items()}
     return tensors
 
 
@@ -248,7 +251,8 @@ def model_card(ckpt: dict, samples: list[str], name: str, critic: bool,
              f"- networks: {_networks(cfg['model'])}",
              f"- exported on {platform.machine()} with torch "
              f"{__import__('torch').__version__}; critic "
-             f"{'included (sample --rerank works)' if critic else 'left out'}", "",
+             f"{'included (sample --rerank works)' if critic else 'left out'}",
+             *_ratio_line(ckpt, critic), "",
              *_card_evaluation(ckpt, about)]
     lines += ["## Samples (argmax, seed 0, unedited)", "", "```text", *samples, "```", "",
               "## Loading", "", "```sh", "textwgan sample -n 10 --checkpoint THIS_FOLDER",
@@ -257,6 +261,63 @@ def model_card(ckpt: dict, samples: list[str], name: str, critic: bool,
               "print(gen.sample(10, seed=0))", "```", "",
               "Upload with the Hub's own client: `hf upload OWNER/NAME THIS_FOLDER`.", ""]
     return "\n".join(lines)
+
+
+def _ratio_line(ckpt: dict, critic: bool) -> list[str]:
+    if not critic or "ratio" not in ckpt:
+        return []
+    r = ckpt["ratio_record"]
+    accuracy = r.get("validation_accuracy")
+    told = f", {accuracy:.1%} of validation lines told from samples" \
+        if isinstance(accuracy, float) else ""
+    return [f"- density ratio for resampling (`sample --rerank K`): a refit of the critic, "
+            f"{r.get('steps', '?')} steps, Platt-calibrated{told}"]
+
+
+def with_ratio(ckpt: dict, source: Path, note) -> dict:
+    """The checkpoint with its density ratio: its own, else one fitted now on the corpus it
+    was trained on; without that corpus, as it is (`note` says so)."""
+    if "critic" not in ckpt or "ratio" in ckpt:
+        return ckpt
+    from .sample import generator_from
+
+    gen = generator_from(ckpt, source)
+    try:
+        ratio = gen.ensure_ratio(note)
+    except InputError as e:
+        note(f"no density ratio for resampling goes with it ({e.message}); `textwgan "
+             "calibrate FOLDER --corpus CORPUS` fits one later")
+        return ckpt
+    return {**ckpt, "ratio": ratio.net.state_dict(), "ratio_record": ratio.record()}
+
+
+def calibrate_folder(folder: Path, corpus=None, steps: int | None = None,
+                     note=lambda message: None) -> dict:
+    """Fit the density ratio of a model folder again (on `corpus`, else the one it was
+    trained on) and write the folder anew, its card included; the folder must be as
+    textwgan wrote it. Returns the calibration record."""
+    from .ratio import FIT_STEPS, fit_ratio
+    from .sample import generator_from
+    from .scoring import recorded_corpus, scoring_corpus
+
+    folder = Path(folder)
+    check_model_out(folder)  # unchanged since written, or refused before any work
+    ckpt = read_folder(folder)
+    if "critic" not in ckpt:
+        raise InputError(f"{folder}: holds no critic, so no density ratio can be fitted; export "
+                         "the run with its critic")
+    config = read_json(folder / CONFIG_NAME)
+    gen = generator_from(ckpt, folder)
+    c = scoring_corpus(corpus) if corpus is not None else recorded_corpus(gen.corpus, folder)
+    ratio = fit_ratio(gen.generator, gen.critic, c, steps or FIT_STEPS, note)
+    ckpt = {**ckpt, "ratio": ratio.net.state_dict(), "ratio_record": ratio.record()}
+    about = {k: config[k] for k in ABOUT_KEYS if k in config}
+    samples = generator_from(ckpt, folder).sample(8, seed=0)
+    write_folder(ckpt, folder, True, model_card(ckpt, samples, folder.name, True, about), about)
+    return ratio.record()
+
+
+ABOUT_KEYS = ("description", "evaluation", "evaluation_reranked", "reproduce", "corpus_rebuild")
 
 
 def _networks(m: dict) -> str:
@@ -324,7 +385,7 @@ def read_folder(folder: Path) -> dict:
         raise InputError(f"{folder / CONFIG_NAME}: its corpus record is malformed")
     _check_weights_sum(folder, config)
     tensors = _read_tensors(folder / WEIGHTS_NAME)
-    parts = {"generator": {}, "critic": {}}
+    parts = {"generator": {}, "critic": {}, "ratio": {}}
     for key, value in tensors.items():
         net, _, name = key.partition(".")
         if net in parts:
@@ -339,6 +400,11 @@ def read_folder(folder: Path) -> dict:
             "elapsed": config.get("elapsed")}
     if parts["critic"]:
         ckpt["critic"] = parts["critic"]
+    if parts["ratio"]:
+        if not isinstance(config.get("ratio"), dict):
+            raise InputError(f"{folder / CONFIG_NAME}: its density-ratio classifier has no "
+                             "calibration record; refit it with `textwgan calibrate`")
+        ckpt["ratio"], ckpt["ratio_record"] = parts["ratio"], config["ratio"]
     for key in ("evaluation", "evaluation_reranked"):
         if config.get(key) is not None:
             check_metric_record(config[key], f"its {key}")

@@ -6,7 +6,7 @@ the newest run under checkpoints/ or runs/, else the generator shipped with the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from .latent import (
     critic_scores,
     fixed_positions,
     meets,
+    resampled,
     search_noise,
     slerp,
     top_of_each,
@@ -34,6 +35,7 @@ from .latent import (
 from .layout import shipped_models
 from .modelfolder import hub_folder, is_hub_spec, load_any
 from .models import Critic, Generator
+from .ratio import Ratio
 from .text import cut_at_pad
 
 MAX_SAMPLES = 10_000_000  # per call; samples are made and written a batch at a time
@@ -109,7 +111,10 @@ def _batch_ids(generator: Generator, z: torch.Tensor, picks: torch.Generator | N
     return ids.clamp_(max=probs.shape[-1] - 1).numpy()
 
 
-RULES = ("top",)  # how a reranked text is kept among its K candidates (latent.choose)
+# How a reranked text is kept among its K candidates: sir draws one in proportion to the
+# calibrated density ratio (ratio.py), which keeps diversity; top keeps the one the critic
+# scores highest, which sharpens modes (docs/sampling.md measures both).
+RULES = ("sir", "top")
 
 
 @dataclass(frozen=True)
@@ -122,7 +127,7 @@ class SamplingSpec:
 
     temperature: float = 0.0
     rerank: int = 1
-    rule: str = "top"
+    rule: str = "sir"
     truncation: float = 1.0
     prefix: str | None = None
     restarts: int = 2
@@ -165,7 +170,7 @@ class SamplingSpec:
         """`argmax`, `T=0.7`, `argmax K=5`, `argmax ψ=0.7`: how a row of bench names it."""
         how = "argmax" if self.temperature == 0 else f"T={self.temperature:g}"
         if self.rerank > 1:
-            how += f" K={self.rerank}" + ("" if self.rule == "top" else f" {self.rule}")
+            how += f" K={self.rerank}" + ("" if self.rule == "sir" else f" {self.rule}")
         return how + (f" ψ={self.truncation:g}" if self.truncation < 1 else "")
 
 
@@ -189,6 +194,19 @@ class TextGenerator:
     # The checkpoint's corpus record (path or name, fingerprint, normalization): how the
     # training text was normalized, and which corpus its scores belong to.
     corpus: dict | None = None
+    ratio: Ratio | None = None  # the calibrated density ratio of resampling, once fitted
+
+    def ensure_ratio(self, note: Callable[[str], None] = lambda message: None) -> Ratio:
+        """The density ratio `sir` resampling weighs by: the model's own, else one fitted now
+        on the corpus it was trained on (kept on this object)."""
+        self.check_can_rerank()
+        if self.ratio is None:
+            from .ratio import fit_ratio
+            from .scoring import recorded_corpus
+
+            corpus = recorded_corpus(self.corpus or {}, self.source)
+            self.ratio = fit_ratio(self.generator, self.critic, corpus, note=note)
+        return self.ratio
 
     @property
     def lowercased(self) -> bool:
@@ -230,13 +248,18 @@ class TextGenerator:
             return
         self.check_can_rerank()
         check_sampling(n * spec.rerank, seed, spec.temperature)
+        ratio = self.ensure_ratio() if spec.rule == "sir" else None
+        draws = torch.Generator().manual_seed(picks_seed(picks_seed(seed)))
         k = spec.rerank
         per_chunk = max(1, BATCH // k)  # samples per chunk: whole groups of candidates
         for candidates in id_batches(self.generator, n * k, seed, spec.temperature,
                                      spec.truncation, batch_size=per_chunk * k):  # (m·K, T)
-            scores = critic_scores(self.critic, candidates).view(-1, k)  # (m, K)
-            groups = candidates.reshape(len(scores), k, -1)  # (m, K, T)
-            yield groups[np.arange(len(scores)), top_of_each(scores)]
+            groups = candidates.reshape(-1, k, candidates.shape[1])  # (m, K, T)
+            if ratio is None:
+                kept = top_of_each(critic_scores(self.critic, candidates).view(-1, k))
+            else:
+                kept = resampled(ratio.logits(candidates).view(-1, k), draws)
+            yield groups[np.arange(len(groups)), kept]
 
     def sample_ids(self, n: int, seed: int = 0, spec: SamplingSpec | None = None,
                    **knobs) -> np.ndarray:
@@ -330,13 +353,17 @@ def generator_from(ckpt: dict, source: Path, device: str | torch.device = "cpu",
     charset = Charset(ckpt["charset"])
     generator = Generator(config.model, len(charset))
     generator.load_state_dict(sampling_weights(ckpt))
-    critic = None
+    critic, ratio = None, None
     if "critic" in ckpt:
         critic = Critic(config.model, len(charset))
         critic.load_state_dict(ckpt["critic"])
         critic = critic.to(device).eval()
+        if "ratio" in ckpt:
+            from .ratio import ratio_from
+
+            ratio = ratio_from(ckpt["ratio"], ckpt.get("ratio_record") or {}, critic)
     return TextGenerator(generator.to(device).eval(), charset, config, source, ckpt["step"],
-                         critic, ckpt.get("corpus") or {})
+                         critic, ckpt.get("corpus") or {}, ratio)
 
 
 def load_generator(path_or_run: str | Path | None = None, *, device: str = "auto",

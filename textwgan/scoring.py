@@ -83,11 +83,17 @@ def run_corpus(source) -> Corpus:
     """The corpus a run or checkpoint trained on, when it is still where the run recorded it
     (or bundled) and its fingerprint matches; else one line saying which corpus is needed."""
     from .checkpoint import find_checkpoint
-    from .corpus import bundled_by_name
     from .modelfolder import load_any
 
     ckpt = load_any(find_checkpoint(source))
-    record = ckpt.get("corpus") or {}
+    return recorded_corpus(ckpt.get("corpus") or {}, source)
+
+
+def recorded_corpus(record: dict, source) -> Corpus:
+    """The corpus a checkpoint's corpus record names, found where it was (or bundled) with
+    the recorded fingerprint; else one line saying how to make it again."""
+    from .corpus import bundled_by_name
+
     path, fp = record.get("path"), record.get("fingerprint")
     if not path:
         raise InputError(f"{source}: records no corpus; give {setting('corpus')} (or "
