@@ -1,13 +1,19 @@
-"""What reranking, truncation and prompts do to a generator's text, measured through the public
-API (`textwgan.load_generator`, `textwgan.evaluate`).
+"""What the sampling rules, truncation and prompts do to a generator's text, measured through
+the public API (`textwgan.load_generator`, `TextGenerator.sample`, `textwgan.evaluate`).
 
-    python benchmarks/sampling.py                                   # the shipped generator
+    python benchmarks/sampling.py --checkpoint coco --name coco --n 640,10000
+    python benchmarks/sampling.py --checkpoint news --name news --n 640,10000
     python benchmarks/sampling.py --checkpoint RUN --name RUN_NAME  # a run (it has a critic)
 
-Rows: argmax; reranking K (K·n candidates, the n the critic scores highest), where the
-checkpoint has a critic; truncation ψ. Each scored with n argmax samples, seed 0, against the
-held-out split of the corpus the generator trained on (JS-4 beside its floor, real words, LM
-bits/char). Prompts: 100 prefixes of 2–12 characters cut from held-out lines, one sample each
+Rows: argmax; the two rules of `--rerank K` where the model has a critic: `top` (the
+candidate the critic scores highest) and `sir` (one drawn in proportion to the calibrated
+density ratio); `refine`, Langevin steps on each sample's noise (DDLS: energy
+‖z‖²/2 − log ratio(G(z)), the ratio read through the generator's softmax, 25 steps of
+η = 0.001, then argmax), as the refinement rule the resampling is compared with; truncation
+ψ. Each scored at every n given, seed 0, against the test split of the corpus the generator
+trained on (JS-4 beside its floor, real words, distinct-4, LM bits/char).
+
+Prompts: 100 prefixes of 2–12 characters cut from held-out lines, one sample each
 (exact-hit rate, and word validity of the text after the prefix), then a batch of 100 samples
 for each of 5 prefixes (seconds per sample). Writes benchmarks/results/sampling_<name>.json.
 
@@ -39,7 +45,25 @@ from textwgan.metrics import word_validity  # noqa: E402
 def scored(gen, corpus, texts: list[str]) -> dict:
     r = textwgan.evaluate(texts, corpus=corpus, n=len(texts), seed=0).to_dict()
     return {k: r.get(k) for k in ("js4", "floor_js4", "word_validity", "floor_word_validity",
-                                  "lm_bpc", "floor_lm_bpc", "distinct")}
+                                  "lm_bpc", "floor_lm_bpc", "distinct", "distinct_4",
+                                  "floor_distinct_4")}
+
+
+def refined(gen, n: int, seed: int = 0, eta: float = 1e-3, steps: int = 25) -> list[str]:
+    """DDLS: Langevin steps on each sample's noise under E(z) = ‖z‖²/2 − log ratio(G(z)),
+    the ratio classifier reading the generator's softmax rows, then argmax decoding."""
+    from textwgan.sample import ids_of_noise
+
+    ratio = gen.ensure_ratio()
+    g, net = gen.generator.requires_grad_(False), ratio.net
+    z = g.noise(n, generator=torch.Generator().manual_seed(seed))
+    rng = torch.Generator().manual_seed(seed + 1)
+    for _ in range(steps):
+        z.requires_grad_(True)
+        (grad,) = torch.autograd.grad((ratio.a * net(g(z)) + ratio.b).sum(), z)
+        with torch.no_grad():
+            z = z + eta * (grad - z) + (2 * eta) ** 0.5 * torch.randn(z.shape, generator=rng)
+    return gen.charset.decode_many(ids_of_noise(g, z.detach()))
 
 
 def refit_critic(gen, corpus, steps: int):
@@ -95,7 +119,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", default=None, help="default: the shipped generator")
     ap.add_argument("--name", default="shipped")
-    ap.add_argument("--n", type=int, default=640)
+    ap.add_argument("--n", default="640", help="sample counts, e.g. 640,10000")
     ap.add_argument("--prompts", type=int, default=100, help="0: no prompt rows")
     ap.add_argument("--refit", type=int, default=0, metavar="STEPS",
                     help="also rerank with the critic trained STEPS more steps")
@@ -106,27 +130,35 @@ def main() -> None:
     from textwgan.scoring import run_corpus
 
     corpus = run_corpus(gen.source)
-    result = {"checkpoint": str(gen.source), "step": gen.step, "n": args.n,
+    sizes = [int(x) for x in str(args.n).split(",")]
+    result = {"checkpoint": str(gen.source), "step": gen.step, "n": sizes,
               "environment": environment(), "rows": {}}
-    rows = {"argmax": {}} | ({f"rerank {k}": {"rerank": k} for k in (5, 10)}
-                             if gen.critic is not None else {}) | {
-        f"truncation {p}": {"truncation": p} for p in (0.8, 0.6)}
+    rows = {"argmax": {}}
+    if gen.critic is not None:
+        rows |= {f"top K={k}": {"rerank": k, "rule": "top"} for k in (5, 10)}
+        rows |= {f"sir K={k}": {"rerank": k, "rule": "sir"} for k in (5, 10, 20)}
+        rows["refine (DDLS)"] = None
+        gen.ensure_ratio(print)
+    rows |= {f"truncation {p}": {"truncation": p} for p in (0.8,)}
     samplers = {name: gen for name in rows}
     if args.refit and gen.critic is not None:
         t0 = time.perf_counter()
         refit = dataclasses.replace(gen, critic=refit_critic(gen, corpus, args.refit))
         result["refit"] = {"steps": args.refit, "seconds": time.perf_counter() - t0}
         for k in (5, 10):
-            rows[f"rerank {k}, refit critic"] = {"rerank": k}
-            samplers[f"rerank {k}, refit critic"] = refit
-    for name, kw in rows.items():
-        t0 = time.perf_counter()
-        texts = samplers[name].sample(args.n, seed=0, **kw)
-        result["rows"][name] = scored(gen, corpus, texts) | {
-            "sample_seconds": time.perf_counter() - t0, "examples": texts[:5]}
-        r = result["rows"][name]
-        print(f"{name:>15}: JS-4 {r['js4']:.3f} (floor {r['floor_js4']:.3f})  words "
-              f"{r['word_validity']:.1%}  LM {r['lm_bpc']:.2f}", flush=True)
+            rows[f"top K={k}, refit critic"] = {"rerank": k, "rule": "top"}
+            samplers[f"top K={k}, refit critic"] = refit
+    for n in sizes:
+        for name, kw in rows.items():
+            t0 = time.perf_counter()
+            texts = refined(gen, n) if kw is None else samplers[name].sample(n, seed=0, **kw)
+            key = f"{name}, n={n}"
+            result["rows"][key] = scored(gen, corpus, texts) | {
+                "n": n, "sample_seconds": time.perf_counter() - t0, "examples": texts[:5]}
+            r = result["rows"][key]
+            print(f"{key:>24}: JS-4 {r['js4']:.3f} (floor {r['floor_js4']:.3f})  words "
+                  f"{r['word_validity']:.1%}  distinct-4 {r['distinct_4']:.1%}  LM "
+                  f"{r['lm_bpc']:.2f}", flush=True)
     if args.prompts:
         result["prompts"] = prompts(gen, corpus, args.prompts, random.Random(0))
         p = result["prompts"]

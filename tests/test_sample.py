@@ -36,12 +36,12 @@ def test_top_reranking_keeps_the_best_of_each_samples_own_candidates(run):
     gen = textwgan.load_generator(run)
     symbol = 2  # the charset's most frequent character
     gen.critic = CountingCritic(len(gen.charset), symbol)
-    kept = gen.sample_ids(10, seed=4, rerank=5)
+    kept = gen.sample_ids(10, seed=4, rerank=5, rule="top")
     candidates = generate_ids(gen.generator, 50, seed=4).reshape(10, 5, -1)
     counts = (candidates == symbol).sum(axis=2)  # (10, 5)
     best = [min(range(5), key=lambda j, i=i: (-counts[i, j], j)) for i in range(10)]
     assert np.array_equal(kept, candidates[np.arange(10), best])
-    assert np.array_equal(gen.sample_ids(4, seed=4, rerank=5), kept[:4])  # n does not matter
+    assert np.array_equal(gen.sample_ids(4, seed=4, rerank=5, rule="top"), kept[:4])
 
 
 def test_the_run_critic_reranks_and_an_export_keeps_it(run, tmp_path):
@@ -142,3 +142,50 @@ def test_a_samples_seed_fixes_its_text_whatever_n(run):
     found = gen.complete(70, prefix=prefix, seed=2, steps=5)  # past one chunk of 64
     again = gen.complete(3, prefix=prefix, seed=2, steps=5)
     assert again.texts == found.texts[:3] and again.met == found.met[:3]
+
+
+def test_sir_draws_each_candidate_in_proportion_to_its_ratio():
+    """Sampling-importance resampling against the plain definition: over many rows with the
+    same logits, candidate j is kept with probability exp(l_j) / Σ exp(l)."""
+    import torch
+
+    from textwgan.latent import resampled
+
+    logits = torch.log(torch.tensor([[0.1, 0.2, 0.7]])).repeat(20_000, 1)
+    picked = resampled(logits, torch.Generator().manual_seed(0))
+    share = np.bincount(picked, minlength=3) / len(picked)
+    assert np.allclose(share, [0.1, 0.2, 0.7], atol=0.015)
+    # one row's choice depends on its own draw alone: the first rows of a longer call agree
+    again = resampled(logits[:5], torch.Generator().manual_seed(0))
+    assert np.array_equal(again, picked[:5])
+
+
+def test_sir_rerank_uses_the_fitted_ratio_and_a_folder_keeps_it(run, tmp_path):
+    gen = textwgan.load_generator(run)
+    assert gen.ratio is None
+    texts = gen.sample(6, seed=1, rerank=3)  # fitted on first use, on the run's corpus
+    assert gen.ratio is not None and gen.ratio.info["steps"] > 0
+    r = invoke("export", run, "--out", tmp_path / "m")
+    assert r.exit_code == 0 and "fitting the density ratio" in r.output, r.output
+    folder = textwgan.load_generator(tmp_path / "m")
+    assert folder.ratio is not None and folder.ratio.a == pytest.approx(gen.ratio.a)
+    assert folder.sample(6, seed=1, rerank=3) == texts
+    top = gen.sample(6, seed=1, rerank=3, rule="top")
+    assert top == gen.charset.decode_many(gen.sample_ids(6, seed=1, rerank=3, rule="top"))
+    r = invoke("sample", "-n", "6", "--seed", "1", "--rerank", "3", "--checkpoint",
+               tmp_path / "m")
+    assert r.exit_code == 0 and r.stdout.splitlines() == texts
+    assert "fitting" not in r.output  # the folder's own ratio: nothing to fit
+
+
+def test_calibrate_refits_a_folder_and_keeps_an_edited_one(run, tmp_path):
+    assert invoke("export", run, "--out", tmp_path / "m", "--no-critic").exit_code == 0
+    assert_one_line_error(invoke("calibrate", tmp_path / "m"), 2, "holds no critic")
+    assert invoke("export", run, "--out", tmp_path / "c").exit_code == 0
+    r = invoke("calibrate", tmp_path / "c", "--steps", "20")
+    assert r.exit_code == 0 and "density ratio of 20 steps" in r.output, r.output
+    assert textwgan.load_generator(tmp_path / "c").ratio.info["steps"] == 20
+    card = tmp_path / "c" / "README.md"
+    card.write_text(card.read_text() + "\nmy notes\n")
+    assert_one_line_error(invoke("calibrate", tmp_path / "c"), 2, "changed since")
+    assert card.read_text().endswith("my notes\n")

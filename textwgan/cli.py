@@ -291,7 +291,7 @@ def _threads_for(options: dict):
     """A command's --threads, for its run only: device.cpu_threads gives the caller's count
     back (where commands run inside one process, as in tests and notebooks, a changed count
     would change a later run's float sums)."""
-    if "threads" not in options:
+    if options.get("threads") is None:  # nothing to set: torch stays unimported
         yield
         return
     from .device import cpu_threads
@@ -762,7 +762,8 @@ def sample(
         metavar="N", show_default=False, help="CPU threads (default: all cores).")] = None,
 ):
     """Generate text from a trained generator, one sample per line."""
-    from .sample import SamplingSpec, check_sampling
+    from .sample import check_sampling
+    from .spec import SamplingSpec
 
     spec = SamplingSpec(temperature, rerank, rule, truncation, prefix, restarts,
                         search_steps).checked()

@@ -60,8 +60,8 @@ def row_label(loaded: Texts) -> str:
 def row_specs(temperatures, reranks, truncations) -> list:
     """How a model's rows are drawn (SamplingSpecs): argmax, each temperature, each rerank
     factor K (argmax) and each truncation ψ (argmax); K = 1 and ψ = 1 are plain argmax."""
-    from .latent import check_rerank, check_truncation
-    from .sample import SamplingSpec
+    from .errors import check_rerank, check_truncation
+    from .spec import SamplingSpec
 
     ks = parse_values(reranks, "reranks", int, lambda k: check_rerank(k, "reranks"), "2,5,10")
     psis = parse_values(truncations, "truncations", float,
@@ -136,8 +136,11 @@ def bench(inputs: Sequence, *, corpus: str | Path | Corpus | None = None,
 
     rows = []
     for source in inputs:
-        if is_model_input(source):
-            rows += [scored(load_texts(source, n, seed, spec, device)) for spec in specs]
+        if is_model_input(source):  # loaded once: its density ratio is fitted once too
+            from .sample import load_generator
+
+            gen = load_generator(source, device=device)
+            rows += [scored(load_texts(gen, n, seed, spec)) for spec in specs]
         else:
             rows.append(scored(load_texts(source, n, seed)))
     if order is not None:

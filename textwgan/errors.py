@@ -110,6 +110,20 @@ def check_seed(seed) -> None:
     check_int("seed", seed, 0, MAX_SEED)
 
 
+MAX_RERANK = 1000  # candidates per kept sample: past this, a larger n or seed is the better way
+MAX_STEPS = 10_000  # gradient steps of a prompt search
+
+
+def check_truncation(psi, name: str = "truncation") -> None:
+    if not is_number(psi) or not 0 < psi <= 1:
+        raise InputError(f"{setting(name)} must be a number in (0, 1] (1: plain "
+                         f"sampling; lower: nearer the mean, less varied), got {psi!r}")
+
+
+def check_rerank(k, name: str = "rerank") -> None:
+    check_int(name, k, 1, MAX_RERANK, "(candidates drawn per sample kept)")
+
+
 def check_temperature(temperature, name: str = "temperature") -> None:
     if not is_number(temperature) or not 0 <= temperature <= MAX_TEMPERATURE:
         raise InputError(f"{setting(name)} must be 0 (argmax) or a positive number up to "

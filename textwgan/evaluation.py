@@ -32,8 +32,7 @@ from .scoring import (
     PAPER_N,
     Metrics,
     Reference,
-    floor_metrics,
-    junk_control,
+    cached_floor,
     mean_length,
     run_corpus,
     score,
@@ -147,7 +146,10 @@ def file_size(source) -> int | None:
 
 def load_texts(source, n: int | None, seed: int, spec=None, device: str = "cpu") -> Texts:
     """The first n texts of a list or samples file, or n texts drawn from a checkpoint or run
-    folder as `spec` (a SamplingSpec; default argmax) says."""
+    folder (or a TextGenerator already loaded) as `spec` (a SamplingSpec; default argmax)
+    says."""
+    if _is_generator(source):
+        return _drawn(source, n, seed, spec)
     source = _input(source)
     if isinstance(source, (list, tuple)):
         if not all(isinstance(t, str) for t in source):
@@ -155,12 +157,9 @@ def load_texts(source, n: int | None, seed: int, spec=None, device: str = "cpu")
         # a lone surrogate is no character: read as U+FFFD, as invalid bytes of a file are
         lines, label = [without_surrogates(t) for t in source], f"{len(source)} texts"
     elif is_model_input(source):
-        from .sample import load_generator, sampling_spec
+        from .sample import load_generator
 
-        spec = sampling_spec(spec)
-        gen = load_generator(source, device=device)
-        texts = gen.sample(PAPER_N if n is None else n, seed, spec)
-        return Texts(texts, str(gen.source), "generator", spec.temperature, gen, spec)
+        return _drawn(load_generator(source, device=device), n, seed, spec)
     else:
         lines, label = read_lines(source), str(source)
     if n is not None:
@@ -170,6 +169,23 @@ def load_texts(source, n: int | None, seed: int, spec=None, device: str = "cpu")
     if not lines:
         raise InputError(f"{label}: no samples (it is empty)")
     return Texts(lines, label, "samples")
+
+
+def _is_generator(source) -> bool:
+    """A TextGenerator, asked without importing torch: one exists only once sample.py (and
+    torch) are loaded."""
+    import sys
+
+    sample = sys.modules.get("textwgan.sample")
+    return sample is not None and isinstance(source, sample.TextGenerator)
+
+
+def _drawn(gen, n: int | None, seed: int, spec) -> Texts:
+    from .spec import sampling_spec
+
+    spec = sampling_spec(spec)
+    texts = gen.sample(PAPER_N if n is None else n, seed, spec)
+    return Texts(texts, str(gen.source), "generator", spec.temperature, gen, spec)
 
 
 def baseline_order(spec: str) -> int:
@@ -279,7 +295,7 @@ def evaluate(texts_or_path, *, corpus: str | Path | Corpus | None = None,
 
 
 def _argmax_or(temperature: float):
-    from .sample import SamplingSpec
+    from .spec import SamplingSpec
 
     return SamplingSpec(temperature=temperature)
 
@@ -317,9 +333,9 @@ def report_for(loaded: Texts, ref: Reference, orders: Sequence[int], lm_order: i
                              f"not to {loaded.label}")
         bound = gan_bits_per_char(loaded.generator, ref, count, gan_bpc, seed)
     metrics = score(samples, ref, orders, lm_order, seed, critic, device)
-    floor = floor_metrics(ref, count, orders, lm_order, seed, critic, device) if floors \
-        else None
-    apart = unseparated(floor, junk_control(ref, count, orders, seed)) if floor else {}
+    floor, junk = cached_floor(ref, count, orders, lm_order, seed, critic, device) if floors \
+        else (None, {})
+    apart = unseparated(floor, junk) if floor else {}
     notes = own_corpus_notes(loaded, ref) + reading_notes(metrics, floor, ref) \
         + junk_notes(apart, metrics, floor, count) \
         + length_notes(samples, ref, count, seed, floor is not None)

@@ -16,21 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import InputError, check_int, is_number, setting
+from .errors import MAX_STEPS, InputError, check_int, setting
 from .models import Critic, Generator
-
-MAX_RERANK = 1000  # candidates per kept sample: past this, a larger n or seed is the better way
-MAX_STEPS = 10_000
-
-
-def check_truncation(psi, name: str = "truncation") -> None:
-    if not is_number(psi) or not 0 < psi <= 1:
-        raise InputError(f"{setting(name)} must be a number in (0, 1] (1: plain "
-                         f"sampling; lower: nearer the mean, less varied), got {psi!r}")
-
-
-def check_rerank(k, name: str = "rerank") -> None:
-    check_int(name, k, 1, MAX_RERANK, "(candidates drawn per sample kept)")
 
 
 def truncate(z: torch.Tensor, psi: float) -> torch.Tensor:

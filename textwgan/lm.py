@@ -85,6 +85,23 @@ class KneserNeyLM:
                                       np.bincount(inv, weights=counts).astype(np.float64),
                                       np.bincount(inv).astype(np.float64), discount))
 
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        out = {"meta": np.array([self.order, self.vocab_size, self.pad], dtype=np.int64)}
+        for k, t in enumerate(self.orders, start=1):
+            out |= {f"{name}{k}": getattr(t, name) for name in ("grams", "counts", "contexts",
+                                                                 "denom", "types")}
+            out[f"discount{k}"] = np.array(t.discount)
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> KneserNeyLM:
+        lm = cls.__new__(cls)
+        lm.order, lm.vocab_size, lm.pad = (int(x) for x in arrays["meta"])
+        lm.orders = [_Order(*(arrays[f"{name}{k}"] for name in ("grams", "counts", "contexts",
+                                                                "denom", "types")),
+                            float(arrays[f"discount{k}"])) for k in range(1, lm.order + 1)]
+        return lm
+
     def probs(self, win: np.ndarray) -> np.ndarray:
         """P(last token | the tokens before it) for each (M, order) window."""
         base = self.vocab_size + 1

@@ -29,6 +29,17 @@ class NgramCounts:
         self.tables = {n: np.unique(window_keys(seqs, n, vocab_size), return_counts=True)
                        for n in orders}
 
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {f"{part}{n}": a for n, (keys, counts) in self.tables.items()
+                for part, a in (("keys", keys), ("counts", counts))}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> NgramCounts:
+        counts = cls.__new__(cls)
+        orders = sorted(int(k[4:]) for k in arrays if k.startswith("keys"))
+        counts.tables = {n: (arrays[f"keys{n}"], arrays[f"counts{n}"]) for n in orders}
+        return counts
+
     def js(self, other: NgramCounts) -> dict[int, float]:
         """JS-n in bits between this set and `other` (same coding), per order this set holds.
 

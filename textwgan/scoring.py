@@ -12,6 +12,7 @@ training split is both the reference and the training text, so no floor is circu
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from .metrics import (
     word_validity,
     words,
 )
+from .scorecache import ScoreCache
 from .sources import read_lines
 from .text import DEFAULT_SEQ_LEN, MAX_SEQ_LEN, MIN_SEQ_LEN, PAD_CP, codepoints, rows_to_text
 
@@ -161,6 +163,7 @@ class Reference:
                 raise InputError(f"{setting('train')} applies only with {setting('reference')}: "
                                  f"a corpus ({setting('corpus')}) brings its own training split")
             c = scoring_corpus(corpus)
+            self.disk = ScoreCache(c.fingerprint, protocol)
             if seq_len is not None and seq_len != c.seq_len:
                 raise InputError(f"{c.path}: is prepared with seq_len {c.seq_len}; "
                                  f"{setting('seq_len')} applies only with {setting('reference')}")
@@ -177,6 +180,7 @@ class Reference:
                 raise InputError(f"{setting('seq_len')} must be an integer from {MIN_SEQ_LEN} to "
                                  f"{MAX_SEQ_LEN}, got {seq_len!r}")
             self.corpus, self.seq_len, self.pad = None, seq_len, int(PAD_CP)
+            self.disk = ScoreCache(None, protocol)
             train_rows = codepoints(reference_lines(train), seq_len) if train else None
             ref_rows = codepoints(reference_lines(reference), seq_len)
             self.identity = _hash(ref_rows, train_rows)
@@ -190,6 +194,7 @@ class Reference:
         ref = cls.__new__(cls)
         ref.protocol, ref.corpus, ref.seq_len, ref.pad = protocol, None, reference.shape[1], pad
         ref.from_file = False
+        ref.disk = ScoreCache(None, protocol)
         ref.identity = _hash(reference, train)
         ref._setup(train, reference, n, seed)
         return ref
@@ -215,7 +220,8 @@ class Reference:
         # reference and training text, the pad, and one id for any other character. Fixed, so
         # the reference's tables are built once and reused for every input.
         fixed = [self.reference] + ([self.train] if self.train is not None else [])
-        self._symbols = _symbols_of(fixed, self.pad)
+        self._symbols = self.disk.arrays("symbols", lambda: {
+            "symbols": _symbols_of(fixed, self.pad)})["symbols"]
         self.n_symbols = len(self._symbols) + 1
         self.pad_id = int(np.searchsorted(self._symbols, self.pad))
         self._cache: dict = {}
@@ -245,8 +251,12 @@ class Reference:
     def vocabulary(self) -> set[str]:
         """Words of the training sequences as cut to the sequence length (the last word of a
         cut sequence left out): the words a model of these sequences could have seen whole."""
+        def made() -> dict[str, np.ndarray]:
+            return {"words": np.array(sorted(set(words(self.texts(self.train), self.seq_len))),
+                                      dtype=str)}
+
         return self.cached("vocabulary",
-                           lambda: set(words(self.texts(self.train), self.seq_len)))
+                           lambda: set(self.disk.arrays("vocabulary", made)["words"].tolist()))
 
     def space_share(self) -> float:
         """Spaces among the training text's characters (a sample of it): below WORDS_MIN_SPACES
@@ -255,7 +265,8 @@ class Reference:
             text = "".join(self.texts(self.train[:20_000]))
             return text.count(" ") / max(len(text), 1)
 
-        return self.cached("space_share", share)
+        return self.cached("space_share", lambda: self.disk.record(
+            "space_share", lambda: {"share": share()})["share"])
 
     def floor_rows(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """Real rows for the floors: (against the reference, against the training text)."""
@@ -275,8 +286,10 @@ class Reference:
         """JS-n of rows (in this reference's own ids) against the reference: the tables of
         the reference are built once, whoever asks (eval, bench, training, benchmarks)."""
         v = self.n_symbols
-        ref_counts = self.cached(("ngrams", tuple(orders)),
-                                 lambda: NgramCounts(self.code(self.reference), v, orders))
+        name = "ngrams-" + "-".join(map(str, orders))
+        ref_counts = self.cached(("ngrams", tuple(orders)), lambda: NgramCounts.from_arrays(
+            self.disk.arrays(name, lambda: NgramCounts(self.code(self.reference), v,
+                                                       orders).to_arrays())))
         return NgramCounts(self.code(rows), v, orders).js(ref_counts)
 
     def js_scores(self, samples: np.ndarray, orders: Sequence[int] = DEFAULT_ORDERS,
@@ -325,8 +338,13 @@ def versus_reference(samples: np.ndarray, ref: Reference, orders: Sequence[int],
     out: dict = {"js": ref.js(samples, orders),
                  "distinct": distinct_rate(samples),
                  "distinct_n": distinct_n(samples, ref.pad, orders)}
-    windows, counts = ref.cached(("lm_windows", lm_order), lambda: window_counts(
-        ref.code(ref.reference), ref.pad_id, lm_order, v))
+    def made() -> dict[str, np.ndarray]:
+        rows, counts = window_counts(ref.code(ref.reference), ref.pad_id, lm_order, v)
+        return {"rows": rows, "counts": counts}
+
+    stored = ref.cached(("lm_windows", lm_order),
+                        lambda: ref.disk.arrays(f"lm-windows-{lm_order}", made))
+    windows, counts = stored["rows"], stored["counts"]
     out["reverse_lm_bpc"] = KneserNeyLM(sa, ref.pad_id, v, lm_order).bits_per_char_of_counts(
         windows, counts)
     if critic:
@@ -339,8 +357,9 @@ def versus_reference(samples: np.ndarray, ref: Reference, orders: Sequence[int],
 
 
 def training_lm(ref: Reference, lm_order: int) -> KneserNeyLM:
-    return ref.cached(("lm", lm_order), lambda: KneserNeyLM(
-        ref.code(ref.train), ref.pad_id, ref.n_symbols, lm_order))
+    return ref.cached(("lm", lm_order), lambda: KneserNeyLM.from_arrays(ref.disk.arrays(
+        f"lm-{lm_order}", lambda: KneserNeyLM(ref.code(ref.train), ref.pad_id, ref.n_symbols,
+                                              lm_order).to_arrays())))
 
 
 def versus_train(samples: np.ndarray, ref: Reference, lm_order: int) -> dict:
@@ -401,6 +420,32 @@ def _unigram(ref: Reference) -> tuple[np.ndarray, np.ndarray, int]:
     rows = np.asarray((ref.train if ref.train is not None else ref.reference)[:20_000])
     symbols, counts = np.unique(rows[(rows != ref.pad) & (rows != space)], return_counts=True)
     return symbols, counts / counts.sum(), int(space)
+
+
+def cached_floor(ref: Reference, n: int, orders: Sequence[int], lm_order: int, seed: int,
+                 critic: bool, device: str) -> tuple[Metrics | None, dict]:
+    """floor_metrics and junk_control, from the disk cache where the reference has one (a
+    critic's distance is trained afresh each time: never stored)."""
+    def made() -> dict:
+        floor = floor_metrics(ref, n, orders, lm_order, seed, critic, device)
+        return {"floor": None if floor is None else dataclasses.asdict(floor),
+                "junk": junk_control(ref, n, orders, seed) if floor is not None else None}
+
+    if critic:
+        stored = made()
+    else:
+        name = f"floor-n{n}-s{seed}-o{'-'.join(map(str, orders))}-lm{lm_order}"
+        stored = ref.disk.record(name, made)
+    floor = None if stored["floor"] is None else metrics_from(stored["floor"])
+    junk = stored["junk"] and {"js": {int(k): v for k, v in stored["junk"]["js"].items()},
+                               "word_validity": stored["junk"]["word_validity"]}
+    return floor, junk or {}
+
+
+def metrics_from(d: dict) -> Metrics:
+    """Metrics from their JSON form (dict keys of orders back to ints)."""
+    return Metrics(**{**d, "js": {int(k): v for k, v in d["js"].items()},
+                      "distinct_n": {int(k): v for k, v in d["distinct_n"].items()}})
 
 
 def junk_control(ref: Reference, n: int, orders: Sequence[int], seed: int) -> dict:
