@@ -1,4 +1,5 @@
-"""Shared fixtures: real corpora paths and small prepared corpora."""
+"""Shared fixtures and helpers: real corpora paths, small prepared corpora, and running the
+command line (invoke, one-line errors, snapshots of a folder)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from typer.testing import CliRunner
 
+from textwgan.cli import app
 from textwgan.corpus import bundled_corpus_path
 from textwgan.device import tf32, tf32_flags
 
@@ -100,3 +103,45 @@ def assert_same_training_state(a: dict, b: dict) -> None:
                 assert torch.equal(v, b[part]["state"][i][k]), (part, i, k)
     assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])
 
+
+
+# --------------------------------------------------------------------------------------------
+# Running the command line in tests
+
+
+runner = CliRunner()
+
+
+def invoke(*args, **kwargs):
+    """The command line, in this process (typer's CliRunner: exceptions land in r.exception,
+    never on the output); `kwargs` as CliRunner.invoke takes them (input, env)."""
+    return runner.invoke(app, [str(a) for a in args], **kwargs)
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` and its bytes (the locks aside)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != ".lock"}
+
+
+def assert_one_line_error(r, code: int = 2, *fragments: str) -> None:
+    """One `error:` line, the exit code, and no exception other than the exit itself."""
+    assert r.exit_code == code, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.output
+    errors = [x for x in r.output.splitlines() if x.startswith("error:")]
+    assert len(errors) == 1, r.output
+    for fragment in fragments:
+        assert fragment in r.output, (fragment, r.output)
+
+
+def wait_for(path: Path, proc, text: str, timeout: float = 120) -> None:
+    """Until `text` appears in the file at `path`, while the process `proc` runs."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        if path.exists() and text in path.read_text(errors="replace"):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} never appeared in {path}")

@@ -11,13 +11,11 @@ import random
 import numpy as np
 import pytest
 import torch
-from conftest import BUNDLED, COCO_TEST
+from conftest import BUNDLED, COCO_TEST, invoke
 from test_bench_metrics import slow_kn_log2
 from test_metrics import slow_js
-from typer.testing import CliRunner
 
 from textwgan.charset import PAD
-from textwgan.cli import app
 from textwgan.compare import bench
 from textwgan.corpus import Corpus
 from textwgan.errors import InputError
@@ -26,12 +24,6 @@ from textwgan.likelihood import gan_bits_per_char
 from textwgan.lm import KneserNeyLM
 from textwgan.metrics import js_divergences
 from textwgan.scoring import Reference
-
-runner = CliRunner()
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def toy_lm(order: int = 2):

@@ -10,8 +10,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from conftest import BUNDLED, COCO_TEST, COCO_TRAIN, shared
-from typer.testing import CliRunner
+from conftest import BUNDLED, COCO_TEST, COCO_TRAIN, runner, shared
 
 from textwgan.cli import app
 from textwgan.corpus import Corpus
@@ -27,8 +26,6 @@ from textwgan.metrics import (
     words,
 )
 from textwgan.text import PAD_CP, codepoints
-
-runner = CliRunner()
 
 
 def text_of(row, pad):

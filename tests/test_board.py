@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_hardening import assert_one_line_error, invoke
+from conftest import assert_one_line_error, invoke
 
 pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing.event_accumulator import (  # noqa: E402

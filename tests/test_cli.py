@@ -9,18 +9,10 @@ import sys
 
 import pytest
 import torch
-from conftest import BUNDLED, COCO_TEST, COCO_TRAIN
-from typer.testing import CliRunner
+from conftest import BUNDLED, COCO_TEST, COCO_TRAIN, invoke
 
 from textwgan.checkpoint import FORMAT, VERSION, load_checkpoint
-from textwgan.cli import app
 from textwgan.corpus import Corpus
-
-runner = CliRunner()
-
-
-def invoke(*args: str):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")

@@ -8,19 +8,14 @@ import json
 import re
 
 import pytest
-from conftest import BUNDLED, COCO_TEST
+from conftest import BUNDLED, COCO_TEST, invoke
 from rich.console import Console
-from typer.testing import CliRunner
 
 from textwgan import cli
 from textwgan.cli import app
 
-runner = CliRunner()
 COMMANDS = [c.name or c.callback.__name__ for c in app.registered_commands]
 
-
-def invoke(*args, **kw):
-    return runner.invoke(app, [str(a) for a in args], **kw)
 
 
 @pytest.mark.parametrize("width", ["60", "100", "200"])

@@ -12,20 +12,14 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT
-from typer.testing import CliRunner
+from conftest import ROOT, invoke
 
-from textwgan.cli import app
 from textwgan.device import tf32
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 CUDA = torch.device("cuda")
-runner = CliRunner()
 
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def test_train_sample_eval_on_cuda(small_corpus, tmp_path):

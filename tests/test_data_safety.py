@@ -14,10 +14,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import COCO_TRAIN, ROOT
-from test_hardening import assert_one_line_error, invoke, snapshot
+from conftest import COCO_TRAIN, ROOT, assert_one_line_error, invoke, snapshot
 
+import textwgan
 from textwgan.corpus import Corpus
+from textwgan.errors import InputError
 from textwgan.fileio import aside_path, temp_prefix
 from textwgan.run import RunFolder
 
@@ -159,7 +160,9 @@ def test_a_corpus_moved_aside_by_a_killed_swap_comes_back(here):
                                            + f".{dead_pid()}.")
     before = user_files(corpus)
     os.replace(corpus, corpus.with_name(name))
-    assert Corpus(corpus).path == corpus and user_files(corpus) == before
+    with pytest.raises(InputError, match="does not exist"):  # loading alone moves nothing
+        Corpus(corpus)
+    assert textwgan.load_corpus(corpus).path == corpus and user_files(corpus) == before
     # ... and the next prepare into it, which first puts it back, then replaces it whole.
     os.replace(corpus, corpus.with_name(name))
     r = invoke("prepare", here / "my_text.txt", "--out", corpus, "--seq-len", "24")

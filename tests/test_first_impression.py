@@ -8,8 +8,7 @@ import os
 import shutil
 
 import pytest
-from conftest import COCO_TEST
-from test_hardening import assert_one_line_error, invoke
+from conftest import COCO_TEST, assert_one_line_error, invoke
 
 import textwgan
 

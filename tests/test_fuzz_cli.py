@@ -14,14 +14,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import BUNDLED, COCO_TEST
+from conftest import BUNDLED, COCO_TEST, runner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
 from textwgan.cli import app
-
-runner = CliRunner()
 
 NUMBERS = ["-1", "0", "1", "2", "3", "0.5", "1.5", "-0.0", "1e-300", "1e309", "nan", "inf",
            "-inf", str(2**63), str(-2**63 - 1), "9" * 30, "0x10", " 7", "٣", "", "abc", "1,2"]

@@ -10,39 +10,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import BUNDLED, COCO_TEST, ROOT
-from typer.testing import CliRunner
-
-from textwgan.cli import app
-
-runner = CliRunner()
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file under `folder` and its bytes (the locks aside)."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.name != ".lock"}
-
-
-def assert_one_line_error(r, code: int = 2, *fragments: str) -> None:
-    assert r.exit_code == code, r.output
-    assert "Traceback" not in r.output, r.output
-    assert r.exception is None or isinstance(r.exception, SystemExit), r.output
-    errors = [x for x in r.output.splitlines() if x.startswith("error:")]
-    assert len(errors) == 1, r.output
-    for fragment in fragments:
-        assert fragment in r.output, (fragment, r.output)
+from conftest import BUNDLED, COCO_TEST, ROOT, assert_one_line_error, invoke, snapshot, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -134,21 +108,11 @@ def _train_process(run: Path, corpus: Path, *extra: str) -> subprocess.Popen:
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
-def _wait_for(path: Path, proc: subprocess.Popen, text: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        if path.exists() and text in path.read_text(errors="replace"):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{text!r} never appeared in {path}")
-
-
 def test_a_second_train_into_the_same_folder_is_refused(tmp_path, small_corpus):
     run = tmp_path / "run"
     first = _train_process(run, small_corpus)
     try:
-        _wait_for(run / "log.jsonl", first, '"kind": "train"')
+        wait_for(run / "log.jsonl", first, '"kind": "train"')
         log_before = (run / "log.jsonl").read_text()
         for args in (("train", small_corpus, "--preset", "tiny", "--iters", "100000",
                       "--eval-every", "100000", "--save-every", "5", "--out", run),
@@ -200,7 +164,7 @@ def test_a_full_disk_is_one_line_and_the_run_resumes(tmp_path, small_corpus):
 def test_interrupted_training_is_not_an_error(tmp_path, small_corpus):
     run = tmp_path / "run"
     proc = _train_process(run, small_corpus)
-    _wait_for(run / "log.jsonl", proc, '"kind": "train"')
+    wait_for(run / "log.jsonl", proc, '"kind": "train"')
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130

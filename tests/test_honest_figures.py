@@ -10,8 +10,7 @@ import json
 import random
 
 import pytest
-from conftest import BUNDLED, COCO_TEST
-from test_hardening import invoke
+from conftest import BUNDLED, COCO_TEST, invoke
 
 import textwgan
 

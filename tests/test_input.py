@@ -38,8 +38,8 @@ def test_a_100_mb_line_without_newline_is_streamed(tmp_path, monkeypatch):
     longest = []
     real = sources_mod.file_lines
 
-    def watched(path, keep):
-        for line in real(path, keep):
+    def watched(path, keep, invalid=None):
+        for line in real(path, keep, invalid):
             longest.append(len(line))
             yield line
 

@@ -7,8 +7,7 @@ import json
 import shutil
 
 import pytest
-from conftest import BUNDLED, COCO_TEST
-from test_hardening import assert_one_line_error, invoke
+from conftest import BUNDLED, COCO_TEST, assert_one_line_error, invoke
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +111,7 @@ def test_a_run_that_has_not_saved_yet_is_said_to_be_training(tmp_path, small_cor
     import subprocess
     import sys
 
-    from test_hardening import ROOT, _wait_for
+    from conftest import ROOT, wait_for
 
     run = tmp_path / "run"
     proc = subprocess.Popen(
@@ -121,8 +120,8 @@ def test_a_run_that_has_not_saved_yet_is_said_to_be_training(tmp_path, small_cor
          "1", "--threads", "1", "--out", str(run)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     try:
-        _wait_for(run / "log.jsonl", proc, '"kind": "train"')
-        _wait_for(run / "log.jsonl", proc, '"step": 4')  # past an evaluation: best.pt exists
+        wait_for(run / "log.jsonl", proc, '"kind": "train"')
+        wait_for(run / "log.jsonl", proc, '"step": 4')  # past an evaluation: best.pt exists
         for args in (("sample", "-n", "2", "--checkpoint", run),
                      ("export", run, "--out", tmp_path / "m")):
             r = invoke(*args)

@@ -9,7 +9,7 @@ import pickle
 import shutil
 
 import pytest
-from test_hardening import assert_one_line_error, invoke, snapshot
+from conftest import assert_one_line_error, invoke, snapshot
 
 import textwgan
 from textwgan.training import train

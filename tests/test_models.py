@@ -8,22 +8,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import fit
-from typer.testing import CliRunner
+from conftest import fit, invoke
 
 import textwgan
 from textwgan.checkpoint import load_checkpoint
-from textwgan.cli import app
 from textwgan.config import get_preset
 from textwgan.modelfolder import model_card, write_folder
 
-runner = CliRunner()
 SCORED = {"js4": 0.4321, "floor_js4": 0.2987, "word_validity": 0.615,
           "floor_word_validity": 0.93, "n": 640, "seed": 0, "signature": "sig"}
 
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import COCO_TRAIN
-from test_hardening import assert_one_line_error, invoke
+from conftest import COCO_TRAIN, assert_one_line_error, invoke
 
 
 @pytest.fixture(scope="module")

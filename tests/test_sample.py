@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_hardening import assert_one_line_error, invoke
+from conftest import assert_one_line_error, invoke
 
 import textwgan
 from textwgan.sample import generate_ids

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from test_hardening import invoke
+from conftest import invoke
 
 from textwgan.corpus import Corpus, bundled_corpus_path
 from textwgan.scoring import Reference

@@ -11,8 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import BUNDLED
-from test_hardening import assert_one_line_error, invoke
+from conftest import BUNDLED, assert_one_line_error, invoke
 
 from textwgan.layout import NotReadable, read_json, read_log, read_small
 

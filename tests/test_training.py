@@ -142,3 +142,13 @@ def test_a_busy_cpu_gets_a_hint_unless_threads_were_chosen(small_corpus, tmp_pat
     fit(Corpus(small_corpus), tiny(1), tmp_path / "idle", on_event=lambda k, r: events.append(r))
     assert not any("load average" in r.get("message", "") for r in events)
 
+
+
+def test_train_hands_back_torchs_global_rng(small_corpus, tmp_path):
+    """A run seeds torch's global generator for its weights; the caller's state comes back,
+    as its thread count and TF32 flags do (conftest checks those for every test)."""
+    torch.manual_seed(1234)
+    expected = torch.rand(3)
+    torch.manual_seed(1234)
+    fit(Corpus(small_corpus), tiny(2), tmp_path / "r")
+    assert torch.equal(torch.rand(3), expected)

@@ -9,8 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import BUNDLED, COCO_TEST, COCO_TRAIN, ROOT
-from test_hardening import assert_one_line_error, invoke, snapshot
+from conftest import BUNDLED, COCO_TEST, COCO_TRAIN, ROOT, assert_one_line_error, invoke, snapshot
 
 import textwgan
 from textwgan.errors import InputError

@@ -31,21 +31,20 @@ from . import __version__
 from .errors import InputError, TextWGANError, parse_numbers, render, setting
 
 
-def _plain_argument_help() -> None:
+def _plain_argument_help(command) -> None:
     """Newer typer shows an argument's Python type beside its name (`SOURCE... <list[str]>`)
     and writes a required argument `{SOURCE...}` on the usage line. Show the metavar alone, as
-    click does: every argument here names its metavar. Versions without these methods render
-    plainly already (tests/test_cli_output.py checks the help of every command)."""
-    argument = getattr(typer.core, "TyperArgument", None)
-    if argument is None:
-        return
-    if hasattr(argument, "display_type_rich"):
-        argument.display_type_rich = lambda self, ctx=None: None
-    if hasattr(argument, "_usage_display_name"):
-        argument._usage_display_name = lambda self: self.display_name_raw
-
-
-_plain_argument_help()
+    click does: every argument here names its metavar. Set on this app's own arguments, never
+    on typer's classes (other apps in the process keep typer's rendering). Versions without
+    these methods render plainly already (tests/test_cli_output.py checks every command's
+    help)."""
+    for param in getattr(command, "params", []):
+        if param.param_type_name != "argument":
+            continue
+        if hasattr(param, "display_type_rich"):
+            param.display_type_rich = lambda ctx=None: None
+        if hasattr(param, "_usage_display_name"):
+            param._usage_display_name = lambda p=param: p.display_name_raw
 
 try:  # typer vendors click from 0.20 on; earlier versions use the click package
     from typer._click.exceptions import UsageError as _ClickUsageError
@@ -73,7 +72,12 @@ def _one_line(e: _ClickUsageError) -> _ClickUsageError:
 
 class _OneLineErrors(typer.core.TyperGroup):
     """Click's usage errors (an unknown option, a missing argument) as one `error:` line,
-    not its four-line usage block."""
+    not its four-line usage block; arguments shown by their metavar alone."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for command in self.commands.values():
+            _plain_argument_help(command)
 
     def make_context(self, *args, **kwargs):
         try:

@@ -36,6 +36,7 @@ from .layout import (
     VALIDATION_NAME,
     NotReadable,
     check_format,
+    corpus_shaped,
     read_json,
     read_small,
 )
@@ -53,7 +54,7 @@ def bundled_corpus_path(name: str = "coco") -> Path:
 
 def bundled_names() -> list[str]:
     folder = Path(str(resources.files("textwgan") / "assets" / "corpora"))
-    return sorted(p.name for p in folder.iterdir() if (p / META_NAME).is_file())
+    return sorted(p.name for p in folder.iterdir() if corpus_shaped(p))
 
 
 def bundled_by_name(spec) -> Path | None:
@@ -71,8 +72,6 @@ class Corpus:
 
     def __init__(self, path: str | Path):
         self.path = as_path(path, "corpus")
-        if not self.path.exists():  # a prepare killed mid-swap left it aside: put it back
-            clean_stale(self.path.parent, self.path.name)
         if not self.path.is_dir():
             what = "is not a folder" if self.path.exists() else "does not exist"
             raise InputError(f"{self.path}: {what}; give a corpus folder made by "
@@ -189,5 +188,16 @@ def _is_int(x) -> bool:
 
 
 def load_corpus(path: str | Path) -> Corpus:
-    """A prepared corpus folder, checked."""
+    """A prepared corpus folder, checked; one that a prepare killed in the middle of
+    replacing it left moved aside is put back first (loading a `Corpus` itself never moves
+    anything)."""
+    recover(as_path(path, "corpus"))
     return Corpus(path)
+
+
+def recover(path: Path) -> None:
+    """Where nothing is at `path` but a prepare killed mid-swap left the old folder aside
+    under a temporary name, move it back (fileio.clean_stale): what every command that reads
+    a corpus by its path does first."""
+    if not path.exists():
+        clean_stale(path.parent, path.name)

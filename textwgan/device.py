@@ -119,10 +119,25 @@ def tf32(enabled: bool | None = None):
 
 
 @contextmanager
+def global_rng():
+    """Run a block that seeds torch's global generators (a run seeds its weights), then give
+    the caller's states back: a library call must not change what the caller's next
+    `torch.rand` draws."""
+    cpu = torch.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    try:
+        yield
+    finally:
+        torch.set_rng_state(cpu)
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+
+
+@contextmanager
 def process_settings(threads: int | None = None):
-    """A library call's process-wide settings, handed back when it ends: the CPU thread count
-    and the TF32 flags (the fast path switches TF32 on for a run)."""
-    with cpu_threads(threads) as count, tf32():
+    """A library call's process-wide settings, handed back when it ends: the CPU thread count,
+    the TF32 flags (the fast path switches TF32 on for a run) and torch's global RNG."""
+    with cpu_threads(threads) as count, tf32(), global_rng():
         yield count
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import json
 import os
@@ -28,10 +29,10 @@ from typing import BinaryIO
 from .errors import InputError, WriteError, setting
 from .layout import (
     CORPUS_FILES,
-    META_NAME,
     MODEL_FILES,
     RUN_FILES,
     NotReadable,
+    corpus_shaped,
     kind_of,
     read_json,
 )
@@ -39,14 +40,25 @@ from .layout import (
 _HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
 
 
+@functools.cache
 def umask() -> int:
-    """The process's umask (reading it means setting it, so it is set straight back)."""
+    """The process's umask, read once, when a file is first written (not at import): from
+    /proc where Linux shows it; elsewhere reading it means setting it, then straight back."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask
 
 
-_FILE_MODE = 0o666 & ~umask()  # what open() would give; mkstemp alone gives 0600
+def file_mode() -> int:
+    """What open() would give a new file (mkstemp alone gives 0600)."""
+    return 0o666 & ~umask()
 
 
 def temp_prefix(name: str) -> str:
@@ -237,7 +249,7 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object],
     existed = path.exists()
     recording = None
     try:
-        os.chmod(tmp, _FILE_MODE)
+        os.chmod(tmp, file_mode())
         with os.fdopen(fd, "wb") as f:
             recording = _Recording(f)
             write(recording)
@@ -387,7 +399,7 @@ def check_output_file(path: str | Path, what: str,
     if path.name in RUN_FILES and kind == "run":
         raise InputError(f"{path}: belongs to the training run in {folder}; writing the {what} "
                          "there would break the run; choose another name")
-    if path.name in CORPUS_FILES and (kind == "corpus" or (folder / META_NAME).is_file()):
+    if path.name in CORPUS_FILES and (kind == "corpus" or corpus_shaped(folder)):
         raise InputError(f"{path}: belongs to the corpus in {folder}; choose another name")
     if path.name in MODEL_FILES and kind == "model":
         raise InputError(f"{path}: belongs to the model folder {folder}; writing the {what} "

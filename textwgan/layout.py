@@ -162,6 +162,12 @@ def is_corpus(folder: Path) -> bool:
     return meta is not None and meta.get("format") == CORPUS_FORMAT
 
 
+def corpus_shaped(folder) -> bool:
+    """A folder with a meta.json: meant as a corpus folder, even a damaged one (read it as a
+    corpus, whose loading says what is wrong, never as text to prepare)."""
+    return (Path(folder) / META_NAME).is_file()
+
+
 def is_run_config(path: Path) -> bool:
     d = _json_dict(path)
     if d is None:

@@ -103,34 +103,6 @@ def signature(*, protocol: str, n: int, reference_size: int, train_size: int | N
     return "textwgan-eval|" + "|".join(parts) + f"|version:{__version__}"
 
 
-def js_report(samples: np.ndarray, reference: np.ndarray, train: np.ndarray | None,
-              orders: Sequence[int] = DEFAULT_ORDERS, seed: int = 0,
-              protocol: str = "heldout", corpus_id: str = "", vocab_size: int | None = None,
-              reference_counts: NgramCounts | None = None) -> dict:
-    """JS-n of samples vs reference, beside the floor: the same for as many real training
-    sequences (drawn with `seed`). Keys: js1.., floor_js1.., n, reference_size, signature.
-    With `vocab_size`, the rows are already dense tokens below it (charset indices), and
-    `reference_counts` may hold the reference's tables from an earlier call."""
-    report: dict = {"n": len(samples), "reference_size": len(reference)}
-    floor_rows = [random_rows(train, len(samples), seed)] if train is not None else []
-    if vocab_size is None:
-        (samples, reference, *floor_rows), vocab_size = dense(samples, reference, *floor_rows)
-        reference_counts = None
-    ref_counts = reference_counts or NgramCounts(reference, vocab_size, orders)
-    js = NgramCounts(samples, vocab_size, orders).js(ref_counts)
-    report.update({f"js{k}": v for k, v in js.items()})
-    if floor_rows:
-        floor = NgramCounts(floor_rows[0], vocab_size, orders).js(ref_counts)
-        report.update({f"floor_js{k}": v for k, v in floor.items()})
-    report["orders"] = list(orders)
-    report["seed"] = seed
-    report["signature"] = signature(
-        protocol=protocol, n=len(samples), reference_size=len(reference),
-        train_size=len(train) if train is not None else None, orders=orders,
-        seq_len=samples.shape[1], seed=seed, corpus=corpus_id)
-    return report
-
-
 def _row_keys(*arrays: np.ndarray) -> list[np.ndarray]:
     """One comparable scalar per row (the row's bytes), for set operations on whole rows."""
     t = arrays[0].shape[1]

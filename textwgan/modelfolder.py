@@ -38,7 +38,7 @@ from .checkpoint import (
     sampling_weights,
 )
 from .errors import InputError
-from .fileio import refuse_broken_link, replace_folder, temp_prefix, umask, write_failure
+from .fileio import file_mode, refuse_broken_link, replace_folder, temp_prefix, write_failure
 from .layout import (
     MODEL_CARD,
     MODEL_CONFIG,
@@ -127,7 +127,7 @@ def write_folder(ckpt: dict, out: Path, critic: bool = True, card: str = "",
         raise InputError(f"{out}: cannot write the model folder here ({e.strerror})") from None
     try:
         _save_tensors(model_tensors(ckpt, critic), tmp / WEIGHTS_NAME)
-        os.chmod(tmp / WEIGHTS_NAME, 0o666 & ~umask())  # as open() would make it
+        os.chmod(tmp / WEIGHTS_NAME, file_mode())  # as open() would make it
         (tmp / CARD_NAME).write_text(card, encoding="utf-8")
         config = folder_config(ckpt, about)
         config["checksums"] = {name: file_sha256(tmp / name) for name in (WEIGHTS_NAME,

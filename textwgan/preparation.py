@@ -32,7 +32,7 @@ import numpy as np
 
 from . import __version__
 from .charset import UNK, Charset
-from .corpus import FORMAT, VERSION, Corpus, bundled_by_name, bundled_corpus_path
+from .corpus import FORMAT, VERSION, Corpus, bundled_by_name, bundled_corpus_path, recover
 from .encoding import encode_chunk, encode_in_worker, init_worker
 from .errors import MAX_SEED, InputError, TextWGANError, as_path, check_int, setting, share
 from .fileio import (
@@ -51,6 +51,7 @@ from .layout import (
     META_NAME,
     TRAIN_NAME,
     VALIDATION_NAME,
+    corpus_shaped,
     is_corpus,
     json_text,
 )
@@ -156,10 +157,11 @@ def _keep_chars(seq_len: int) -> int:
     return 4 * seq_len + 256
 
 
-def _raw_chunks(sources: Sequence[Source], seq_len: int) -> Iterator[list[str]]:
+def _raw_chunks(sources: Sequence[Source], seq_len: int,
+                invalid: InvalidBytes) -> Iterator[list[str]]:
     chunk: list[str] = []
     for source in sources:
-        for line in source.raw_lines(_keep_chars(seq_len)):
+        for line in source.raw_lines(_keep_chars(seq_len), invalid):
             chunk.append(line)
             if len(chunk) == CHUNK_LINES:
                 yield chunk
@@ -254,9 +256,9 @@ def _scan_to_file(sources: Sequence[Source], encode, seq_len: int, path: Path,
     (uint32, seq_len per line), count lines, and count the characters of the lines that will
     be training lines (all of them, or those `split` does not hold out) into `counts`."""
     scan = _Scan()
-    before = InvalidBytes.count
+    invalid = InvalidBytes()
     with open(path, "wb") as f:
-        for chunk in encode(_raw_chunks(sources, seq_len)):
+        for chunk in encode(_raw_chunks(sources, seq_len, invalid)):
             rows = chunk.codepoints  # (n, T)
             f.write(rows.tobytes())
             scan.lines_read += chunk.lines_read
@@ -269,7 +271,7 @@ def _scan_to_file(sources: Sequence[Source], encode, seq_len: int, path: Path,
                 rows = rows[~held]
             if counts is not None:
                 _count_chars(rows, counts)
-    scan.invalid_bytes = InvalidBytes.count - before
+    scan.invalid_bytes = invalid.count
     return scan
 
 
@@ -614,16 +616,18 @@ def resolve_corpus(spec: str | Path | Corpus | None, *, seq_len: int | None = No
         raise InputError(f"{setting('corpus')} must be a corpus folder, a text file or a "
                          f"bundled corpus's name (a str or a pathlib.Path) or a Corpus, got "
                          f"{type(spec).__name__} {spec!r}")
+    if isinstance(spec, (str, os.PathLike)):
+        recover(Path(spec))  # a corpus a killed prepare left moved aside comes back first
     if isinstance(spec, Corpus):
         corpus = spec
     elif bundled_by_name(spec) is not None:
         corpus = Corpus(bundled_by_name(spec))
     elif spec is None:
         path = bundled_corpus_path()
-        if not (path / META_NAME).is_file():
+        if not corpus_shaped(path):
             raise TextWGANError(f"the bundled corpus is missing at {path}; reinstall textwgan")
         corpus = Corpus(path)
-    elif Path(spec).is_dir() and (Path(spec) / META_NAME).exists():
+    elif corpus_shaped(spec):
         corpus = Corpus(spec)
     else:
         return _cached_corpus(str(spec), PrepareOptions(
@@ -650,7 +654,7 @@ def _cached_corpus(spec: str, opts: PrepareOptions, log) -> Corpus:
         stem = "stdin" if spec == "-" else (
             Path(spec.removeprefix(HF_PREFIX)).name.replace(":", "_") or "corpus")
         cached = default_cache_dir() / "corpora" / f"{stem}-{fp[:12]}"
-        if (cached / META_NAME).exists():
+        if corpus_shaped(cached):
             try:
                 corpus = Corpus(cached)
             except InputError:

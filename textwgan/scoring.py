@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from .charset import PAD
-from .corpus import Corpus
+from .corpus import Corpus, load_corpus
 from .errors import InputError, setting
+from .layout import corpus_shaped
 from .lm import KneserNeyLM, window_counts
 from .metrics import (
     DEFAULT_ORDERS,
@@ -101,10 +102,10 @@ def recorded_corpus(record: dict, source) -> Corpus:
         raise InputError(f"{source}: records no corpus; give {setting('corpus')} (or "
                          f"{setting('reference')})")
     for candidate in (Path(path), bundled_by_name(Path(path).name)):
-        if candidate is None or not (candidate / "meta.json").is_file():
+        if candidate is None or not corpus_shaped(candidate):
             continue
         try:
-            corpus = Corpus(candidate)
+            corpus = load_corpus(candidate)
         except InputError:
             continue
         if not fp or corpus.fingerprint == fp:

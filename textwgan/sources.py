@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import io
 import os
+import re
 import select
 import shutil
 import stat
@@ -62,11 +63,13 @@ class Source:
             return "stdin"
         return self.spec if self.path is None else Path(self.spec).name
 
-    def raw_lines(self, keep_chars: int = 1 << 30) -> Iterator[str]:
+    def raw_lines(self, keep_chars: int = 1 << 30,
+                  invalid: InvalidBytes | None = None) -> Iterator[str]:
         """Lines without their ends, each cut to at most `keep_chars` characters after its
-        leading whitespace, so one endless line never has to fit in memory."""
+        leading whitespace, so one endless line never has to fit in memory; bytes that are
+        not UTF-8 are counted in `invalid`."""
         if self.path is not None:
-            yield from file_lines(self.path, keep_chars)
+            yield from file_lines(self.path, keep_chars, invalid or InvalidBytes())
         else:
             for line in _hf_lines(self.spec):
                 yield line.lstrip()[:keep_chars]
@@ -86,18 +89,23 @@ class Source:
         return self.path.stat().st_size if self.path is not None else float("inf")
 
 
+@dataclass
 class InvalidBytes:
-    """Counts bytes that are not UTF-8; each one is read as U+FFFD rather than stopping."""
+    """The bytes that were not UTF-8 in what one reader read (each read as U+FFFD rather
+    than stopping): one tally per call, never a count shared by the process."""
 
-    count = 0
+    count: int = 0
 
-    @classmethod
-    def handler(cls, err: UnicodeDecodeError) -> tuple[str, int]:
-        cls.count += err.end - err.start
-        return "\ufffd" * (err.end - err.start), err.end
+    def replaced(self, text: str) -> str:
+        """Text decoded with surrogateescape, each escaped byte counted and made U+FFFD."""
+        escaped = _ESCAPED.findall(text)
+        if not escaped:
+            return text
+        self.count += len(escaped)
+        return _ESCAPED.sub("\ufffd", text)
 
 
-codecs.register_error("textwgan.count", InvalidBytes.handler)
+_ESCAPED = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of a byte
 
 
 def split_lines(text: str) -> list[str]:
@@ -105,15 +113,18 @@ def split_lines(text: str) -> list[str]:
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
-def file_lines(path: Path, keep_chars: int) -> Iterator[str]:
-    """Stream a file's lines: UTF-8 (bad bytes counted and replaced), a leading BOM dropped,
-    \n, \r\n and a lone \r all ending a line. Reads fixed-size blocks, never a whole line."""
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="textwgan.count")
+def file_lines(path: Path, keep_chars: int, invalid: InvalidBytes | None = None
+               ) -> Iterator[str]:
+    """Stream a file's lines: UTF-8 (bad bytes counted in `invalid` and replaced), a leading
+    BOM dropped, \n, \r\n and a lone \r all ending a line. Reads fixed-size blocks, never a
+    whole line."""
+    invalid = invalid or InvalidBytes()
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
     partial, carry, first = "", "", True
     with open(path, "rb") as f:
         while True:
             block = f.read(READ_BLOCK)
-            text = carry + decoder.decode(block, final=not block)
+            text = carry + invalid.replaced(decoder.decode(block, final=not block))
             carry = ""
             if first:
                 text, first = text.removeprefix("\ufeff"), False

@@ -31,7 +31,7 @@ from .checkpoint import (
     training_checkpoint,
 )
 from .config import Config
-from .corpus import Corpus
+from .corpus import Corpus, load_corpus
 from .data import MappedData, check_data_mode, training_data
 from .device import EAGER, Speed, busy_cpu_note, process_settings, resolve_device, speed_for
 from .diagnostics import critic_diagnostics
@@ -444,7 +444,7 @@ def _resolve_run_corpus(corpus, corpus_from_run: str | None, seq_len, lowercase,
                               "warnings": preparation_warnings(prepared.meta)})
         return prepared
     try:
-        prepared = Corpus(corpus_from_run)
+        prepared = load_corpus(corpus_from_run)
     except InputError as e:
         raise InputError(f"the run was trained on the corpus {corpus_from_run}, which cannot be "
                          f"read here ({e.message}); give the corpus folder as the first argument"
