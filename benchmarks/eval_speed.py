@@ -35,7 +35,8 @@ import json, sys, time
 t0 = time.perf_counter()
 from textwgan.cli import app  # what the command imports before it scores
 from textwgan.corpus import Corpus
-from textwgan.scoring import Reference, cached_floor, training_lm, versus_reference
+from textwgan.scoring import (Reference, ScoringOptions, cached_floor, training_lm,
+                              versus_reference)
 from textwgan.metrics import distinct_n, word_validity
 from textwgan.sources import read_lines
 times = {"imports": time.perf_counter() - t0}
@@ -46,12 +47,12 @@ lines = stage("read samples", lambda: read_lines(sys.argv[2]))
 ref = stage("reference", lambda: Reference(corpus, n=len(lines)))
 rows = stage("encode samples", lambda: ref.encode(lines))
 stage("n-gram counts (JS-1..4)", lambda: ref.js(rows, (1, 2, 3, 4)))
+options = ScoringOptions(device="cpu")
 stage("Kneser-Ney LMs", lambda: (training_lm(ref, 5).bits_per_char(ref.code(rows)),
-                                 versus_reference(rows, ref, (1, 2, 3, 4), 5, 0, False, "cpu")))
+                                 versus_reference(rows, ref, options)))
 stage("distinct-n", lambda: distinct_n(rows, ref.pad, (1, 2, 3, 4)))
 stage("word validity", lambda: word_validity(ref.texts(rows), ref.vocabulary(), ref.seq_len))
-stage("floors and junk control", lambda: cached_floor(ref, len(rows), (1, 2, 3, 4), 5, 0,
-                                                       False, "cpu"))
+stage("floors and junk control", lambda: cached_floor(ref, len(rows), options))
 print(json.dumps(times))
 """
 

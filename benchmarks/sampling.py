@@ -2,7 +2,7 @@
 the public API (`textwgan.load_generator`, `TextGenerator.sample`, `textwgan.evaluate`).
 
     python benchmarks/sampling.py --checkpoint coco --name coco --n 640,10000
-    python benchmarks/sampling.py --checkpoint news --name news --n 640,10000
+    python benchmarks/sampling.py --checkpoint news --name news --n 640,10000 --corpus CORPUS
     python benchmarks/sampling.py --checkpoint RUN --name RUN_NAME  # a run (it has a critic)
 
 Rows: argmax; the two rules of `--rerank K` where the model has a critic: `top` (the
@@ -119,6 +119,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", default=None, help="default: the shipped generator")
     ap.add_argument("--name", default="shipped")
+    ap.add_argument("--corpus", default=None, help="the corpus it trained on, where its record "
+                                                   "does not find it (news: the 1B-Word corpus "
+                                                   "its card says how to prepare)")
     ap.add_argument("--n", default="640", help="sample counts, e.g. 640,10000")
     ap.add_argument("--prompts", type=int, default=100, help="0: no prompt rows")
     ap.add_argument("--refit", type=int, default=0, metavar="STEPS",
@@ -127,9 +130,9 @@ def main() -> None:
     from textwgan.checkpoint import shipped_generator
 
     gen = textwgan.load_generator(args.checkpoint or shipped_generator(), device="cpu")
-    from textwgan.scoring import run_corpus
+    from textwgan.scoring import run_corpus, scoring_corpus
 
-    corpus = run_corpus(gen.source)
+    corpus = scoring_corpus(args.corpus) if args.corpus else run_corpus(gen.source)
     sizes = [int(x) for x in str(args.n).split(",")]
     result = {"checkpoint": str(gen.source), "step": gen.step, "n": sizes,
               "environment": environment(), "rows": {}}

@@ -161,8 +161,8 @@ def test_cached_reference_js_matches_slow_reference(seed):
     samples = rng.integers(97, 106, (80, 12))  # some characters the reference never has
     samples[rng.random(80) < 0.5, 7:] = -1
     ref = Reference.from_arrays(None, reference, pad=-1)
-    from textwgan.scoring import versus_reference
+    from textwgan.scoring import ScoringOptions, versus_reference
 
-    got = versus_reference(samples, ref, (1, 2, 3, 4), 3, 0, False, "cpu")
+    got = versus_reference(samples, ref, ScoringOptions(lm_order=3, device="cpu"))
     for n in (1, 2, 3, 4):
         assert got["js"][n] == pytest.approx(slow_js(samples, reference, n), abs=1e-9)

@@ -41,10 +41,10 @@ def test_js_scores_are_the_full_reports_js():
     ref = Reference(corpus, n=50, seed=1)
     rows = np.asarray(corpus.heldout[:50])
     quick = ref.js_scores(rows, seed=1)
-    from textwgan.scoring import floor_metrics, score
+    from textwgan.scoring import ScoringOptions, floor_metrics, score
 
-    full, floor = score(rows, ref, (1, 2, 3, 4), 5, 1, False, "cpu"), \
-        floor_metrics(ref, 50, (1, 2, 3, 4), 5, 1, False, "cpu")
+    options = ScoringOptions(seed=1, device="cpu")
+    full, floor = score(rows, ref, options), floor_metrics(ref, 50, options)
     assert [quick[f"js{k}"] for k in (1, 2, 3, 4)] == [full.js[k] for k in (1, 2, 3, 4)]
     assert quick["floor_js4"] == floor.js[4]
 

@@ -1071,13 +1071,15 @@ SCORING_OPTIONS = [
 ]
 
 
-def scoring_settings(options: dict) -> dict:
-    """The shared scoring options as the library's keywords (`friendly` applies --threads)."""
-    return dict(corpus=options["corpus"], reference=options["reference"],
-                train=options["train_file"], seed=options["seed"],
-                orders=parse_numbers(options["orders"], "orders"),
-                protocol=options["protocol"], lm_order=options["lm_order"],
-                critic=options["critic"])
+def scoring_settings(options: dict, seq_len: int | None = None):
+    """The shared scoring options as one ScoringOptions (`friendly` applies --threads)."""
+    from .scoring import ScoringOptions
+
+    return ScoringOptions.of(
+        corpus=options["corpus"], reference=options["reference"], train=options["train_file"],
+        seed=options["seed"], orders=tuple(parse_numbers(options["orders"], "orders")),
+        protocol=options["protocol"], lm_order=options["lm_order"], critic=options["critic"],
+        seq_len=seq_len)
 
 
 @app.command("eval", short_help="Score samples or a run against held-out text.",
@@ -1106,10 +1108,9 @@ def eval_(
     """Score samples against held-out text, each metric beside the value real text gets."""
     from .evaluation import evaluate
 
-    settings = scoring_settings(scoring)
     with err.status("scoring…"):
-        report = evaluate(source, n=n, seq_len=seq_len, temperature=temperature,
-                          gan_bpc=gan_bpc, **settings).to_dict()
+        report = evaluate(source, scoring_settings(scoring, seq_len), n=n,
+                          temperature=temperature, gan_bpc=gan_bpc).to_dict()
     for note in report.get("notes", []):
         say(f"note: {note}", "yellow")
     if scoring["as_json"]:
@@ -1185,9 +1186,8 @@ def bench(
 
         check_png_output(plot_file, "plot_file")
     with err.status("scoring…"):
-        result = bench_rows(sources or [], n=n, temperatures=temperatures,
-                            baseline=baseline, reranks=reranks, truncations=truncations,
-                            **settings)
+        result = bench_rows(sources or [], settings, n=n, temperatures=temperatures,
+                            baseline=baseline, reranks=reranks, truncations=truncations)
     if plot_file is not None:
         from .plot import plot_bench
 

@@ -5,25 +5,28 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
+from dataclasses import replace
 
-from .corpus import Corpus
 from .errors import InputError, check_temperature, parse_numbers, setting
 from .evaluation import (
     Texts,
     baseline_order,
     baseline_texts,
-    check_common,
+    check_n,
     file_size,
     is_model,
     is_model_input,
     load_texts,
     report_for,
 )
-from .metrics import (
-    DEFAULT_ORDERS,
+from .scoring import (
+    PAPER_N,
+    Reference,
+    ScoringOptions,
+    checked_orders,
+    floor_metrics,
+    run_corpus,
 )
-from .scoring import DEFAULT_LM_ORDER, PAPER_N, Reference, floor_metrics, run_corpus
 
 
 def parse_values(text, name: str, kind: type, check, example: str) -> list:
@@ -95,63 +98,64 @@ def input_list(inputs) -> list:
     return list(inputs)
 
 
-def bench(inputs: Sequence, *, corpus: str | Path | Corpus | None = None,
-          reference: str | Path | None = None, train: str | Path | None = None,
-          n: int | None = None, seed: int = 0, orders: Sequence[int] = DEFAULT_ORDERS,
-          protocol: str = "heldout", lm_order: int = DEFAULT_LM_ORDER, critic: bool = False,
-          temperatures: Sequence[float] | str | None = None, baseline: str | None = None,
+def bench(inputs: Sequence, scoring: ScoringOptions | None = None, *, n: int | None = None,
+          temperatures: Sequence[float] | str | None = None,
           reranks: Sequence[int] | str | None = None,
-          truncations: Sequence[float] | str | None = None,
-          seq_len: int | None = None, device: str = "auto") -> dict:
+          truncations: Sequence[float] | str | None = None, baseline: str | None = None,
+          **keywords) -> dict:
     """Rows of metrics side by side, every input at one common n (`n`, else the smallest file,
-    else 640), plus a "real text" row: models at argmax, at each temperature, reranked by
-    their critic at each factor K of `reranks` and truncated at each ψ of `truncations`
-    (argmax both), the Kneser–Ney `baseline` (e.g. "kn5") at each temperature (1.0 when none
-    is given), sorted by JS-4 (the highest order when 4 is not asked for). Returns {"rows",
-    "n", "signature"}."""
+    else 640), plus a "real text" row: models at argmax, at each temperature, resampled by
+    their density ratio at each factor K of `reranks` and truncated at each ψ of
+    `truncations` (argmax both), the Kneser–Ney `baseline` (e.g. "kn5") at each temperature
+    (1.0 when none is given), sorted by JS-4 (the highest order when 4 is not asked for).
+    `scoring`: how to score (a ScoringOptions), or its fields as keywords (`corpus`,
+    `reference`, `train`, `protocol`, `seq_len`, `seed`, `orders`, `lm_order`, `critic`,
+    `device`). Returns {"rows", "n", "signature"}."""
+    scoring = ScoringOptions.of(scoring, **keywords)
     inputs = input_list(inputs)
     if not inputs and baseline is None:
         raise InputError("give at least one samples file, checkpoint or run folder")
-    temps = parse_temperatures(temperatures)
-    specs = row_specs(temps, reranks, truncations)
+    specs = row_specs(parse_temperatures(temperatures), reranks, truncations)
     if any(s.rerank > 1 for s in specs):  # before any scoring: a missing critic fails at once
-        _check_critics(inputs, device)
+        _check_critics(inputs, scoring.device)
     order = baseline_order(baseline) if baseline is not None else None
-    orders = check_common(n=n, seed=seed, orders=orders, lm_order=lm_order)
+    check_n(n)
     n = common_n(inputs) if n is None else n
-    if corpus is None and reference is None:
+    if scoring.corpus is None and scoring.reference is None:
         models = [i for i in inputs if is_model(i)]
         if models:
-            corpus = run_corpus(models[0])
-    ref = Reference(corpus, reference, train, protocol, seq_len, n=n, seed=seed)
-    check_common(orders=orders, seq_len=ref.seq_len)
-
-    def scored(loaded: Texts) -> dict:
-        r = report_for(loaded, ref, orders, lm_order, seed, critic, device, floors=False)
-        spec = loaded.spec
-        return {"input": row_label(loaded), "source": loaded.label, "kind": loaded.kind,
-                "temperature": loaded.temperature,
-                "rerank": spec.rerank if spec else 1, "rule": spec.rule if spec else None,
-                "truncation": spec.truncation if spec else 1.0, "n": r.n, **r.metrics.flat()}
-
-    rows = []
-    for source in inputs:
-        if is_model_input(source):  # loaded once: its density ratio is fitted once too
-            from .sample import load_generator
-
-            gen = load_generator(source, device=device)
-            rows += [scored(load_texts(gen, n, seed, spec)) for spec in specs]
-        else:
-            rows.append(scored(load_texts(source, n, seed)))
+            scoring = replace(scoring, corpus=run_corpus(models[0]))
+    ref = scoring.reference_for(n)
+    checked_orders(scoring.orders, ref.seq_len)
+    rows = [row for source in inputs for row in _rows(source, specs, ref, scoring, n)]
     if order is not None:
-        for t in temps or [1.0]:
-            rows.append(scored(baseline_texts(ref, order, n, t, seed)))
-    real = floor_metrics(ref, n, orders, lm_order, seed, critic, device)
+        rows += [_row(baseline_texts(ref, order, n, t, scoring.seed), ref, scoring)
+                 for t in parse_temperatures(temperatures) or [1.0]]
+    real = floor_metrics(ref, n, scoring)
     if real is not None:
         rows.append({"input": "real text", "source": "real text", "kind": "real",
                      "temperature": None, "n": n, **real.flat()})
-    key = f"js{4 if 4 in orders else max(orders)}"
+    key = f"js{4 if 4 in scoring.orders else max(scoring.orders)}"
     rows.sort(key=lambda r: r[key])
-    return {"rows": rows, "n": n,
-            "signature": ref.signature(n, orders, lm_order, seed, critic)}
+    return {"rows": rows, "n": n, "signature": ref.signature(
+        n, scoring.orders, scoring.lm_order, scoring.seed, scoring.critic)}
 
+
+def _rows(source, specs: list, ref: Reference, scoring: ScoringOptions, n: int) -> list[dict]:
+    """One row per way of drawing a model's texts (a model is loaded once: its density ratio
+    is fitted once), or one row of a samples file."""
+    if not is_model_input(source):
+        return [_row(load_texts(source, n, scoring.seed), ref, scoring)]
+    from .sample import load_generator
+
+    gen = load_generator(source, device=scoring.device)
+    return [_row(load_texts(gen, n, scoring.seed, spec), ref, scoring) for spec in specs]
+
+
+def _row(loaded: Texts, ref: Reference, scoring: ScoringOptions) -> dict:
+    r = report_for(loaded, ref, scoring, floors=False)
+    spec = loaded.spec
+    return {"input": row_label(loaded), "source": loaded.label, "kind": loaded.kind,
+            "temperature": loaded.temperature,
+            "rerank": spec.rerank if spec else 1, "rule": spec.rule if spec else None,
+            "truncation": spec.truncation if spec else 1.0, "n": r.n, **r.metrics.flat()}

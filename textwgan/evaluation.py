@@ -11,7 +11,6 @@ and training files, characters are raw code points.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -24,15 +23,13 @@ from .fileio import STDIN, is_torch_archive
 from .layout import shipped_model_named
 from .likelihood import MAX_GAN_BPC_DRAWS, gan_bits_per_char
 from .lm import MAX_ORDER, KneserNeyLM
-from .metrics import (
-    DEFAULT_ORDERS,
-)
 from .scoring import (
-    DEFAULT_LM_ORDER,
     PAPER_N,
     Metrics,
     Reference,
+    ScoringOptions,
     cached_floor,
+    checked_orders,
     mean_length,
     run_corpus,
     score,
@@ -41,7 +38,7 @@ from .scoring import (
     unseparated,
 )
 from .sources import read_lines
-from .text import MAX_SEQ_LEN, rows_to_text, without_surrogates
+from .text import rows_to_text, without_surrogates
 
 MAX_N = 10_000_000
 
@@ -219,7 +216,9 @@ def sample_baseline(corpus: str | Path | Corpus, *, order: int = 5, n: int = PAP
                     temperature: float = 1.0, seed: int = 0) -> list[str]:
     """n texts sampled from the interpolated Kneser–Ney character model of a corpus's training
     split: the autoregressive model a user would reach for instead of a GAN."""
-    check_common(n=n, seed=seed, temperature=temperature)
+    check_n(n)
+    check_seed(seed)
+    check_temperature(temperature)
     if isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= MAX_ORDER:
         raise InputError(f"{setting('order')} must be an integer from 1 to {MAX_ORDER}, "
                          f"got {order!r}")
@@ -229,50 +228,36 @@ def sample_baseline(corpus: str | Path | Corpus, *, order: int = 5, n: int = PAP
     return c.decode(ids)
 
 
-def check_common(*, n: int | None = None, seed: int = 0, orders: Sequence[int] = DEFAULT_ORDERS,
-                 lm_order: int = DEFAULT_LM_ORDER, temperature: float | None = None,
-                 seq_len: int | None = None) -> tuple[int, ...]:
-    """Check the options every scoring call shares; returns the orders, sorted and unique."""
+def check_n(n: int | None) -> None:
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N):
         raise InputError(f"{setting('n')} must be an integer from 1 to {MAX_N:,}, got {n!r}")
-    check_seed(seed)
-    if isinstance(lm_order, bool) or not isinstance(lm_order, int) \
-            or not 1 <= lm_order <= MAX_ORDER:
-        raise InputError(f"{setting('lm_order')} must be an integer from 1 to {MAX_ORDER}, "
-                         f"got {lm_order!r}")
-    if temperature is not None:
-        check_temperature(temperature)
-    try:
-        orders = tuple(sorted({int(k) for k in orders}))
-    except (TypeError, ValueError):
-        raise InputError(f"{setting('orders')} must be positive integers, e.g. 1,2,3,4") from None
-    if not orders or orders[0] < 1:
-        raise InputError(f"{setting('orders')} must be positive integers, e.g. 1,2,3,4")
-    limit = seq_len or MAX_SEQ_LEN
-    if orders[-1] > limit:
-        raise InputError(f"{setting('orders')} go up to {orders[-1]}, beyond the sequence "
-                         f"length {limit}")
-    return orders
 
 
-def evaluate(texts_or_path, *, corpus: str | Path | Corpus | None = None,
-             reference: str | Path | None = None, train: str | Path | None = None,
-             n: int | None = PAPER_N, seed: int = 0, orders: Sequence[int] = DEFAULT_ORDERS,
-             protocol: str = "heldout", lm_order: int = DEFAULT_LM_ORDER, critic: bool = False,
-             seq_len: int | None = None, temperature: float = 0.0,
-             gan_bpc: int | None = None, device: str = "auto",
-             ref: Reference | None = None, floors: bool = True) -> Report:
+SPEC_KEYWORDS = ("temperature", "rerank", "rule", "truncation")
+
+
+def evaluate(texts_or_path, scoring: ScoringOptions | None = None, *, n: int | None = PAPER_N,
+             spec=None, gan_bpc: int | None = None, ref: Reference | None = None,
+             floors: bool = True, **keywords) -> Report:
     """The full report for texts (a list of strings, a samples file, `-`), a checkpoint or a run
-    folder, scored against a corpus's held-out split (or a reference file).
+    folder, scored against a corpus's test split (or a reference file).
 
+    `scoring`: how (a ScoringOptions), or its fields as keywords: `corpus`, `reference`,
+    `train`, `protocol`, `seq_len`, `seed`, `orders`, `lm_order`, `critic`, `device`.
     `n`: how many texts: the first n of a list or file (None: all of them), or n drawn from a
-    checkpoint (None: 640) at `temperature` (0: argmax). Scores depend on n: compare reports
-    only when their signatures are equal. `gan_bpc`: with a checkpoint and a corpus, also the
-    likelihood bound from that many noise draws."""
-    if protocol == "paper" and n is None:
+    checkpoint (None: 640) as `spec` says (a SamplingSpec, or its knobs as keywords, such as
+    `temperature`; default argmax). Scores depend on n: compare reports only when their
+    signatures are equal. `gan_bpc`: with a checkpoint and a corpus, also the likelihood bound
+    from that many noise draws. `ref`: a Reference already built (its tables reused)."""
+    from .spec import sampling_spec
+
+    if not _is_generator(texts_or_path):
+        _input(texts_or_path)  # a wrong type is named before anything is built
+    spec = sampling_spec(spec, **{k: keywords.pop(k) for k in SPEC_KEYWORDS if k in keywords})
+    scoring = ScoringOptions.of(scoring, **keywords)
+    if scoring.protocol == "paper" and n is None:
         n = PAPER_N
-    orders = check_common(n=n, seed=seed, orders=orders, lm_order=lm_order,
-                          temperature=temperature)
+    check_n(n)
     if gan_bpc is not None and (isinstance(gan_bpc, bool) or not isinstance(gan_bpc, int)
                                 or not 1 <= gan_bpc <= MAX_GAN_BPC_DRAWS):
         raise InputError(f"{setting('gan_bpc')} must be a number of noise draws from 1 to "
@@ -281,23 +266,17 @@ def evaluate(texts_or_path, *, corpus: str | Path | Corpus | None = None,
         raise InputError(f"{setting('ref')} must be a textwgan Reference, got "
                          f"{type(ref).__name__}")
     if ref is None:
-        if corpus is None and reference is None and is_model(texts_or_path):
-            corpus = run_corpus(texts_or_path)
-        ref = Reference(corpus, reference, train, protocol, seq_len, n=n or PAPER_N, seed=seed)
-    check_common(orders=orders, seq_len=ref.seq_len)
-    loaded = load_texts(texts_or_path, n, seed, _argmax_or(temperature), device)
-    report = report_for(loaded, ref, orders, lm_order, seed, critic, device, floors, gan_bpc)
-    if reference is not None and is_model(texts_or_path):
+        if scoring.corpus is None and scoring.reference is None and is_model(texts_or_path):
+            scoring = replace(scoring, corpus=run_corpus(texts_or_path))
+        ref = scoring.reference_for(n or PAPER_N)
+    checked_orders(scoring.orders, ref.seq_len)
+    loaded = load_texts(texts_or_path, n, scoring.seed, spec, scoring.device)
+    report = report_for(loaded, ref, scoring, floors, gan_bpc)
+    if scoring.reference is not None and is_model(texts_or_path):
         note = _overlap_note(ref, texts_or_path)
         if note:
             report = replace(report, notes=(*report.notes, note))
     return report
-
-
-def _argmax_or(temperature: float):
-    from .spec import SamplingSpec
-
-    return SamplingSpec(temperature=temperature)
 
 
 def _overlap_note(ref: Reference, source) -> str | None:
@@ -321,8 +300,7 @@ def is_model(source) -> bool:
     return not isinstance(source, (list, tuple)) and is_model_input(_input(source))
 
 
-def report_for(loaded: Texts, ref: Reference, orders: Sequence[int], lm_order: int, seed: int,
-               critic: bool, device: str, floors: bool = True,
+def report_for(loaded: Texts, ref: Reference, scoring: ScoringOptions, floors: bool = True,
                gan_bpc: int | None = None) -> Report:
     samples = ref.encode(loaded.texts)
     count = len(samples)
@@ -331,19 +309,20 @@ def report_for(loaded: Texts, ref: Reference, orders: Sequence[int], lm_order: i
         if loaded.generator is None:
             raise InputError(f"{setting('gan_bpc')} applies to a checkpoint or run folder, "
                              f"not to {loaded.label}")
-        bound = gan_bits_per_char(loaded.generator, ref, count, gan_bpc, seed)
-    metrics = score(samples, ref, orders, lm_order, seed, critic, device)
-    floor, junk = cached_floor(ref, count, orders, lm_order, seed, critic, device) if floors \
-        else (None, {})
+        bound = gan_bits_per_char(loaded.generator, ref, count, gan_bpc, scoring.seed)
+    metrics = score(samples, ref, scoring)
+    floor, junk = cached_floor(ref, count, scoring) if floors else (None, {})
     apart = unseparated(floor, junk) if floor else {}
     notes = own_corpus_notes(loaded, ref) + reading_notes(metrics, floor, ref) \
         + junk_notes(apart, metrics, floor, count) \
-        + length_notes(samples, ref, count, seed, floor is not None)
+        + length_notes(samples, ref, count, scoring.seed, floor is not None)
+    s = scoring
     return Report(
         input=loaded.label, n=count, reference_size=len(ref.reference),
         train_size=len(ref.train) if ref.train is not None else None, protocol=ref.label,
-        orders=tuple(orders), lm_order=lm_order, seed=seed, metrics=metrics, floor=floor,
-        signature=ref.signature(count, orders, lm_order, seed, critic, loaded.temperature),
+        orders=tuple(s.orders), lm_order=s.lm_order, seed=s.seed, metrics=metrics, floor=floor,
+        signature=ref.signature(count, s.orders, s.lm_order, s.seed, s.critic,
+                                loaded.temperature),
         temperature=loaded.temperature, gan_bpc=bound,
         gan_bpc_draws=gan_bpc if bound is not None else None,
         notes=notes, unseparated=apart,

@@ -22,7 +22,7 @@ import numpy as np
 
 from .charset import PAD
 from .corpus import Corpus, load_corpus
-from .errors import InputError, setting
+from .errors import InputError, check_int, check_seed, setting
 from .layout import corpus_shaped
 from .lm import KneserNeyLM, window_counts
 from .metrics import (
@@ -71,6 +71,67 @@ class Metrics:
                 **{f"distinct_{k}": v for k, v in self.distinct_n.items()},
                 **{k: v for k, v in train.items() if v is not None},
                 "reverse_lm_bpc": self.reverse_lm_bpc, "critic_w": self.critic_w}
+
+
+@dataclass(frozen=True)
+class ScoringOptions:
+    """How texts are scored, as one value: the command line's scoring option group, and
+    `evaluate`'s and `bench`'s keywords. Against what (a corpus's test or validation split,
+    the paper's protocol, or a reference file with its training file), with which seed,
+    n-gram orders and LM order, with a freshly trained critic or not, on which device."""
+
+    corpus: str | Path | Corpus | None = None
+    reference: str | Path | None = None
+    train: str | Path | None = None
+    protocol: str = "heldout"
+    seq_len: int | None = None
+    seed: int = 0
+    orders: tuple[int, ...] = DEFAULT_ORDERS
+    lm_order: int = DEFAULT_LM_ORDER
+    critic: bool = False
+    device: str = "auto"
+
+    @classmethod
+    def of(cls, options: ScoringOptions | None = None, **keywords) -> ScoringOptions:
+        """`options` (default: the defaults) with any fields given as keywords, checked."""
+        if options is not None and not isinstance(options, cls):
+            raise InputError(f"{setting('scoring')} must be a ScoringOptions, got "
+                             f"{type(options).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(keywords) - names)
+        if unknown:
+            raise InputError(f"unknown scoring setting {unknown[0]!r}; known: "
+                             f"{', '.join(sorted(names))}")
+        return dataclasses.replace(options or cls(), **keywords).checked()
+
+    def checked(self) -> ScoringOptions:
+        from .lm import MAX_ORDER
+
+        check_seed(self.seed)
+        check_int("lm_order", self.lm_order, 1, MAX_ORDER)
+        if not isinstance(self.critic, bool):
+            raise InputError(f"{setting('critic')} must be true or false, got {self.critic!r}")
+        return dataclasses.replace(self, orders=checked_orders(self.orders, self.seq_len))
+
+    def reference_for(self, n: int) -> Reference:
+        """The reference these options score against, its floors drawn for n texts."""
+        return Reference(self.corpus, self.reference, self.train, self.protocol, self.seq_len,
+                         n=n, seed=self.seed)
+
+
+def checked_orders(orders, seq_len: int | None = None) -> tuple[int, ...]:
+    """n-gram orders, sorted and unique; one line for any that cannot be scored."""
+    try:
+        orders = tuple(sorted({int(k) for k in orders}))
+    except (TypeError, ValueError):
+        raise InputError(f"{setting('orders')} must be positive integers, e.g. 1,2,3,4") from None
+    if not orders or orders[0] < 1:
+        raise InputError(f"{setting('orders')} must be positive integers, e.g. 1,2,3,4")
+    limit = seq_len or MAX_SEQ_LEN
+    if orders[-1] > limit:
+        raise InputError(f"{setting('orders')} go up to {orders[-1]}, beyond the sequence "
+                         f"length {limit}")
+    return orders
 
 
 def scoring_corpus(spec: str | Path | Corpus) -> Corpus:
@@ -330,10 +391,10 @@ def _hash(*arrays: np.ndarray | None) -> str:
     return h.hexdigest()
 
 
-def versus_reference(samples: np.ndarray, ref: Reference, orders: Sequence[int],
-                     lm_order: int, seed: int, critic: bool, device: str) -> dict:
+def versus_reference(samples: np.ndarray, ref: Reference, scoring: ScoringOptions) -> dict:
     """Metrics that compare samples with the reference: JS-n, distinct rates, reverse LM
     score (an LM of the samples reading the reference), critic distance."""
+    orders, lm_order = scoring.orders, scoring.lm_order
     sa = ref.code(samples)
     v = ref.n_symbols
     out: dict = {"js": ref.js(samples, orders),
@@ -348,12 +409,12 @@ def versus_reference(samples: np.ndarray, ref: Reference, orders: Sequence[int],
     windows, counts = stored["rows"], stored["counts"]
     out["reverse_lm_bpc"] = KneserNeyLM(sa, ref.pad_id, v, lm_order).bits_per_char_of_counts(
         windows, counts)
-    if critic:
+    if scoring.critic:
         from .critic_metric import critic_distance
         from .device import resolve_device
 
-        out["critic_w"] = critic_distance(sa, ref.code(ref.reference), v, seed=seed,
-                                          device=resolve_device(device))
+        out["critic_w"] = critic_distance(sa, ref.code(ref.reference), v, seed=scoring.seed,
+                                          device=resolve_device(scoring.device))
     return out
 
 
@@ -373,23 +434,21 @@ def versus_train(samples: np.ndarray, ref: Reference, lm_order: int) -> dict:
             "lm_bpc": training_lm(ref, lm_order).bits_per_char(ref.code(samples))}
 
 
-def score(samples: np.ndarray, ref: Reference, orders: Sequence[int], lm_order: int,
-          seed: int, critic: bool, device: str) -> Metrics:
-    values = versus_reference(samples, ref, orders, lm_order, seed, critic, device)
+def score(samples: np.ndarray, ref: Reference, scoring: ScoringOptions) -> Metrics:
+    values = versus_reference(samples, ref, scoring)
     if ref.train is not None:
-        values.update(versus_train(samples, ref, lm_order))
+        values.update(versus_train(samples, ref, scoring.lm_order))
     return Metrics(**values)
 
 
-def floor_metrics(ref: Reference, n: int, orders: Sequence[int], lm_order: int, seed: int,
-                  critic: bool, device: str) -> Metrics | None:
+def floor_metrics(ref: Reference, n: int, scoring: ScoringOptions) -> Metrics | None:
     """Real text scored as samples are, from `ref.floor_rows`: the value a perfect model's
     N samples would reach. None without training text."""
     if ref.train is None:
         return None
-    vs_ref, vs_train = ref.floor_rows(n, seed)
-    values = versus_reference(vs_ref, ref, orders, lm_order, seed, critic, device)
-    values.update(versus_train(vs_train, ref, lm_order))
+    vs_ref, vs_train = ref.floor_rows(n, scoring.seed)
+    values = versus_reference(vs_ref, ref, scoring)
+    values.update(versus_train(vs_train, ref, scoring.lm_order))
     return Metrics(**values)
 
 
@@ -423,19 +482,21 @@ def _unigram(ref: Reference) -> tuple[np.ndarray, np.ndarray, int]:
     return symbols, counts / counts.sum(), int(space)
 
 
-def cached_floor(ref: Reference, n: int, orders: Sequence[int], lm_order: int, seed: int,
-                 critic: bool, device: str) -> tuple[Metrics | None, dict]:
+def cached_floor(ref: Reference, n: int, scoring: ScoringOptions
+                 ) -> tuple[Metrics | None, dict]:
     """floor_metrics and junk_control, from the disk cache where the reference has one (a
     critic's distance is trained afresh each time: never stored)."""
     def made() -> dict:
-        floor = floor_metrics(ref, n, orders, lm_order, seed, critic, device)
+        floor = floor_metrics(ref, n, scoring)
         return {"floor": None if floor is None else dataclasses.asdict(floor),
-                "junk": junk_control(ref, n, orders, seed) if floor is not None else None}
+                "junk": junk_control(ref, n, scoring.orders, scoring.seed)
+                if floor is not None else None}
 
-    if critic:
+    if scoring.critic:
         stored = made()
     else:
-        name = f"floor-n{n}-s{seed}-o{'-'.join(map(str, orders))}-lm{lm_order}"
+        name = (f"floor-n{n}-s{scoring.seed}-o{'-'.join(map(str, scoring.orders))}-lm"
+                f"{scoring.lm_order}")
         stored = ref.disk.record(name, made)
     floor = None if stored["floor"] is None else metrics_from(stored["floor"])
     junk = stored["junk"] and {"js": {int(k): v for k, v in stored["junk"]["js"].items()},
