@@ -8,8 +8,17 @@ import pytest
 from textwgan.config import build_config
 from textwgan.distributed import Shard
 from textwgan.errors import InputError
-from textwgan.plan import plan_run
+from textwgan.plan import Request, plan_run
 from textwgan.training import train
+
+
+def planned(corpus=None, *, preset="auto", out=None, resume=None, config=None,
+            device_type="cpu", shard=None, note=lambda message: None, **overrides):
+    """plan_run of the request these keywords make, as `train` makes it."""
+    from textwgan.distributed import SINGLE
+
+    return plan_run(Request(corpus, preset, out, resume, config, overrides), device_type,
+                    shard or SINGLE, note)
 
 TINY = dict(preset="tiny", iters=2, eval_every=2, save_every=2, diag_every=0, device="cpu")
 
@@ -21,32 +30,32 @@ def run(tmp_path_factory):
 
 def test_a_new_run_takes_its_preset_and_overrides(tmp_path):
     notes = []
-    plan = plan_run(None, preset="auto", out=tmp_path / "r", device_type="cpu",
+    plan = planned(None, preset="auto", out=tmp_path / "r", device_type="cpu",
                     note=notes.append, lr=2e-4)
     assert plan.config.preset == "small" and plan.config.train.lr == 2e-4
     assert plan.ckpt is None and plan.run_dir == tmp_path / "r"
     assert notes == ["preset: small (auto, on cpu)"]
-    assert plan_run(device_type="cuda").config.preset == "default"
+    assert planned(device_type="cuda").config.preset == "default"
 
 
 def test_an_out_holding_the_same_run_continues_it_with_the_new_schedule(run):
-    plan = plan_run(None, preset="tiny", out=run, iters=10, eval_every=5)
+    plan = planned(None, preset="tiny", out=run, iters=10, eval_every=5)
     assert plan.ckpt["step"] == 2 and plan.config.train.iters == 10
     assert plan.config.train.eval_every == 5
 
 
 def test_an_out_holding_another_run_is_refused(run):
     with pytest.raises(InputError, match="holds a run with other settings"):
-        plan_run(None, preset="tiny", out=run, lr=0.5, iters=10)
+        planned(None, preset="tiny", out=run, lr=0.5, iters=10)
 
 
 def test_resume_keeps_the_settings_and_its_corpus(run):
-    plan = plan_run(resume=run, iters=4)
+    plan = planned(resume=run, iters=4)
     assert plan.ckpt["step"] == 2 and plan.config.preset == "tiny"
     assert plan.corpus_from_run == plan.ckpt["corpus"]["path"]
-    assert plan_run(resume=run, seed=0, iters=4).config.train.seed == 0  # its own value
+    assert planned(resume=run, seed=0, iters=4).config.train.seed == 0  # its own value
     with pytest.raises(InputError, match="seed cannot change"):
-        plan_run(resume=run, seed=1)
+        planned(resume=run, seed=1)
 
 
 @pytest.mark.parametrize(("kwargs", "says"), [
@@ -57,19 +66,19 @@ def test_resume_keeps_the_settings_and_its_corpus(run):
 ])
 def test_resume_conflicts_are_refused(run, kwargs, says):
     with pytest.raises(InputError, match=says):
-        plan_run(resume=run, **kwargs)
+        planned(resume=run, **kwargs)
 
 
 def test_torchrun_rules(tmp_path):
     two = Shard(rank=0, world=2)
     with pytest.raises(InputError, match="under torchrun, give --out|under torchrun, give out"):
-        plan_run(preset="tiny", shard=two)
+        planned(preset="tiny", shard=two)
     with pytest.raises(InputError, match="must divide evenly among the 3 ranks"):
-        plan_run(preset="tiny", out=tmp_path / "r", shard=Shard(rank=0, world=3))
-    assert plan_run(preset="tiny", out=tmp_path / "r", shard=two).config.train.batch_size == 16
+        planned(preset="tiny", out=tmp_path / "r", shard=Shard(rank=0, world=3))
+    assert planned(preset="tiny", out=tmp_path / "r", shard=two).config.train.batch_size == 16
 
 
 def test_a_whole_config_or_a_preset_not_both(tmp_path):
     with pytest.raises(InputError, match="not both"):
-        plan_run(config=build_config("tiny"), preset="small")
-    assert plan_run(config=build_config("tiny")).config.preset == "tiny"
+        planned(config=build_config("tiny"), preset="small")
+    assert planned(config=build_config("tiny")).config.preset == "tiny"

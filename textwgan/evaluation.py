@@ -207,8 +207,8 @@ def baseline_texts(ref: Reference, order: int, n: int, temperature: float, seed:
     lm = training_lm(ref, order)
     rng = np.random.default_rng(seed)
     ids = lm.sample(n, ref.seq_len, rng, temperature)  # (n, T) dense ids
-    rows = np.where(ids == ref.pad_id, ref.pad, ref._symbols[np.minimum(
-        ids, len(ref._symbols) - 1)])
+    rows = np.where(ids == ref.pad_id, ref.pad, ref.symbols[np.minimum(
+        ids, len(ref.symbols) - 1)])
     return Texts(ref.texts(rows), f"Kneser–Ney {order}-gram", "baseline", temperature)
 
 

@@ -87,19 +87,20 @@ def random_indices(size: int, n: int, seed: int) -> np.ndarray:
     return np.sort(rng.choice(size, size=n, replace=n > size))
 
 
-def signature(*, protocol: str, n: int, reference_size: int, train_size: int | None,
-              orders: Sequence[int], seq_len: int, seed: int, corpus: str,
-              lm_order: int | None = None, critic: bool = False,
-              temperature: float | None = None) -> str:
-    """What a score means: two scores compare only when their signatures are equal. `corpus`
-    identifies the text itself (a corpus fingerprint, or a hash of the reference)."""
-    parts = [f"protocol:{protocol}", f"n:{n}", f"ref:{reference_size}",
-             f"train:{train_size or 0}", f"corpus:{corpus[:12] or '-'}",
-             f"orders:{','.join(map(str, orders))}", f"lm:{lm_order or '-'}",
-             f"critic:{'yes' if critic else 'no'}", f"T:{seq_len}", "pad:counted",
-             "unit:bits", f"seed:{seed}"]
-    if temperature is not None:
-        parts.append(f"temperature:{'argmax' if temperature == 0 else format(temperature, 'g')}")
+def signature(fields: dict) -> str:
+    """What a score means: two scores compare only when their signatures are equal. `fields`,
+    in order: protocol, n, reference and training sizes, corpus (its fingerprint, or a hash
+    of the reference), orders, LM order, critic, sequence length, seed, and the temperature
+    where texts were drawn from a model."""
+    f = fields
+    parts = [f"protocol:{f['protocol']}", f"n:{f['n']}", f"ref:{f['reference_size']}",
+             f"train:{f.get('train_size') or 0}", f"corpus:{f['corpus'][:12] or '-'}",
+             f"orders:{','.join(map(str, f['orders']))}", f"lm:{f.get('lm_order') or '-'}",
+             f"critic:{'yes' if f.get('critic') else 'no'}", f"T:{f['seq_len']}",
+             "pad:counted", "unit:bits", f"seed:{f['seed']}"]
+    t = f.get("temperature")
+    if t is not None:
+        parts.append(f"temperature:{'argmax' if t == 0 else format(t, 'g')}")
     return "textwgan-eval|" + "|".join(parts) + f"|version:{__version__}"
 
 

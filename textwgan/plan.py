@@ -5,7 +5,7 @@ of its arguments and the files it reads, so it is tested without training.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checkpoint import resumable_checkpoint
@@ -17,6 +17,19 @@ from .run import folder_kind
 
 
 @dataclass(frozen=True)
+class Request:
+    """What a `train` call asks for, as given: a corpus (or None), a preset, an --out folder, a
+    run to --resume, or a whole config, and settings that override the preset's."""
+
+    corpus: object = None
+    preset: str = "auto"
+    out: Path | None = None
+    resume: Path | None = None
+    config: Config | None = None
+    overrides: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Plan:
     config: Config  # before the corpus fixes seq_len
     run_dir: Path | None  # None: a new folder under checkpoints/, named once the corpus is known
@@ -25,14 +38,15 @@ class Plan:
     ckpt_path: Path | None = None  # the file `ckpt` was loaded from, for messages
 
 
-def plan_run(corpus=None, *, preset: str = "auto", out=None, resume=None,
-             config: Config | None = None, device_type: str = "cpu", shard: Shard = SINGLE,
-             note=lambda message: None, **overrides) -> Plan:
-    """What `train` will do with these arguments; raises InputError for any that conflict."""
-    if resume is not None:
-        plan = _resumed(corpus, resume, out, preset, config, note, overrides)
+def plan_run(request: Request, device_type: str = "cpu", shard: Shard = SINGLE,
+             note=lambda message: None) -> Plan:
+    """What `train` will do with this request; raises InputError for anything that
+    conflicts."""
+    r = request
+    if r.resume is not None:
+        plan = _resumed(r.corpus, r.resume, r.out, r.preset, r.config, note, r.overrides)
     else:
-        plan = _new_or_found(out, preset, config, device_type, note, overrides)
+        plan = _new_or_found(r.out, r.preset, r.config, device_type, note, r.overrides)
     ckpt, run_dir, cfg = plan.ckpt, plan.run_dir, plan.config
     if ckpt is not None and cfg.train.iters < ckpt["step"]:
         raise InputError(f"{run_dir}: is at step {ckpt['step']:,} already; give "

@@ -278,21 +278,34 @@ class Reference:
             self.held_back = train_rows[back]
             train_rows = ref_rows = train_rows[~back]
         self.train, self.reference = train_rows, ref_rows
-        # One token coding for everything scored against this reference: the symbols of the
-        # reference and training text, the pad, and one id for any other character. Fixed, so
-        # the reference's tables are built once and reused for every input.
-        fixed = [self.reference] + ([self.train] if self.train is not None else [])
-        self._symbols = self.disk.arrays("symbols", lambda: {
-            "symbols": _symbols_of(fixed, self.pad)})["symbols"]
-        self.n_symbols = len(self._symbols) + 1
-        self.pad_id = int(np.searchsorted(self._symbols, self.pad))
         self._cache: dict = {}
+
+    @property
+    def symbols(self) -> np.ndarray:
+        """One token coding for everything scored against this reference: the symbols of the
+        reference and training text and the pad, sorted (any other character gets one id
+        past them). Fixed, so the reference's tables are built once and reused for every
+        input; found on first use (nothing is read or written before a call's checks)."""
+        def made() -> dict[str, np.ndarray]:
+            fixed = [self.reference] + ([self.train] if self.train is not None else [])
+            return {"symbols": _symbols_of(fixed, self.pad)}
+
+        return self.cached("symbols", lambda: self.disk.arrays("symbols", made)["symbols"])
+
+    @property
+    def n_symbols(self) -> int:
+        return len(self.symbols) + 1
+
+    @property
+    def pad_id(self) -> int:
+        return int(np.searchsorted(self.symbols, self.pad))
 
     def code(self, rows: np.ndarray) -> np.ndarray:
         """Rows in the fixed dense coding (other characters share the last id)."""
         rows = np.asarray(rows, dtype=np.int64)
-        idx = np.minimum(np.searchsorted(self._symbols, rows), len(self._symbols) - 1)
-        return np.where(self._symbols[idx] == rows, idx, len(self._symbols))
+        symbols = self.symbols
+        idx = np.minimum(np.searchsorted(symbols, rows), len(symbols) - 1)
+        return np.where(symbols[idx] == rows, idx, len(symbols))
 
     def cached(self, key, make):
         if key not in self._cache:
@@ -367,10 +380,11 @@ class Reference:
 
     def signature(self, n: int, orders: Sequence[int], lm_order: int, seed: int,
                   critic: bool, temperature: float | None = None) -> str:
-        return signature(protocol=self.label, n=n, reference_size=len(self.reference),
-                         train_size=len(self.train) if self.train is not None else None,
-                         orders=orders, seq_len=self.seq_len, seed=seed, corpus=self.identity,
-                         lm_order=lm_order, critic=critic, temperature=temperature)
+        return signature({
+            "protocol": self.label, "n": n, "reference_size": len(self.reference),
+            "train_size": len(self.train) if self.train is not None else None,
+            "corpus": self.identity, "orders": orders, "lm_order": lm_order, "critic": critic,
+            "seq_len": self.seq_len, "seed": seed, "temperature": temperature})
 
 
 def _symbols_of(arrays: list[np.ndarray], pad: int, rows: int = 1 << 18) -> np.ndarray:

@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 
@@ -41,7 +41,7 @@ from .fileio import default_cache_dir
 from .graphs import captured_speed
 from .layout import is_run
 from .metrics import DEFAULT_ORDERS, distinct_rate
-from .plan import plan_run
+from .plan import Plan, Request, plan_run
 from .preparation import check_prepared, preparation_warnings, resolve_corpus
 from .run import RunFolder, recorded_threads
 from .sample import generate_ids
@@ -258,96 +258,104 @@ def default_run_dir(corpus: Corpus, config: Config, root: Path = DEFAULT_ROOT) -
     return root / f"{corpus.name}-{config.preset}-{stamp}"
 
 
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how a run computes, not what it learns (`train`'s keywords of that name):
+    the device, where the training split lives, the fast path, CUDA graphs, CPU threads, and
+    whether TensorBoard events are written."""
+
+    device: str = "auto"
+    data: str = "auto"
+    fast: bool | None = None
+    cuda_graphs: bool = False
+    threads: int | None = None
+    tensorboard: bool | None = None
+
+
+PREPARING = ("seq_len", "lowercase")  # `train`'s keywords for text prepared on the fly
+
+
 def train(corpus: str | Path | Corpus | None = None, *, preset: str = "auto",
           out: str | Path | None = None, resume: str | Path | None = None,
-          device: str = "auto", data: str = "auto", fast: bool | None = None,
-          cuda_graphs: bool = False, threads: int | None = None, seq_len: int | None = None,
-          tensorboard: bool | None = None,
-          lowercase: bool | None = None, on_event: Event | None = None,
-          config: Config | None = None, **overrides) -> Path:
+          config: Config | None = None, on_event: Event | None = None, **settings) -> Path:
     """Train a WGAN-GP and return the run folder.
 
     `corpus`: a Corpus, a corpus folder, text (a file, a folder of files, `-`, `hf:NAME`) that is
     prepared on the fly (with `seq_len`, `lowercase`) and cached, or None for the bundled COCO
     captions. `preset`: paper, default, small, tiny, or auto (the `default` preset on a GPU,
     `small` on a CPU).
-    `overrides`: any model or training setting (config.py), e.g. `iters=2000, lr=2e-4`;
-    or `config`: a whole Config (benchmarks, experiments) instead of a preset and overrides.
+    `settings`: any model or training setting (config.py), e.g. `iters=2000, lr=2e-4`;
+    or `config`: a whole Config (benchmarks, experiments) instead of a preset and settings.
 
     `out` already holding a run with the same settings (schedule aside) resumes it; `resume`
     continues a run with its own settings, only schedule fields (iters, eval_every,
     save_every, keep_last, diag_every, log_every, time_limit) may change.
 
-    `device`: auto, cpu, cuda. `data`: where the training split lives (auto, device,
-    mapped). `fast`: bf16, TF32 and fused Adam on CUDA, fused Adam on a CPU (default: on).
-    `tensorboard`: also write TensorBoard events into the run folder (needs the
-    `tensorboard` package); None: as the run did before (a resumed run whose folder holds
-    events goes on writing them), else not. `cuda_graphs`: capture the steps as CUDA graphs
-    (CUDA only; elsewhere the same steps run eagerly). `threads`: CPU threads (default: all cores).
-    `on_event(kind, record)`: "note",
-    "start", "log", "diag", "eval", "save", "end" (rank 0 only). Under torchrun every rank
-    trains its slice of each (global) batch and rank 0 alone writes.
+    Where and how it computes (`Runtime`'s fields, also given as keywords): `device` (auto,
+    cpu, cuda); `data`, where the training split lives (auto, device, mapped); `fast`, bf16,
+    TF32 and fused Adam on CUDA, fused Adam on a CPU (default: on); `cuda_graphs`, the steps
+    captured as CUDA graphs (CUDA only; elsewhere the same steps run eagerly); `threads`, CPU
+    threads (default: all cores); `tensorboard`, TensorBoard events in the run folder (needs
+    the `tensorboard` package; None: as the run did before, a resumed run whose folder holds
+    events goes on writing them).
+    `on_event(kind, record)`: "note", "start", "log", "diag", "eval", "save", "end" (rank 0
+    only). Under torchrun every rank trains its slice of each (global) batch and rank 0
+    alone writes.
     """
+    runtime = Runtime(**{k: settings.pop(k) for k in RUNTIME_FIELDS if k in settings})
+    seq_len, lowercase = (settings.pop(k, None) for k in PREPARING)
     if on_event is not None and not callable(on_event):
         raise InputError(f"{setting('on_event')} must be a function of (kind, record), got "
                          f"{type(on_event).__name__}")
     if seq_len is not None:
         check_int("seq_len", seq_len, MIN_SEQ_LEN, MAX_SEQ_LEN)
-    out = None if out is None else as_path(out, "out")
-    resume = None if resume is None else as_path(resume, "resume")
     if corpus is not None and not isinstance(corpus, Corpus):
         corpus = as_path(corpus, "corpus") if not isinstance(corpus, str) else corpus
-    with process_settings(threads):  # the caller's threads and TF32 flags come back
-        return _train(corpus, preset=preset, out=out, resume=resume, device=device, data=data,
-                      fast=fast, cuda_graphs=cuda_graphs, seq_len=seq_len, lowercase=lowercase,
-                      on_event=on_event, config=config, threads_given=threads is not None,
-                      tensorboard=tensorboard, **overrides)
+    request = Request(corpus, preset, None if out is None else as_path(out, "out"),
+                      None if resume is None else as_path(resume, "resume"), config, settings)
+    with process_settings(runtime.threads):  # threads, TF32 and the RNG come back after
+        return _train(request, runtime, (seq_len, lowercase), on_event)
 
 
-def _train(corpus, *, preset, out, resume, device, data, fast, cuda_graphs, seq_len, lowercase,
-           on_event, config, threads_given, tensorboard, **overrides) -> Path:
+RUNTIME_FIELDS = tuple(f.name for f in fields(Runtime))
+
+
+def _train(request: Request, runtime: Runtime, preparing: tuple, on_event: Event | None
+           ) -> Path:
     emit = on_event or (lambda kind, record: None)
-    check_data_mode(data)
-    if tensorboard:
+    check_data_mode(runtime.data)
+    if runtime.tensorboard:
         check_board()
-    dev = resolve_device(device)
+    dev = resolve_device(runtime.device)
     shard = env_shard()
     if not shard.is_main:
         emit = lambda kind, record: None  # noqa: E731
     note = lambda message: emit("note", {"message": message})  # noqa: E731
-    if dev.type == "cpu" and not threads_given and not shard.active:
+    if dev.type == "cpu" and runtime.threads is None and not shard.active:
         busy = busy_cpu_note(torch.get_num_threads())
         if busy:
             note(busy)
 
     # Everything is checked before anything is written.
-    plan = plan_run(corpus, preset=preset, out=out, resume=resume, config=config,
-                    device_type=dev.type, shard=shard, note=note, **overrides)
+    plan = plan_run(request, dev.type, shard, note)
     config, run_dir, ckpt = plan.config, plan.run_dir, plan.ckpt
 
     owns_group = shard.active and not torch.distributed.is_initialized()
     dev = setup(shard, dev)  # joins the process group under torchrun
     try:
         with main_first(shard):  # one rank prepares (and caches) a text corpus, then the rest
-            prepared = _resolve_run_corpus(corpus, plan.corpus_from_run, seq_len, lowercase,
+            prepared = _resolve_run_corpus(request.corpus, plan.corpus_from_run, *preparing,
                                            note, emit)
         config = config.with_overrides(seq_len=prepared.seq_len).validate()
         if ckpt is not None:
             _check_same_corpus(run_dir, ckpt, prepared)
         run_dir = run_dir or default_run_dir(prepared, config)
-        speed = speed_for(fast, dev, cuda_graphs)
-        resuming = ckpt is not None and not _finished(ckpt, config)
-        before = recorded_threads(run_dir) if resuming and dev.type == "cpu" else None
-        if before is not None and before != torch.get_num_threads():
-            # CPU float sums are split per thread, so the count is part of the arithmetic.
-            note(f"this run trained with {before} CPU threads and now uses "
-                 f"{torch.get_num_threads()}: it continues correctly, but matches an "
-                 f"uninterrupted run only up to rounding (train with {before} threads again "
-                 "for an exact continuation)")
-        tensorboard = _board_wanted(tensorboard, ckpt, run_dir, note)
+        place = Placement(dev, shard, speed_for(runtime.fast, dev, runtime.cuda_graphs),
+                          runtime.data)
+        _thread_note(ckpt, config, run_dir, dev, note)
+        tensorboard = _board_wanted(runtime.tensorboard, ckpt, run_dir, note)
         with RunFolder(run_dir, main=shard.is_main) as folder:
-            run = _start(config, prepared, ckpt, folder, dev, data, shard, speed, emit,
-                         plan.ckpt_path)
+            run = _start(config, prepared, plan, folder, place, emit)
             if tensorboard and shard.is_main:
                 # a resumed run's own step was logged before: it writes on from the next
                 folder.board = Board(run_dir, run.state.step + (ckpt is not None))
@@ -356,6 +364,29 @@ def _train(corpus, *, preset, out, resume, device, data, fast, cuda_graphs, seq_
         if owns_group:
             teardown(shard)
     return run_dir
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a run's steps run and how: its device, its rank's shard, the speed switches, and
+    where the training split lives."""
+
+    device: torch.device
+    shard: Shard
+    speed: Speed
+    data: str
+
+
+def _thread_note(ckpt, config: Config, run_dir: Path, dev: torch.device, note) -> None:
+    """A run resumed on a CPU with another thread count than it trained with: CPU float sums
+    are split per thread, so the count is part of the arithmetic."""
+    resuming = ckpt is not None and not _finished(ckpt, config)
+    before = recorded_threads(run_dir) if resuming and dev.type == "cpu" else None
+    if before is not None and before != torch.get_num_threads():
+        note(f"this run trained with {before} CPU threads and now uses "
+             f"{torch.get_num_threads()}: it continues correctly, but matches an "
+             f"uninterrupted run only up to rounding (train with {before} threads again "
+             "for an exact continuation)")
 
 
 def _board_wanted(asked: bool | None, ckpt: dict | None, run_dir: Path, note) -> bool:
@@ -380,12 +411,13 @@ def _finished(ckpt: dict, config: Config) -> bool:
     return int(ckpt["step"]) >= config.train.iters
 
 
-def _start(config: Config, corpus: Corpus, ckpt: dict | None, folder: RunFolder,
-           dev: torch.device, data: str, shard: Shard, speed: Speed, emit: Event,
-           ckpt_path: Path | None = None) -> Run:
-    """The run, ready for its loop: state built (and restored from `ckpt`) before anything is
-    written, so a checkpoint that does not fit leaves the folder as it was."""
-    batches = training_data(corpus, dev, data, shard)
+def _start(config: Config, corpus: Corpus, plan: Plan, folder: RunFolder, place: Placement,
+           emit: Event) -> Run:
+    """The run, ready for its loop: state built (and restored from the plan's checkpoint)
+    before anything is written, so a checkpoint that does not fit leaves the folder as it
+    was."""
+    ckpt, dev, shard, speed = plan.ckpt, place.device, place.shard, place.speed
+    batches = training_data(corpus, dev, place.data, shard)
     speed, graphs_off = captured_speed(speed, dev, shard.active, isinstance(batches, MappedData))
     if graphs_off:
         emit("note", {"message": graphs_off})
@@ -397,7 +429,7 @@ def _start(config: Config, corpus: Corpus, ckpt: dict | None, folder: RunFolder,
         try:
             state.load_state_dict(ckpt, dev)  # last: building the nets reseeded the RNG
         except InputError as e:
-            raise InputError(f"{ckpt_path or folder.path}: {e.message}") from None
+            raise InputError(f"{plan.ckpt_path or folder.path}: {e.message}") from None
         run = Run(state, batches, corpus, config, folder, dev, emit,
                   metrics=list(ckpt["metrics"]), resumed=True,
                   elapsed_before=float(ckpt["elapsed"]), saved_step=state.step)
