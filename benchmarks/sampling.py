@@ -122,7 +122,7 @@ def main() -> None:
     ap.add_argument("--corpus", default=None, help="the corpus it trained on, where its record "
                                                    "does not find it (news: the 1B-Word corpus "
                                                    "its card says how to prepare)")
-    ap.add_argument("--n", default="640", help="sample counts, e.g. 640,10000")
+    ap.add_argument("--n", default="640", help="sample counts, e.g. 640,10000; 0: none")
     ap.add_argument("--prompts", type=int, default=100, help="0: no prompt rows")
     ap.add_argument("--refit", type=int, default=0, metavar="STEPS",
                     help="also rerank with the critic trained STEPS more steps")
@@ -133,7 +133,7 @@ def main() -> None:
     from textwgan.scoring import run_corpus, scoring_corpus
 
     corpus = scoring_corpus(args.corpus) if args.corpus else run_corpus(gen.source)
-    sizes = [int(x) for x in str(args.n).split(",")]
+    sizes = [int(x) for x in str(args.n).split(",") if int(x) > 0]  # --n 0: prompts only
     result = {"checkpoint": str(gen.source), "step": gen.step, "n": sizes,
               "environment": environment(), "rows": {}}
     rows = {"argmax": {}}

@@ -53,14 +53,18 @@ def main() -> None:
     ap.add_argument("--name", required=True)
     ap.add_argument("--corpus", required=True, help="coco, or a corpus folder")
     ap.add_argument("--description", required=True)
+    ap.add_argument("--note", action="append", default=[],
+                    help="a line for the card under its evaluation, e.g. a target met or "
+                         "missed; repeatable")
     ap.add_argument("--heldout-from", default=None,
                     help="where the 1B-Word sample lies: the card gives the command that "
                          "rebuilds the corpus from it")
     args = ap.parse_args()
 
     import textwgan
+    from textwgan.calibration import with_ratio
     from textwgan.checkpoint import find_checkpoint
-    from textwgan.modelfolder import load_any, model_card, with_ratio, write_folder
+    from textwgan.modelfolder import load_any, model_card, write_folder
     from textwgan.scoring import scoring_corpus
 
     out = ROOT / "textwgan" / "assets" / "generators" / args.name
@@ -87,6 +91,7 @@ def main() -> None:
     about = {"description": args.description,
              "evaluation": scored(argmax),
              "evaluation_reranked": scored(reranked) | {"rerank": RERANK},
+             "notes": list(args.note),
              "reproduce": [f"textwgan eval {args.name} --corpus {corpus_arg} --n {N} "
                            f"--seed {SEED}"]}
     if args.heldout_from:

@@ -63,3 +63,27 @@ def test_no_public_name_is_also_a_module():
 
     modules = {p.stem for p in Path(textwgan.__file__).parent.glob("*.py")}
     assert not modules & set(textwgan._EXPORTS)
+
+
+def test_no_function_takes_more_than_eight_parameters():
+    """Option groups travel as one value (ScoringOptions, SamplingSpec, Runtime, Request);
+    only the CLI's commands, whose parameters are their options, take more."""
+    crowded = []
+    for path in sorted(PACKAGE.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            a = node.args
+            names = [x.arg for x in a.posonlyargs + a.args + a.kwonlyargs]
+            count = len(names) - (names[:1] in (["self"], ["cls"])) + bool(a.vararg) \
+                + bool(a.kwarg)
+            commands = {c.callback.__name__ for c in _commands()}
+            if count > 8 and not (path.name == "cli.py" and node.name in commands):
+                crowded.append(f"{path.name}:{node.name} ({count})")
+    assert not crowded, crowded
+
+
+def _commands():
+    from textwgan.cli import app
+
+    return app.registered_commands

@@ -916,7 +916,8 @@ def _export_file(ckpt: dict, out: Path, critic: bool, source: Path) -> Path:
 
 
 def _export_folder(ckpt: dict, out: Path, critic: bool, source: Path) -> Path:
-    from .modelfolder import check_model_out, model_card, with_ratio, write_folder
+    from .calibration import with_ratio
+    from .modelfolder import check_model_out, model_card, write_folder
     from .sample import generator_from
 
     check_model_out(out, source)
@@ -943,7 +944,7 @@ def calibrate(
     critic refit to tell training lines from the generator's samples, then Platt-calibrated
     on the validation split) and keep it in the model folder. `export` does this already
     when the corpus is at hand; this refits, or fits one where it was not."""
-    from .modelfolder import calibrate_folder
+    from .calibration import calibrate_folder
 
     if steps is not None:
         from .errors import check_int

@@ -164,8 +164,9 @@ def is_corpus(folder: Path) -> bool:
 
 def corpus_shaped(folder) -> bool:
     """A folder with a meta.json: meant as a corpus folder, even a damaged one (read it as a
-    corpus, whose loading says what is wrong, never as text to prepare)."""
-    return (Path(folder) / META_NAME).is_file()
+    corpus, whose loading says what is wrong, never as text to prepare). Any entry of that
+    name counts, a directory, FIFO or dangling link included."""
+    return os.path.lexists(Path(folder) / META_NAME)
 
 
 def is_run_config(path: Path) -> bool:

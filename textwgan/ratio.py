@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from .corpus import Corpus
 from .errors import InputError
 from .latent import critic_scores
-from .models import Critic, Generator
+from .models import Critic
 
 FIT_STEPS = 600  # classifier steps: the validation accuracy levels off by then (COCO, 1B-Word)
 FIT_BATCH = 64  # real and generated rows each, per step
@@ -56,13 +56,13 @@ class Ratio:
         return {"a": self.a, "b": self.b, **self.info}
 
 
-def fit_ratio(generator: Generator, critic: Critic, corpus: Corpus, steps: int = FIT_STEPS,
-              note: Callable[[str], None] = lambda message: None) -> Ratio:
+def fit_ratio(draw: Callable[[int, int], np.ndarray], critic: Critic, corpus: Corpus,
+              steps: int = FIT_STEPS, note: Callable[[str], None] = lambda message: None
+              ) -> Ratio:
     """Refit a copy of `critic` as a classifier of `corpus`'s training lines against the
-    generator's argmax samples, then calibrate it on the validation split (the test split
-    where the corpus has none). Seeded: the same inputs give the same fit."""
-    from .sample import generate_ids
-
+    generator's argmax samples (`draw(n, seed)`: (n, T) charset rows), then calibrate it on
+    the validation split (the test split where the corpus has none). Seeded: the same inputs
+    give the same fit."""
     vocab = critic.vocab_size
     if len(corpus.charset) != vocab:
         raise InputError(f"{corpus.path}: its charset has {len(corpus.charset)} symbols, the "
@@ -70,7 +70,7 @@ def fit_ratio(generator: Generator, critic: Critic, corpus: Corpus, steps: int =
     note(f"fitting the density ratio for resampling ({steps} classifier steps on "
          f"{corpus.name}); `textwgan calibrate` keeps one in a model folder")
     real = np.asarray(corpus.train)
-    fake = generate_ids(generator, FIT_FAKES, seed=FIT_SEED)
+    fake = draw(FIT_FAKES, FIT_SEED)
     net = copy.deepcopy(critic).cpu().train()
     opt = torch.optim.Adam(net.parameters(), lr=FIT_LR, betas=(0.5, 0.9))
     rng = torch.Generator().manual_seed(FIT_SEED)
@@ -85,7 +85,7 @@ def fit_ratio(generator: Generator, critic: Critic, corpus: Corpus, steps: int =
         opt.step()
     net.eval().requires_grad_(False)
     held = np.asarray(corpus.validation if corpus.validation is not None else corpus.heldout)
-    a, b, accuracy = _platt(net, held, generate_ids(generator, len(held), seed=FIT_SEED + 1))
+    a, b, accuracy = _platt(net, held, draw(len(held), FIT_SEED + 1))
     return Ratio(net, a, b, {"steps": steps, "validation_accuracy": accuracy,
                              "corpus": corpus.fingerprint})
 

@@ -138,12 +138,22 @@ class TextGenerator:
         on the corpus it was trained on (kept on this object)."""
         self.check_can_rerank()
         if self.ratio is None:
-            from .ratio import fit_ratio
             from .scoring import recorded_corpus
 
-            corpus = recorded_corpus(self.corpus or {}, self.source)
-            self.ratio = fit_ratio(self.generator, self.critic, corpus, note=note)
+            self.ratio = self.fitted_ratio(recorded_corpus(self.corpus or {}, self.source),
+                                           note=note)
         return self.ratio
+
+    def fitted_ratio(self, corpus, steps: int | None = None,
+                     note: Callable[[str], None] = lambda message: None) -> Ratio:
+        """A density ratio fitted now on `corpus` (ratio.fit_ratio), from this generator's
+        argmax samples."""
+        from .ratio import FIT_STEPS, fit_ratio
+
+        self.check_can_rerank()
+        self.generator.eval()
+        return fit_ratio(lambda n, seed: generate_ids(self.generator, n, seed), self.critic,
+                         corpus, steps or FIT_STEPS, note)
 
     @property
     def lowercased(self) -> bool:
