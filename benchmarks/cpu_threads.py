@@ -30,7 +30,8 @@ threads, seconds, warmup = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[
 preset = sys.argv[4]
 torch.set_num_threads(threads)
 from textwgan.config import get_preset
-from textwgan.corpus import Corpus, bundled_corpus_path
+from textwgan.assets import bundled_corpus_path
+from textwgan.corpus import Corpus
 from textwgan.data import DeviceData
 from textwgan.steps import Iteration, build_state
 corpus = Corpus(bundled_corpus_path())

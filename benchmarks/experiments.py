@@ -46,8 +46,9 @@ import numpy as np
 import torch
 from common import ROOT, environment, write_figure, write_result
 
+from textwgan.assets import bundled_corpus_path
 from textwgan.config import Config, get_preset
-from textwgan.corpus import Corpus, bundled_corpus_path
+from textwgan.corpus import Corpus
 from textwgan.plot import plot_runs, read_run
 from textwgan.training import train
 

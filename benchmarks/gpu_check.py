@@ -303,7 +303,8 @@ def one_b_word_dir(given: Path | None) -> Path | None:
 
 
 def one_b_word(args):
-    from textwgan.corpus import Corpus, bundled_corpus_path
+    from textwgan.assets import bundled_corpus_path
+    from textwgan.corpus import Corpus
     from textwgan.preparation import prepare
 
     if args.smoke:
@@ -377,14 +378,14 @@ def quality(args, device: torch.device, results: Results) -> dict:
 def coco(args, device: torch.device, results: Results) -> dict:
     """A generator trained on the bundled COCO captions on this GPU, against the shipped one:
     JS-4 of the same numbers of argmax samples (same seed) against the same held-out split."""
+    from textwgan.assets import bundled_corpus_path, shipped_generator
     from textwgan.checkpoint import (
         CHECKPOINT_NAME,
         export_generator,
         load_checkpoint,
         save_checkpoint,
-        shipped_generator,
     )
-    from textwgan.corpus import Corpus, bundled_corpus_path
+    from textwgan.corpus import Corpus
     from textwgan.sample import generator_from, load_generator
 
     corpus = Corpus(bundled_corpus_path())

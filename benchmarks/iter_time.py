@@ -19,8 +19,9 @@ import time
 import torch
 from common import environment
 
+from textwgan.assets import bundled_corpus_path
 from textwgan.config import get_preset
-from textwgan.corpus import Corpus, bundled_corpus_path
+from textwgan.corpus import Corpus
 from textwgan.data import DeviceData
 from textwgan.device import resolve_device, speed_for
 from textwgan.models import count_parameters

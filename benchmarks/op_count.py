@@ -25,8 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 from common import environment  # noqa: E402
 
+from textwgan.assets import bundled_corpus_path  # noqa: E402
 from textwgan.config import get_preset  # noqa: E402
-from textwgan.corpus import Corpus, bundled_corpus_path  # noqa: E402
+from textwgan.corpus import Corpus  # noqa: E402
 from textwgan.data import DeviceData  # noqa: E402
 from textwgan.device import EAGER, Speed  # noqa: E402
 from textwgan.steps import build_state, critic_step, generator_step  # noqa: E402

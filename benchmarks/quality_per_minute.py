@@ -98,7 +98,7 @@ CANDIDATES |= {
 def corpus_arg(name: str, runs: Path) -> str:
     """A corpus folder for `name`: the bundled captions, or the 1B-Word sample prepared once."""
     if name == "coco":
-        from textwgan.corpus import bundled_corpus_path
+        from textwgan.assets import bundled_corpus_path
 
         return str(bundled_corpus_path())
     if name == "1b":

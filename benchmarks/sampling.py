@@ -91,28 +91,30 @@ def refit_critic(gen, corpus, steps: int):
 
 
 def prompts(gen, corpus, count: int, rng: random.Random) -> dict:
-    held = corpus.decode(corpus.heldout)
+    """`count` prefixes of 2-12 characters cut from test lines; for each, one chunk of
+    PROMPT_CHUNK samples searched at once (`complete` pads to a whole chunk anyway, so a seed's
+    text does not depend on n): the share met exactly, and seconds per sample."""
+    from textwgan.sample import PROMPT_CHUNK
+
+    held = [x for x in corpus.decode(corpus.heldout) if len(x) >= 13]
     vocab = set(w for line in corpus.decode(corpus.train[:20000]) for w in line.split())
-    hits, tails, t0 = 0, [], time.perf_counter()
+    per_prefix, tails = [], []
     for i in range(count):
-        line = rng.choice([x for x in held if len(x) >= 13])
-        prefix = line[:rng.randint(2, 12)]
-        found = gen.complete(1, prefix=prefix, seed=i)
-        hits += found.met[0]
-        if found.met[0]:
-            tails.append(found.texts[0][len(prefix):])
-    single = (time.perf_counter() - t0) / count
-    batch_times = []
-    for i in range(5):
-        prefix = rng.choice(held)[:rng.randint(2, 8)]
+        prefix = rng.choice(held)[:rng.randint(2, 12)]
         t0 = time.perf_counter()
-        found = gen.complete(100, prefix=prefix, seed=100 + i)
-        batch_times.append({"prefix": prefix, "seconds_per_sample":
-                            (time.perf_counter() - t0) / 100, "hit_rate": found.hit_rate})
-    return {"prefixes": count, "hit_rate": hits / count, "seconds_per_single": single,
+        found = gen.complete(PROMPT_CHUNK, prefix=prefix, seed=i)
+        seconds = (time.perf_counter() - t0) / PROMPT_CHUNK
+        per_prefix.append({"prefix": prefix, "hit_rate": found.hit_rate,
+                           "seconds_per_sample": seconds})
+        tails += [t[len(prefix):] for t, ok in zip(found.texts, found.met, strict=True) if ok]
+        print(f"  {prefix!r:>16}: {found.hit_rate:.0%} met, {seconds:.3f} s per sample",
+              flush=True)
+    return {"prefixes": count, "samples_per_prefix": PROMPT_CHUNK,
+            "hit_rate": sum(p["hit_rate"] for p in per_prefix) / count,
+            "seconds_per_sample": sum(p["seconds_per_sample"] for p in per_prefix) / count,
             "tail_word_validity": word_validity(tails, vocab, gen.seq_len) if tails else None,
-            "batch_of_100": batch_times,
-            "examples": gen.complete(8, prefix="a man ", seed=7).texts}
+            "per_prefix": per_prefix,
+            "examples": gen.complete(8, prefix=per_prefix[0]["prefix"], seed=7).texts[:8]}
 
 
 def main() -> None:
@@ -127,7 +129,7 @@ def main() -> None:
     ap.add_argument("--refit", type=int, default=0, metavar="STEPS",
                     help="also rerank with the critic trained STEPS more steps")
     args = ap.parse_args()
-    from textwgan.checkpoint import shipped_generator
+    from textwgan.assets import shipped_generator
 
     gen = textwgan.load_generator(args.checkpoint or shipped_generator(), device="cpu")
     from textwgan.scoring import run_corpus, scoring_corpus
@@ -166,8 +168,8 @@ def main() -> None:
         result["prompts"] = prompts(gen, corpus, args.prompts, random.Random(0))
         p = result["prompts"]
         print(f"prompts: {p['hit_rate']:.0%} met exactly ({p['prefixes']} prefixes of 2-12 "
-              f"characters), words after the prefix {p['tail_word_validity']:.1%}; batch of 100: "
-              f"{sum(b['seconds_per_sample'] for b in p['batch_of_100']) / 5:.3f} s per sample")
+              f"characters, {p['samples_per_prefix']} samples each), words after the prefix "
+              f"{p['tail_word_validity'] or 0:.1%}; {p['seconds_per_sample']:.3f} s per sample")
     out = write_result(f"sampling_{args.name}.json", result)
     print(f"wrote {out}")
 

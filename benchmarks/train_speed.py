@@ -35,8 +35,9 @@ from common import environment, sync, time_it
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
+from textwgan.assets import bundled_corpus_path
 from textwgan.config import get_preset
-from textwgan.corpus import Corpus, bundled_corpus_path
+from textwgan.corpus import Corpus
 from textwgan.data import DeviceData
 from textwgan.device import EAGER, Speed, resolve_device, speed_for
 from textwgan.models import Critic, Generator, count_parameters

@@ -10,8 +10,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from textwgan.assets import bundled_corpus_path
 from textwgan.cli import app
-from textwgan.corpus import bundled_corpus_path
 from textwgan.device import tf32, tf32_flags
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ import inspect
 import pytest
 
 import textwgan
-from textwgan.corpus import bundled_corpus_path
+from textwgan.assets import bundled_corpus_path
 
 WRONG = [object(), 1.5j, b"x", [1], {"a": 1}, "32", -1, float("nan"), True]
 

@@ -13,6 +13,8 @@ from tensorboard.backend.event_processing.event_accumulator import (  # noqa: E4
     EventAccumulator,
 )
 
+pytestmark = pytest.mark.slow  # trains, runs commands end to end, or starts processes
+
 
 def events(run):
     acc = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0, "tensors": 0,

@@ -14,6 +14,8 @@ from conftest import BUNDLED, COCO_TEST, COCO_TRAIN, invoke
 from textwgan.checkpoint import FORMAT, VERSION, load_checkpoint
 from textwgan.corpus import Corpus
 
+pytestmark = pytest.mark.slow  # trains, runs commands end to end, or starts processes
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
@@ -193,7 +195,7 @@ def test_module_entry_point_runs():
 
 
 def test_shipped_generator_samples_right_after_install(tmp_path, monkeypatch):
-    from textwgan.checkpoint import shipped_generator
+    from textwgan.assets import shipped_generator
 
     SHIPPED = shipped_generator()
     monkeypatch.chdir(tmp_path)  # no checkpoints/ here: the shipped generator is used

@@ -16,6 +16,8 @@ from textwgan.sample import generate_ids
 from textwgan.steps import make_optimizer
 from textwgan.training import train
 
+pytestmark = pytest.mark.slow  # trains, runs commands end to end, or starts processes
+
 CUDA = torch.device("cuda")  # a device object only: nothing here allocates on it
 TINY = dict(preset="tiny", iters=4, eval_every=2, save_every=2, log_every=2, diag_every=0,
             device="cpu")

@@ -22,6 +22,8 @@ from textwgan.errors import InputError
 from textwgan.fileio import aside_path, temp_prefix
 from textwgan.run import RunFolder
 
+pytestmark = pytest.mark.slow  # trains, runs commands end to end, or starts processes
+
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):

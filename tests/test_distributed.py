@@ -18,6 +18,8 @@ from textwgan.data import DeviceData, MappedData, training_data
 from textwgan.distributed import Shard
 from textwgan.errors import InputError
 
+pytestmark = pytest.mark.slow  # trains, runs commands end to end, or starts processes
+
 # Parameters whose gradient is zero in exact arithmetic (a bias that shifts D(real) and
 # D(fake) alike) get only rounding noise, and Adam rescales any nonzero noise to a full step
 # of size lr: they cannot match across reduction orders, and are left out of the comparison.

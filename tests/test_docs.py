@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from conftest import COCO_TRAIN, ROOT
 
 
@@ -13,6 +14,7 @@ def code_blocks(path: Path, language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", path.read_text(encoding="utf-8"), re.S)
 
 
+@pytest.mark.slow
 def test_api_walkthrough_runs(tmp_path, monkeypatch, capsys):
     lines = COCO_TRAIN.read_text(encoding="utf-8").splitlines()[:2000]
     (tmp_path / "corpus.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -44,6 +46,7 @@ def shortened(script: str) -> str:
     return "\n".join(out)
 
 
+@pytest.mark.slow
 def test_readme_commands_run_as_written(tmp_path):
     import os
     import shutil

@@ -18,6 +18,8 @@ from conftest import ROOT
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import experiments as ex  # noqa: E402
 
+pytestmark = pytest.mark.slow  # trains, runs commands end to end, or starts processes
+
 
 def spearman_by_formula(x, y):
     """1 − 6 Σd² / (n(n² − 1)): exact when no value repeats."""

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from textwgan.assets import bundled_corpus_path
 from textwgan.config import get_preset
-from textwgan.corpus import Corpus, bundled_corpus_path
+from textwgan.corpus import Corpus
 from textwgan.data import DeviceData
 from textwgan.device import EAGER, Speed, speed_for, tf32
 from textwgan.steps import Iteration, build_state

@@ -12,6 +12,8 @@ from conftest import COCO_TEST, assert_one_line_error, invoke
 
 import textwgan
 
+pytestmark = pytest.mark.slow  # trains, runs commands end to end, or starts processes
+
 
 def test_capitals_against_a_lowercase_charset_say_so():
     r = invoke("sample", "-n", "2", "--prefix", "A man ")

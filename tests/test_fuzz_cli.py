@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 
 from textwgan.cli import app
 
+pytestmark = pytest.mark.slow  # trains, runs commands end to end, or starts processes
+
 NUMBERS = ["-1", "0", "1", "2", "3", "0.5", "1.5", "-0.0", "1e-300", "1e309", "nan", "inf",
            "-inf", str(2**63), str(-2**63 - 1), "9" * 30, "0x10", " 7", "٣", "", "abc", "1,2"]
 TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\0"),

@@ -9,7 +9,10 @@ import os
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT
+
+pytestmark = pytest.mark.slow  # trains, runs commands end to end, or starts processes
 
 STAGES = ("preflight", "correctness", "speed", "quality", "coco")
 
@@ -63,7 +66,7 @@ def test_gpu_check_smoke_over_two_calls_then_merged(tmp_path):
     # The COCO stage measures the shipped generator by the figure the README quotes for it.
     k = result["coco"]
     shipped, trained = k["scores"]["shipped"], k["scores"]["trained"]
-    from textwgan.checkpoint import shipped_generator
+    from textwgan.assets import shipped_generator
 
     shipped_step = json.loads((shipped_generator() / "config.json").read_text())["step"]
     assert shipped["step"] == shipped_step and trained["step"] == k["step"] > 0

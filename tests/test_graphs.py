@@ -10,14 +10,17 @@ import json
 import pytest
 import torch
 
+from textwgan.assets import bundled_corpus_path
 from textwgan.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from textwgan.config import get_preset
-from textwgan.corpus import Corpus, bundled_corpus_path
+from textwgan.corpus import Corpus
 from textwgan.data import DeviceData
 from textwgan.device import speed_for
 from textwgan.graphs import StepGraph, capture_blocker
 from textwgan.steps import build_state, critic_step, generator_step
 from textwgan.training import train
+
+pytestmark = pytest.mark.slow  # trains, runs commands end to end, or starts processes
 
 CPU = torch.device("cpu")
 SETTINGS = dict(preset="tiny", iters=12, eval_every=6, save_every=6, log_every=3, diag_every=0,

@@ -18,6 +18,8 @@ import pytest
 import torch
 from conftest import BUNDLED, COCO_TEST, ROOT, assert_one_line_error, invoke, snapshot, wait_for
 
+pytestmark = pytest.mark.slow  # trains, runs commands end to end, or starts processes
+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, small_corpus):

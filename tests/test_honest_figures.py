@@ -14,6 +14,8 @@ from conftest import BUNDLED, COCO_TEST, invoke
 
 import textwgan
 
+pytestmark = pytest.mark.slow  # trains, runs commands end to end, or starts processes
+
 FIGURES = ("js2", "js3", "js4", "word_validity")
 
 

@@ -9,6 +9,8 @@ import shutil
 import pytest
 from conftest import BUNDLED, COCO_TEST, assert_one_line_error, invoke
 
+pytestmark = pytest.mark.slow  # trains, runs commands end to end, or starts processes
+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):

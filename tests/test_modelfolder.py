@@ -14,6 +14,8 @@ from conftest import assert_one_line_error, invoke, snapshot
 import textwgan
 from textwgan.training import train
 
+pytestmark = pytest.mark.slow  # trains, runs commands end to end, or starts processes
+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):

@@ -34,7 +34,7 @@ def shipped_root(small_corpus, tmp_path_factory):
 
 @pytest.fixture
 def shipped(shipped_root, monkeypatch):
-    monkeypatch.setattr("textwgan.layout.shipped_root", lambda: shipped_root)
+    monkeypatch.setattr("textwgan.assets.shipped_root", lambda: shipped_root)
     return shipped_root / "mini"
 
 

@@ -9,6 +9,8 @@ import json
 import pytest
 from conftest import COCO_TRAIN, assert_one_line_error, invoke
 
+pytestmark = pytest.mark.slow  # trains, runs commands end to end, or starts processes
+
 
 @pytest.fixture(scope="module")
 def own(tmp_path_factory):

@@ -22,6 +22,8 @@ from textwgan.config import get_preset
 from textwgan.corpus import Corpus
 from textwgan.errors import Diverged
 
+pytestmark = pytest.mark.slow  # trains, runs commands end to end, or starts processes
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

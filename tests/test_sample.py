@@ -13,6 +13,8 @@ import textwgan
 from textwgan.sample import generate_ids
 from textwgan.training import train
 
+pytestmark = pytest.mark.slow  # trains, runs commands end to end, or starts processes
+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):

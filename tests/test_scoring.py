@@ -8,7 +8,8 @@ import json
 
 from conftest import invoke
 
-from textwgan.corpus import Corpus, bundled_corpus_path
+from textwgan.assets import bundled_corpus_path
+from textwgan.corpus import Corpus
 from textwgan.scoring import Reference
 
 

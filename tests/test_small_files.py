@@ -15,7 +15,8 @@ from conftest import BUNDLED, assert_one_line_error, invoke
 
 from textwgan.layout import NotReadable, read_json, read_log, read_small
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="FIFOs and /dev/zero")
+pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="FIFOs and /dev/zero"),
+              pytest.mark.slow]
 
 
 def test_the_reader_refuses_fifos_devices_and_oversized_files(tmp_path):

@@ -16,6 +16,8 @@ from textwgan.cli import app
 from textwgan.corpus import Corpus
 from textwgan.errors import InputError
 
+pytestmark = pytest.mark.slow  # trains, runs commands end to end, or starts processes
+
 
 def test_resume_continues_bit_identically(small_corpus, tmp_path):
     corpus = Corpus(small_corpus)

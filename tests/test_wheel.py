@@ -34,7 +34,7 @@ def wheel(tmp_path_factory) -> Path:
 
 
 def test_wheel_carries_the_corpus_and_the_generators(wheel):
-    from textwgan.layout import shipped_models
+    from textwgan.assets import shipped_models
 
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in ("meta.json", "charset.json", "train.npy", "heldout.npy"):
@@ -61,7 +61,7 @@ def test_installed_wheel_samples_and_trains_from_an_empty_folder(wheel, tmp_path
     empty.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["TEXTWGAN_CACHE"] = str(tmp_path / "cache")
-    where = run([py, "-c", "import textwgan.corpus as c; print(c.__file__); "
+    where = run([py, "-c", "import textwgan.assets as c; print(c.__file__); "
                            "print(c.bundled_corpus_path())"], cwd=empty, env=env).stdout
     assert str(venv) in where and str(ROOT) not in where  # the wheel's copy, not the source
     textwgan = venv / "bin" / "textwgan"

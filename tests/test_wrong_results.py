@@ -14,6 +14,8 @@ from conftest import BUNDLED, COCO_TEST, COCO_TRAIN, ROOT, assert_one_line_error
 import textwgan
 from textwgan.errors import InputError
 
+pytestmark = pytest.mark.slow  # trains, runs commands end to end, or starts processes
+
 
 def text(path, lines):
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -31,9 +31,10 @@ from typing import TYPE_CHECKING
 import torch
 
 from . import __version__
+from .assets import DEFAULT_MODEL, shipped_model_named, shipped_models
 from .charset import Charset
 from .config import Config
-from .errors import InputError, setting
+from .errors import InputError
 from .fileio import atomic_write, is_torch_archive, temp_prefix, write_failure
 from .layout import (
     BEST_NAME,
@@ -51,8 +52,6 @@ from .layout import (
     is_training,
     read_json,
     read_log,
-    shipped_model_named,
-    shipped_models,
 )
 from .models import Critic, Generator
 from .preparation import prepare_command
@@ -70,18 +69,6 @@ SEARCH_ROOTS = (DEFAULT_ROOT, Path("runs"))
 EXPORT_KEYS = ("format", "version", "textwgan_version", "step", "config", "charset", "corpus",
                "generator", "metrics", "elapsed", "ratio", "ratio_record")
 TRAINING_KEYS = ("critic", "opt_generator", "opt_critic", "rng")
-
-
-DEFAULT_MODEL = "coco"  # what `sample` uses when no run exists yet
-
-
-def shipped_generator(name: str = DEFAULT_MODEL) -> Path:
-    """A shipped generator's model folder, or one line naming those there are."""
-    models = shipped_models()
-    if name not in models:
-        raise InputError(f"{setting('model')}: no shipped model named {name!r}; textwgan ships "
-                         f"{', '.join(models) or 'none'} (see: textwgan models)")
-    return models[name]
 
 
 # --------------------------------------------------------------------------------------------

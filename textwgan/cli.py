@@ -29,6 +29,13 @@ from rich.text import Text
 
 from . import __version__
 from .errors import InputError, TextWGANError, parse_numbers, render, setting
+from .evaluation import sample_baseline
+from .preparation import PrepareOptions
+
+# The library's defaults, read where they are declared, never restated here.
+_PREPARE = PrepareOptions()
+_BASELINE = {name: p.default for name, p in inspect.signature(sample_baseline).parameters.items()
+             if p.default is not inspect.Parameter.empty}
 
 
 def _plain_argument_help(command) -> None:
@@ -407,24 +414,28 @@ def prepare(
     out_dir: Annotated[Path, typer.Option("--out", metavar="DIR", show_default=False,
                                           help="Corpus folder to write.")],
     seq_len: Annotated[int, typer.Option(metavar="N", help="Characters per example (longer "
-                                                            "lines are cut).")] = 32,
+                                                            "lines are cut).")
+                       ] = _PREPARE.seq_len,
     heldout_fraction: Annotated[float, typer.Option(
-        metavar="F", help="Share of lines held out as the evaluation reference.")] = 0.1,
+        metavar="F", help="Share of lines held out as the evaluation reference.")
+                                ] = _PREPARE.heldout_fraction,
     validation_fraction: Annotated[float, typer.Option(
         metavar="F", help="Share of the held-out lines set apart as the validation split "
                           "(training's evaluations and best.pt); the rest is the test split "
-                          "(eval, model cards). 0: none.")] = 0.2,
+                          "(eval, model cards). 0: none.")] = _PREPARE.validation_fraction,
     heldout_file: Annotated[str | None, typer.Option(
         metavar="FILE", show_default=False,
         help="Use this file as the held-out split instead of a fraction.")] = None,
     lowercase: Annotated[bool, typer.Option(help="Lowercase after NFKC normalization.")
-                         ] = False,
+                         ] = _PREPARE.lowercase,
     max_chars: Annotated[int, typer.Option(metavar="N", help="Charset cap, pad and unk "
-                                                              "included.")] = 2048,
-    seed: Annotated[int, typer.Option(metavar="N", help="Seed of the held-out draw.")] = 0,
+                                                              "included.")
+                         ] = _PREPARE.max_chars,
+    seed: Annotated[int, typer.Option(metavar="N", help="Seed of the held-out draw.")
+                    ] = _PREPARE.seed,
     workers: Annotated[int, typer.Option(
         metavar="N", help="Encoding processes; 0: one per CPU (at most 8) for inputs over "
-                          "16 MiB.")] = 0,
+                          "16 MiB.")] = _PREPARE.workers,
 ):
     """Prepare text into a corpus folder: normalized, cut, padded, encoded, split.
 
@@ -692,7 +703,7 @@ def _say_trained(run: Path, end: dict) -> None:
 def _generator(checkpoint: str | None, model: str | None, device: str):
     """The generator a command samples from (--checkpoint, --model, or the newest run, else
     the shipped COCO generator), named on stderr."""
-    from .checkpoint import shipped_generator
+    from .assets import shipped_generator
     from .sample import load_generator
 
     if model is not None and checkpoint is not None:
@@ -845,7 +856,7 @@ def models(as_json: Annotated[bool, typer.Option(
         "--json", metavar="", help="Print a JSON list, one object per model.")] = False):
     """The generators shipped inside textwgan, each scored once when it was shipped: 640
     argmax samples (seed 0) against its corpus's held-out split, beside real text."""
-    from .checkpoint import shipped_models
+    from .assets import shipped_models
     from .modelfolder import model_summary
 
     rows = [model_summary(folder) for folder in shipped_models().values()]
@@ -963,12 +974,14 @@ def baseline(
         metavar="CORPUS", show_default=False,
         help="Corpus folder, bundled corpus name (coco), or text file (its training split).")],
     order: Annotated[int, typer.Option(metavar="N", help="n-gram order of the Kneser–Ney "
-                                                          "model.")] = 5,
-    n: Annotated[int, typer.Option("-n", "--n", metavar="N", help="Number of samples.")] = 640,
+                                                          "model.")] = _BASELINE["order"],
+    n: Annotated[int, typer.Option("-n", "--n", metavar="N", help="Number of samples.")
+                 ] = _BASELINE["n"],
     temperature: Annotated[float, typer.Option(
         metavar="T", help="1 samples the model as it is; lower is more conservative; 0 is "
-                          "greedy (every sample alike).")] = 1.0,
-    seed: Annotated[int, typer.Option(metavar="N", help="Seed of the draws.")] = 0,
+                          "greedy (every sample alike).")] = _BASELINE["temperature"],
+    seed: Annotated[int, typer.Option(metavar="N", help="Seed of the draws.")
+                    ] = _BASELINE["seed"],
     out_file: Annotated[Path | None, typer.Option(
         "--out", metavar="FILE", show_default=False,
         help="Write here instead of standard output.")] = None,
@@ -976,7 +989,6 @@ def baseline(
     """Sample text from an interpolated Kneser–Ney character model of a corpus's training split:
     the autoregressive baseline to put beside a GAN in `textwgan bench`.
     """
-    from .evaluation import sample_baseline
     from .fileio import write_lines
 
     target = _output_file(out_file, "samples")

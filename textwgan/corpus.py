@@ -19,7 +19,6 @@ later inside training.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +35,6 @@ from .layout import (
     VALIDATION_NAME,
     NotReadable,
     check_format,
-    corpus_shaped,
     read_json,
     read_small,
 )
@@ -45,26 +43,6 @@ from .text import MAX_SEQ_LEN, MIN_SEQ_LEN, make_normalizer
 FORMAT, VERSION = CORPUS_FORMAT, 1
 _SCAN_ROWS = 1 << 20  # rows checked per numpy call when validating indices
 _PREPARE_AGAIN = "prepare the corpus again with `textwgan prepare`"
-
-
-def bundled_corpus_path(name: str = "coco") -> Path:
-    """A corpus bundled inside the installed package (the COCO captions: `coco`)."""
-    return Path(str(resources.files("textwgan") / "assets" / "corpora" / name))
-
-
-def bundled_names() -> list[str]:
-    folder = Path(str(resources.files("textwgan") / "assets" / "corpora"))
-    return sorted(p.name for p in folder.iterdir() if corpus_shaped(p))
-
-
-def bundled_by_name(spec) -> Path | None:
-    """The bundled corpus that `spec` names (`coco`, or `corpora/coco` as the help examples in
-    a clone spell it) when nothing exists at that path here: a local folder of the same name
-    wins."""
-    if not isinstance(spec, (str, Path)) or Path(spec).exists():
-        return None
-    name = Path(spec).name
-    return bundled_corpus_path(name) if name in bundled_names() else None
 
 
 class Corpus:

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .assets import shipped_model_named
 from .charset import PAD
 from .corpus import Corpus
 from .errors import InputError, as_path, check_seed, check_temperature, setting
 from .fileio import STDIN, is_torch_archive
-from .layout import shipped_model_named
 from .likelihood import MAX_GAN_BPC_DRAWS, gan_bits_per_char
 from .lm import MAX_ORDER, KneserNeyLM
 from .scoring import (

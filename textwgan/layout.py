@@ -249,25 +249,3 @@ def is_model_folder(folder: Path) -> bool:
     """A model folder that textwgan exported: its config.json names the model format."""
     d = _json_dict(Path(folder) / MODEL_CONFIG)
     return d is not None and d.get("format") == MODEL_FORMAT
-
-
-def shipped_root() -> Path:
-    """Where the generators shipped inside the package lie."""
-    from importlib import resources
-
-    return Path(str(resources.files("textwgan") / "assets" / "generators"))
-
-
-def shipped_models() -> dict[str, Path]:
-    """The generators shipped inside the package (model folders), by name."""
-    root = shipped_root()
-    return {p.name: p for p in sorted(root.iterdir()) if is_model_folder(p)} \
-        if root.is_dir() else {}
-
-
-def shipped_model_named(spec) -> Path | None:
-    """The shipped model a name means, where no file or folder of that name exists here: a
-    local path always wins over a shipped name."""
-    if not isinstance(spec, (str, os.PathLike)) or os.path.lexists(spec):
-        return None
-    return shipped_models().get(str(spec))

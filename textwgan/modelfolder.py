@@ -274,7 +274,8 @@ def _ratio_line(ckpt: dict, critic: bool) -> list[str]:
             f"{r.get('steps', '?')} steps, Platt-calibrated{told}"]
 
 
-ABOUT_KEYS = ("description", "evaluation", "evaluation_reranked", "reproduce", "corpus_rebuild")
+ABOUT_KEYS = ("description", "evaluation", "evaluation_reranked", "notes", "reproduce",
+              "corpus_rebuild")
 
 
 def _networks(m: dict) -> str:
@@ -303,7 +304,7 @@ def _card_evaluation(ckpt: dict, about: dict) -> list[str]:
             title += (f", before these weights of step {ckpt['step']:,}: their own figures "
                       "differ; score them with textwgan eval")
     else:
-        title = f"{scored['n']:,} argmax samples, seed {scored['seed']}, against the held-out split"
+        title = f"{scored['n']:,} argmax samples, seed {scored['seed']}, against the test split"
     reranked = about.get("evaluation_reranked")
     header = "| metric | samples |" + (f" reranked (K={reranked['rerank']}) |" if reranked
                                         else "") + " real text |"
@@ -316,6 +317,8 @@ def _card_evaluation(ckpt: dict, about: dict) -> list[str]:
             cells.append(format(reranked[key], spec) if reranked.get(key) is not None else "-")
         lines.append(f"| {label} | {' | '.join(cells)} | {format(scored[f'floor_{key}'], spec)} |")
     lines += ["", f"`{scored.get('signature', 'n: ' + str(scored.get('n')))}`", ""]
+    if about.get("notes"):  # what the figures mean against what was aimed for
+        lines += [*(f"- {note}" for note in about["notes"]), ""]
     if about.get("reproduce"):
         lines += ["Reproduce the scoring:", "", "```sh", *about["reproduce"], "```", ""]
     return lines

@@ -31,8 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .assets import bundled_by_name, bundled_corpus_path
 from .charset import UNK, Charset
-from .corpus import FORMAT, VERSION, Corpus, bundled_by_name, bundled_corpus_path, recover
+from .corpus import FORMAT, VERSION, Corpus, recover
 from .encoding import encode_chunk, encode_in_worker, init_worker
 from .errors import MAX_SEED, InputError, TextWGANError, as_path, check_int, setting, share
 from .fileio import (

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .assets import shipped_models
 from .charset import PAD, Charset
 from .checkpoint import find_checkpoint, sampling_weights
 from .config import Config
@@ -38,7 +39,6 @@ from .latent import (
     top_of_each,
     truncate,
 )
-from .layout import shipped_models
 from .modelfolder import hub_folder, is_hub_spec, load_any
 from .models import Critic, Generator
 from .ratio import Ratio

@@ -156,7 +156,7 @@ def run_corpus(source) -> Corpus:
 def recorded_corpus(record: dict, source) -> Corpus:
     """The corpus a checkpoint's corpus record names, found where it was (or bundled) with
     the recorded fingerprint; else one line saying how to make it again."""
-    from .corpus import bundled_by_name
+    from .assets import bundled_by_name
 
     path, fp = record.get("path"), record.get("fingerprint")
     if not path:
