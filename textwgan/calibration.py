@@ -32,6 +32,11 @@ def with_ratio(ckpt: dict, source: Path, note) -> dict:
         note(f"no density ratio for resampling goes with it ({e.message}); `textwgan "
              "calibrate FOLDER --corpus CORPUS` fits one later")
         return ckpt
+    return _holding(ckpt, ratio)
+
+
+def _holding(ckpt: dict, ratio) -> dict:
+    """The checkpoint with `ratio` as the one it keeps (what an export writes)."""
     return {**ckpt, "ratio": ratio.net.state_dict(), "ratio_record": ratio.record()}
 
 
@@ -52,8 +57,8 @@ def calibrate_folder(folder: Path, corpus=None, steps: int | None = None,
     gen = generator_from(ckpt, folder)
     c = scoring_corpus(corpus) if corpus is not None else recorded_corpus(gen.corpus, folder)
     ratio = gen.fitted_ratio(c, steps, note)
-    ckpt = {**ckpt, "ratio": ratio.net.state_dict(), "ratio_record": ratio.record()}
+    ckpt = _holding(ckpt, ratio)
     about = {k: config[k] for k in ABOUT_KEYS if k in config}
     samples = generator_from(ckpt, folder).sample(8, seed=0)
     write_folder(ckpt, folder, True, model_card(ckpt, samples, folder.name, True, about), about)
-    return ratio.record()
+    return ckpt["ratio_record"]

@@ -272,6 +272,7 @@ class Runtime:
     tensorboard: bool | None = None
 
 
+RUNTIME_FIELDS = tuple(f.name for f in fields(Runtime))
 PREPARING = ("seq_len", "lowercase")  # `train`'s keywords for text prepared on the fly
 
 
@@ -316,8 +317,6 @@ def train(corpus: str | Path | Corpus | None = None, *, preset: str = "auto",
     with process_settings(runtime.threads):  # threads, TF32 and the RNG come back after
         return _train(request, runtime, (seq_len, lowercase), on_event)
 
-
-RUNTIME_FIELDS = tuple(f.name for f in fields(Runtime))
 
 
 def _train(request: Request, runtime: Runtime, preparing: tuple, on_event: Event | None
