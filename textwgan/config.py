@@ -65,6 +65,12 @@ class ModelConfig:
                               "convolutions skip dilation^i - 1 positions (up to 8; 1: none).")
     attention: int = option(0, "Self-attention layers in each net, after its middle residual "
                                "block (0: none).")
+    # Prompts by construction: the generator also reads a line's first k characters (k drawn
+    # from 0 to this in training, 0 for half the rows) and its output keeps them; the critic
+    # judges the whole line, so the continuation must fit the prefix.
+    infill: int = option(0, "Teach the generator to continue a given prefix of up to N "
+                            "characters (0: off); sample --prefix then meets every prompt in "
+                            "one pass.")
 
     @property
     def critic_width(self) -> int:
@@ -92,6 +98,7 @@ class ModelConfig:
         _float("residual_scale", self.residual_scale, 0.0, 10.0)
         check_int("dilation", self.dilation, 1, 8)
         check_int("attention", self.attention, 0, 8)
+        check_int("infill", self.infill, 0, self.seq_len)
         return self
 
 
@@ -143,6 +150,14 @@ class TrainConfig:
         None, "Sample from a moving average of the generator's weights with this decay per "
               "step (0: off).", "DECAY", none="off")
 
+    # Fine-tuning: a new run that starts from a trained model's generator, its average and its
+    # critic (optimizers fresh), with that model's network; a new --infill input starts at
+    # zero, so step 0 samples as the model did.
+    init: str | None = option(None, "Start from the weights of this model: a shipped name "
+                                    "(textwgan models), a model folder that keeps its critic, "
+                                    "a run or a checkpoint. Its network settings are used.",
+                              "MODEL", none="fresh weights")
+
     # Against a critic that memorises a small training split (docs/quality.md): the critic's
     # inputs, real and fake alike, augmented (augment.py), and a consistency term.
     augment: str = option("none", "Augment what the critic sees, real and generated alike: "
@@ -193,6 +208,8 @@ class TrainConfig:
         except ValueError:
             raise InputError(f"{setting('augment')} must be none or a comma list of "
                              f"{', '.join(AUGMENTS)}, got {self.augment!r}") from None
+        if self.init is not None and (not isinstance(self.init, str) or not self.init.strip()):
+            raise InputError(f"{setting('init')} must name a model, got {self.init!r}")
         _float("augment_p", self.augment_p, 0.0, 1.0)
         _float("consistency", self.consistency, 0.0, 1e6)
         for name, allowed in (("lipschitz", LIPSCHITZ), ("loss", LOSSES),

@@ -68,22 +68,36 @@ def body(cfg: ModelConfig, channels: int, depth: int, norm: str) -> nn.Sequentia
 
 
 class Generator(nn.Module):
-    """Noise (B, Z) → (B, T, V) softmax rows: differentiable, so no sampling in training."""
+    """Noise (B, Z) → (B, T, V) softmax rows: differentiable, so no sampling in training.
+
+    With `cfg.infill`, it also reads a prompt: (B, T, V) one-hot rows where a character is
+    given, zero rows elsewhere. The prompt enters beside the noise's projection through a 1×1
+    convolution that starts at zero (so an infill generator made from a plain one samples as
+    it did), and the output keeps the given characters."""
 
     def __init__(self, cfg: ModelConfig, vocab_size: int):
         super().__init__()
         self.cfg, self.vocab_size = cfg, vocab_size
         self.fc = nn.Linear(cfg.noise_dim, cfg.seq_len * cfg.channels)
+        if cfg.infill:
+            self.known = nn.Conv1d(vocab_size, cfg.channels, 1, bias=False)
+            nn.init.zeros_(self.known.weight)
         self.blocks = body(cfg, cfg.channels, cfg.n_blocks, "none")
         self.out = nn.Conv1d(cfg.channels, vocab_size, 1)
 
-    def logits(self, z: torch.Tensor) -> torch.Tensor:
+    def logits(self, z: torch.Tensor, prompt: torch.Tensor | None = None) -> torch.Tensor:
         h = self.fc(z).view(-1, self.cfg.channels, self.cfg.seq_len)  # (B, C, T)
+        if prompt is not None:
+            h = h + self.known(prompt.transpose(1, 2))  # (B, C, T)
         h = self.blocks(h)  # (B, C, T)
         return self.out(h).transpose(1, 2)  # (B, T, V)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return F.softmax(self.logits(z), dim=-1)  # (B, T, V)
+    def forward(self, z: torch.Tensor, prompt: torch.Tensor | None = None) -> torch.Tensor:
+        rows = F.softmax(self.logits(z, prompt), dim=-1)  # (B, T, V)
+        if prompt is None:
+            return rows
+        given = prompt.sum(-1, keepdim=True)  # (B, T, 1): 1 where the prompt sets the character
+        return given * prompt + (1 - given) * rows
 
     def noise(self, n: int, device=None, generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.randn(n, self.cfg.noise_dim, device=device, generator=generator)  # (B, Z)
@@ -105,6 +119,13 @@ class Critic(nn.Module):
         h = self.inp(x.transpose(1, 2))  # (B, C, T)
         h = self.blocks(h)  # (B, C, T)
         return self.fc(h.flatten(1)).squeeze(1)  # (B,)
+
+
+def prompt_of(rows: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """An infill generator's prompt: each sequence's first lengths[i] one-hot rows, zero rows
+    after them."""
+    given = torch.arange(rows.shape[1], device=rows.device) < lengths[:, None]  # (B, T)
+    return rows * given[..., None]  # (B, T, V)
 
 
 def count_parameters(module: nn.Module) -> int:

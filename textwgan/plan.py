@@ -5,11 +5,18 @@ of its arguments and the files it reads, so it is tested without training.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from .checkpoint import resumable_checkpoint
-from .config import SCHEDULE_FIELDS, Config, build_config, resumed_config, settings_diff
+from .config import (
+    SCHEDULE_FIELDS,
+    Config,
+    ModelConfig,
+    build_config,
+    resumed_config,
+    settings_diff,
+)
 from .distributed import SINGLE, Shard
 from .errors import InputError, setting
 from .layout import CHECKPOINT_NAME, kind_of
@@ -36,6 +43,7 @@ class Plan:
     ckpt: dict | None = None  # the checkpoint the run continues from
     corpus_from_run: str | None = None  # a resumed run's own corpus, when none was given
     ckpt_path: Path | None = None  # the file `ckpt` was loaded from, for messages
+    init: dict | None = None  # a new run's starting weights (--init), loaded and checked
 
 
 def plan_run(request: Request, device_type: str = "cpu", shard: Shard = SINGLE,
@@ -86,11 +94,14 @@ def _new_or_found(out, preset, config, device_type, note, overrides) -> Plan:
         config = build_config(preset, device_type, **overrides)
         if preset == "auto":
             note(f"preset: {config.preset} (auto, on {device_type})")
+    init = None
+    if config.train.init is not None:
+        init, config = _initial(config, overrides, note)
     run_dir = Path(out) if out is not None else None
     found = (resumable_checkpoint(run_dir, note)
              if run_dir is not None and folder_kind(run_dir) == "run" else None)
     if found is None:
-        return Plan(config, run_dir)
+        return Plan(config, run_dir, init=init)
     path, ckpt = found
     saved = Config.from_dict(ckpt["config"])
     diff = settings_diff(saved, config.with_overrides(seq_len=saved.model.seq_len))
@@ -100,6 +111,25 @@ def _new_or_found(out, preset, config, device_type, note, overrides) -> Plan:
                          f"another {setting('out')}")
     schedule = {k: getattr(config.train, k) for k in SCHEDULE_FIELDS}
     return Plan(saved.with_overrides(**schedule), run_dir, ckpt, ckpt_path=path)
+
+
+def _initial(config: Config, overrides: dict, note) -> tuple[dict, Config]:
+    """--init: the model a new run starts from, and the run's config with that model's
+    network (the network settings given beside it, such as --infill, applied over it)."""
+    from .checkpoint import find_checkpoint
+    from .modelfolder import load_any
+
+    spec = config.train.init
+    path = find_checkpoint(spec)
+    src = load_any(path)
+    if "critic" not in src:
+        raise InputError(f"{spec}: holds no critic, and a run needs one to go on training; "
+                         "export it again keeping its critic, or name its run folder")
+    network = {f.name for f in fields(ModelConfig)}
+    given = {k: v for k, v in overrides.items() if k in network and v is not None}
+    model = replace(Config.from_dict(src["config"]).model, **given)
+    note(f"starting from {path} (step {src['step']:,}) with its network")
+    return src, replace(config, model=model).validate()
 
 
 def resume_point(run_dir: Path, note=lambda message: None) -> tuple[Path, dict]:

@@ -276,6 +276,9 @@ class TextGenerator:
         targets = fixed_positions(self.charset, self.seq_len, prefix, fixed)
         self.generator.eval()
         rng = torch.Generator().manual_seed(seed)
+        if self.continues_prompts and fixed is None:
+            yield from self._prompted_chunks(n, targets, rng)
+            return
         for start in range(0, n, PROMPT_CHUNK):
             m = min(PROMPT_CHUNK, n - start)
             z0 = self.generator.noise(PROMPT_CHUNK * restarts, generator=rng)  # (C·R, Z)
@@ -287,6 +290,28 @@ class TextGenerator:
             first = np.where(ok.any(axis=1), ok.argmax(axis=1), 0)  # (C,) the restart kept
             chosen = ids[np.arange(PROMPT_CHUNK), first][:m]
             yield Prompted(self.charset.decode_many(chosen), ok.any(axis=1)[:m].tolist())
+
+    @property
+    def continues_prompts(self) -> bool:
+        """Whether the generator was trained to continue a prefix (`train --infill`): it meets
+        one in a single pass, where others search their noise for it."""
+        return bool(self.config.model.infill)
+
+    def _prompted_chunks(self, n: int, targets: dict[int, int], rng: torch.Generator,
+                         ) -> Iterator[Prompted]:
+        """An infill generator's texts for a prefix, PROMPT_CHUNK at a time (one noise draw
+        per sample, the chunk padded as the search's is, so a seed fixes its text whatever n
+        is). `met` is still checked on the argmax output."""
+        device = next(self.generator.parameters()).device
+        prompt = torch.zeros(PROMPT_CHUNK, self.seq_len, len(self.charset))  # (C, T, V)
+        prompt[:, list(targets), list(targets.values())] = 1.0
+        prompt = prompt.to(device)
+        for start in range(0, n, PROMPT_CHUNK):
+            m = min(PROMPT_CHUNK, n - start)
+            z = self.generator.noise(PROMPT_CHUNK, generator=rng).to(device)  # (C, Z)
+            with torch.no_grad(), tf32(False):
+                ids = self.generator(z, prompt).argmax(-1).cpu().numpy()[:m]  # (m, T)
+            yield Prompted(self.charset.decode_many(ids), meets(ids, targets).tolist())
 
     def __repr__(self) -> str:
         return (f"TextGenerator({str(self.source)!r}, step {self.step:,}, "

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from .augment import augment, consistency
+from .charset import PAD
 from .checkpoint import load_optimizer, refuse_export, rng_state, sampling_weights, set_rng_state
 from .config import Config
 from .data import DeviceData, MappedData
@@ -23,7 +24,7 @@ from .distributed import SINGLE, Shard
 from .errors import InputError
 from .graphs import StepGraph
 from .losses import critic_loss, generator_loss
-from .models import Critic, Generator
+from .models import Critic, Generator, prompt_of
 
 BatchSource = DeviceData | MappedData
 
@@ -87,6 +88,26 @@ class TrainState:
                              f"({str(e).splitlines()[0] if str(e) else e.__class__.__name__})"
                              ) from None
         self.step = ckpt["step"]
+
+    def start_from(self, src: dict) -> None:
+        """A new run's weights from a trained model (--init): its generator (the raw weights
+        where it kept them, else its average), its average and its critic. Only an infill
+        input the model lacks stays as built (zero). Optimizers start fresh."""
+        def put(net: torch.nn.Module, weights: dict, what: str) -> None:
+            try:
+                missing, unexpected = net.load_state_dict(weights, strict=False)
+            except RuntimeError as e:  # sizes differ: its second line names the first tensor
+                lines = [x.strip() for x in str(e).splitlines() if x.strip()]
+                missing, unexpected = [lines[1] if len(lines) > 1 else lines[0]], []
+            if unexpected or set(missing) - {"known.weight"}:
+                raise InputError(f"its {what} does not fit the network asked for "
+                                 f"({(unexpected or missing)[0].rstrip('.')}); leave out the "
+                                 "network settings and the model's own are used")
+
+        put(self.generator, src["generator"], "generator")
+        if self.generator_ema is not None:
+            put(self.generator_ema, sampling_weights(src), "generator")
+        put(self.critic, src["critic"], "critic")
 
     def wrap(self, shard: Shard, device: torch.device) -> None:
         """Wrap both nets in DistributedDataParallel under torchrun (even at one rank)."""
@@ -154,6 +175,26 @@ def rank_noise(state: TrainState, batch_size: int, device: torch.device) -> torc
     return state.generator.noise(batch_size, device)[state.shard.rows(batch_size)]  # (B/N, Z)
 
 
+def training_prompt(real: torch.Tensor, longest: int) -> torch.Tensor:
+    """Prompts for an infill generator from real lines (B, T, V): half the rows get none, the
+    others their first k characters, k uniform in 0 … `longest` and never past the line's
+    end."""
+    batch = real.shape[0]
+    k = torch.randint(0, longest + 1, (batch,), device=real.device)
+    k = k * (torch.rand(batch, device=real.device) < 0.5)
+    length = (real.argmax(-1) != PAD).sum(1)  # (B,) characters before the padding
+    return prompt_of(real, torch.minimum(k, length))  # (B, T, V)
+
+
+def fake_batch(state: TrainState, generator: torch.nn.Module, real: torch.Tensor,
+               config: Config) -> torch.Tensor:
+    """A fresh fake batch (B/N, T, V), prompted by `real`'s lines for an infill generator."""
+    z = rank_noise(state, config.train.batch_size, real.device)
+    if not config.model.infill:
+        return generator(z)
+    return generator(z, training_prompt(real, config.model.infill))
+
+
 def critic_step(state: TrainState, data: BatchSource, config: Config,
                 ) -> dict[str, torch.Tensor]:
     """One critic update on a real batch and a fresh fake batch. The generator is untouched."""
@@ -162,7 +203,7 @@ def critic_step(state: TrainState, data: BatchSource, config: Config,
     real = data.get_batch(local)  # (B/N, T, V)
     with state.speed.context(real.device):
         with torch.no_grad():  # the critic's loss needs no generator graph
-            fake = state.generator(rank_noise(state, t.batch_size, real.device))  # (B/N, T, V)
+            fake = fake_batch(state, state.generator, real, config)  # (B/N, T, V)
         # The critic sees fp32 inputs: a bf16 softmax would round the fake rows.
         fake = fake.float()
         if t.augments:
@@ -185,14 +226,18 @@ def critic_step(state: TrainState, data: BatchSource, config: Config,
     return stats
 
 
-def generator_step(state: TrainState, config: Config, device: torch.device) -> torch.Tensor:
-    """One generator update through a frozen critic. The critic's weights get no gradient."""
+def generator_step(state: TrainState, config: Config, device: torch.device,
+                   data: BatchSource | None = None) -> torch.Tensor:
+    """One generator update through a frozen critic. The critic's weights get no gradient. An
+    infill generator's prompts come from a real batch of its own."""
     critic = state.critic
+    real = data.get_batch(config.train.batch_size // state.shard.world) \
+        if config.model.infill else torch.empty(0, device=device)
     critic.requires_grad_(False)
     try:
         generator = state.generator_ddp or state.generator
         with state.speed.context(device):
-            fake = generator(rank_noise(state, config.train.batch_size, device))  # (B/N, T, V)
+            fake = fake_batch(state, generator, real, config)  # (B/N, T, V)
             fake = fake.float()
             if config.train.augments:  # as the critic saw them: the gradient flows through
                 fake = augment(fake, config.train.augments, config.train.augment_p)
@@ -218,8 +263,8 @@ class Iteration:
         capture = state.speed.cuda_graphs
         self.critic_iters = config.train.critic_iters
         self.critic = StepGraph(lambda: critic_step(state, batches, config), device, capture)
-        self.generator = StepGraph(lambda: generator_step(state, config, device), device,
-                                   capture)
+        self.generator = StepGraph(lambda: generator_step(state, config, device, batches),
+                                   device, capture)
 
     @property
     def captured(self) -> bool:

@@ -26,6 +26,7 @@ import torch
 from . import __version__
 from .board import BOARD_DIR, Board
 from .board import check_available as check_board
+from .charset import Charset
 from .checkpoint import (
     DEFAULT_ROOT,
     training_checkpoint,
@@ -348,6 +349,8 @@ def _train(request: Request, runtime: Runtime, preparing: tuple, on_event: Event
         config = config.with_overrides(seq_len=prepared.seq_len).validate()
         if ckpt is not None:
             _check_same_corpus(run_dir, ckpt, prepared)
+        elif plan.init is not None:
+            _check_init_fits(plan.init, config, prepared)
         run_dir = run_dir or default_run_dir(prepared, config)
         place = Placement(dev, shard, speed_for(runtime.fast, dev, runtime.cuda_graphs),
                           runtime.data)
@@ -423,6 +426,8 @@ def _start(config: Config, corpus: Corpus, plan: Plan, folder: RunFolder, place:
     speed.apply_process_settings()  # until `train` returns (process_settings)
     state = build_state(config, len(corpus.charset), dev, speed)
     if ckpt is None:
+        if plan.init is not None:
+            state.start_from(plan.init)  # checked to fit before the folder was made
         run = Run(state, batches, corpus, config, folder, dev, emit)
     else:
         try:
@@ -448,6 +453,23 @@ def _start(config: Config, corpus: Corpus, plan: Plan, folder: RunFolder, place:
                    "fast": speed != EAGER, "threads": torch.get_num_threads(),
                    "preset": config.preset, "time_limit": config.train.time_limit})
     return run
+
+
+def _check_init_fits(src: dict, config: Config, corpus: Corpus) -> None:
+    """--init: the model must write this corpus's characters at its length, and its weights
+    must fit the run's network (a trial load on the CPU, before anything is written)."""
+    name = config.train.init
+    if Charset(src["charset"]) != corpus.charset:
+        raise InputError(f"{name}: was trained on other characters than this corpus's; "
+                         "fine-tune it on the corpus it was trained on (or one prepared with "
+                         "its charset)")
+    if Config.from_dict(src["config"]).model.seq_len != config.model.seq_len:
+        raise InputError(f"{name}: writes lines of another length than this corpus's "
+                         f"{config.model.seq_len} characters")
+    try:
+        build_state(config, len(corpus.charset), torch.device("cpu")).start_from(src)
+    except InputError as e:
+        raise InputError(f"{name}: {e.message}") from None
 
 
 def _check_same_corpus(run_dir: Path, ckpt: dict, corpus: Corpus) -> None:
