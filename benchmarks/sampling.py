@@ -13,9 +13,11 @@ density ratio); `refine`, Langevin steps on each sample's noise (DDLS: energy
 ψ. Each scored at every n given, seed 0, against the test split of the corpus the generator
 trained on (JS-4 beside its floor, real words, distinct-4, LM bits/char).
 
-Prompts: 100 prefixes of 2–12 characters cut from held-out lines, one sample each
-(exact-hit rate, and word validity of the text after the prefix), then a batch of 100 samples
-for each of 5 prefixes (seconds per sample). Writes benchmarks/results/sampling_<name>.json.
+Prompts (`--prompts N`): N prefixes of 2–12 characters cut from test lines, 64 samples each,
+by the model's route (one pass for an infill generator, the noise search otherwise): the share
+met exactly, seconds per sample, word validity of the text after the prefix, and of the word
+where prefix and continuation meet (the seam a continuation that ignores its prefix breaks).
+Writes benchmarks/results/sampling_<name>.json.
 
 `--refit STEPS` also reranks with a critic trained STEPS more critic steps against the final
 (sampling) generator, frozen, as discriminator rejection sampling does, beside the run's own
@@ -90,6 +92,20 @@ def refit_critic(gen, corpus, steps: int):
     return critic.eval().requires_grad_(False)
 
 
+def junction_word(text: str, k: int, seq_len: int) -> str | None:
+    """The word where a prompt of k characters meets its continuation: the word holding
+    character k − 1 (the next word when the prompt ends at a space); None when that word runs
+    into the end of a full-length row, where it may be cut."""
+    at = k if text[k - 1:k] == " " else k - 1
+    start = text.rfind(" ", 0, at) + 1
+    end = text.find(" ", at)
+    if end == -1:
+        if len(text) >= seq_len:
+            return None
+        end = len(text)
+    return text[start:end] or None
+
+
 def prompts(gen, corpus, count: int, rng: random.Random) -> dict:
     """`count` prefixes of 2-12 characters cut from test lines; for each, one chunk of
     PROMPT_CHUNK samples searched at once (`complete` pads to a whole chunk anyway, so a seed's
@@ -98,7 +114,7 @@ def prompts(gen, corpus, count: int, rng: random.Random) -> dict:
 
     held = [x for x in corpus.decode(corpus.heldout) if len(x) >= 13]
     vocab = set(w for line in corpus.decode(corpus.train[:20000]) for w in line.split())
-    per_prefix, tails = [], []
+    per_prefix, tails, joins = [], [], []
     for i in range(count):
         prefix = rng.choice(held)[:rng.randint(2, 12)]
         t0 = time.perf_counter()
@@ -106,10 +122,15 @@ def prompts(gen, corpus, count: int, rng: random.Random) -> dict:
         seconds = (time.perf_counter() - t0) / PROMPT_CHUNK
         per_prefix.append({"prefix": prefix, "hit_rate": found.hit_rate,
                            "seconds_per_sample": seconds})
-        tails += [t[len(prefix):] for t, ok in zip(found.texts, found.met, strict=True) if ok]
+        kept = [t for t, ok in zip(found.texts, found.met, strict=True) if ok]
+        tails += [t[len(prefix):] for t in kept]
+        joins += [w for w in (junction_word(t, len(prefix), gen.seq_len) for t in kept) if w]
         print(f"  {prefix!r:>16}: {found.hit_rate:.0%} met, {seconds:.3f} s per sample",
               flush=True)
     return {"prefixes": count, "samples_per_prefix": PROMPT_CHUNK,
+            "route": "infill" if gen.continues_prompts else "search",
+            "junction_word_validity": sum(w in vocab for w in joins) / len(joins)
+            if joins else None,
             "hit_rate": sum(p["hit_rate"] for p in per_prefix) / count,
             "seconds_per_sample": sum(p["seconds_per_sample"] for p in per_prefix) / count,
             "tail_word_validity": word_validity(tails, vocab, gen.seq_len) if tails else None,
@@ -167,9 +188,11 @@ def main() -> None:
     if args.prompts:
         result["prompts"] = prompts(gen, corpus, args.prompts, random.Random(0))
         p = result["prompts"]
-        print(f"prompts: {p['hit_rate']:.0%} met exactly ({p['prefixes']} prefixes of 2-12 "
-              f"characters, {p['samples_per_prefix']} samples each), words after the prefix "
-              f"{p['tail_word_validity'] or 0:.1%}; {p['seconds_per_sample']:.3f} s per sample")
+        print(f"prompts ({p['route']}): {p['hit_rate']:.0%} met exactly ({p['prefixes']} "
+              f"prefixes of 2-12 characters, {p['samples_per_prefix']} samples each), words "
+              f"after the prefix {p['tail_word_validity'] or 0:.1%}, the word the prefix ends "
+              f"in {p['junction_word_validity'] or 0:.1%}; {p['seconds_per_sample']:.3f} s "
+              "per sample")
     out = write_result(f"sampling_{args.name}.json", result)
     print(f"wrote {out}")
 

@@ -763,8 +763,9 @@ def sample(
                             "typical and less varied (1: plain sampling).")] = 1.0,
     prefix: Annotated[str | None, typer.Option(
         metavar="TEXT", show_default=False,
-        help="Samples that begin with TEXT, found by searching the noise (argmax); those "
-             "the search cannot meet are left out, and the count is shown.")] = None,
+        help="Samples that begin with TEXT: a generator trained with --infill writes them in "
+             "one pass; others search the noise (argmax), and what the search cannot meet is "
+             "left out. The count is shown.")] = None,
     restarts: Annotated[int, typer.Option(
         metavar="R", help="With --prefix: starting points searched per sample; more meets more "
                           "prompts, at R times the time.")] = 2,
@@ -814,7 +815,8 @@ def _write_prompted(gen, n: int, seed: int, spec, target: Path | None) -> int:
 
     written = write_text_chunks(chunks(), target)
     harder = (f"; to meet more, search harder (--restarts {min(4 * spec.restarts, 64)} "
-              f"--search-steps {2 * spec.search_steps}) or give a shorter prefix")
+              f"--search-steps {2 * spec.search_steps}), give a shorter prefix, or fine-tune "
+              "the model to meet every prompt (textwgan train CORPUS --init MODEL --infill 16)")
     say(f"{met} of {n} samples begin with {prefix!r} ({share(met, n)}); the others are left "
         "out" + ("" if met == n else harder))
     return written

@@ -72,8 +72,9 @@ class Generator(nn.Module):
 
     With `cfg.infill`, it also reads a prompt: (B, T, V) one-hot rows where a character is
     given, zero rows elsewhere. The prompt enters beside the noise's projection through a 1×1
-    convolution that starts at zero (so an infill generator made from a plain one samples as
-    it did), and the output keeps the given characters."""
+    convolution without bias, so an empty prompt adds nothing (an infill generator made from
+    a plain one samples as it did when unprompted), and the output keeps the given
+    characters."""
 
     def __init__(self, cfg: ModelConfig, vocab_size: int):
         super().__init__()
@@ -81,7 +82,6 @@ class Generator(nn.Module):
         self.fc = nn.Linear(cfg.noise_dim, cfg.seq_len * cfg.channels)
         if cfg.infill:
             self.known = nn.Conv1d(vocab_size, cfg.channels, 1, bias=False)
-            nn.init.zeros_(self.known.weight)
         self.blocks = body(cfg, cfg.channels, cfg.n_blocks, "none")
         self.out = nn.Conv1d(cfg.channels, vocab_size, 1)
 

@@ -195,6 +195,25 @@ def fake_batch(state: TrainState, generator: torch.nn.Module, real: torch.Tensor
     return generator(z, training_prompt(real, config.model.infill))
 
 
+def with_mismatched_joins(fake: torch.Tensor, real: torch.Tensor, share: float = 0.25,
+                          ) -> torch.Tensor:
+    """The critic's fake batch for an infill run, with a share of its rows replaced by real
+    lines' beginnings joined to other real lines' ends (row i's first k characters, then the
+    previous row's from position k on, k inside both lines), as a matching-aware
+    discriminator sees mismatched pairs: every character is real text, so only the seam
+    tells them apart, and the critic learns to judge it, which is what teaches the generator
+    to continue its prompt."""
+    batch, seq_len, _ = real.shape
+    other = real.roll(1, 0)  # (B, T, V): row i holds row i − 1
+    length = (real.argmax(-1) != PAD).sum(1)
+    k = torch.minimum(torch.randint(1, seq_len, (batch,), device=real.device),
+                      torch.minimum(length, (other.argmax(-1) != PAD).sum(1) - 1))
+    joined = torch.where((torch.arange(seq_len, device=real.device) < k[:, None])[..., None],
+                         real, other)  # (B, T, V)
+    swap = (torch.rand(batch, device=real.device) < share) & (k >= 1)
+    return torch.where(swap[:, None, None], joined, fake)
+
+
 def critic_step(state: TrainState, data: BatchSource, config: Config,
                 ) -> dict[str, torch.Tensor]:
     """One critic update on a real batch and a fresh fake batch. The generator is untouched."""
@@ -206,6 +225,8 @@ def critic_step(state: TrainState, data: BatchSource, config: Config,
             fake = fake_batch(state, state.generator, real, config)  # (B/N, T, V)
         # The critic sees fp32 inputs: a bf16 softmax would round the fake rows.
         fake = fake.float()
+        if config.model.infill:
+            fake = with_mismatched_joins(fake, real)
         if t.augments:
             real, fake = augment(real, t.augments, t.augment_p), augment(fake, t.augments,
                                                                          t.augment_p)
