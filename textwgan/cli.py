@@ -815,8 +815,9 @@ def _write_prompted(gen, n: int, seed: int, spec, target: Path | None) -> int:
 
     written = write_text_chunks(chunks(), target)
     harder = (f"; to meet more, search harder (--restarts {min(4 * spec.restarts, 64)} "
-              f"--search-steps {2 * spec.search_steps}), give a shorter prefix, or fine-tune "
-              "the model to meet every prompt (textwgan train CORPUS --init MODEL --infill 16)")
+              f"--search-steps {2 * spec.search_steps}), give a shorter prefix, or use a "
+              "generator trained with --infill, which meets every prompt (docs/sampling.md "
+              "says what it does to the text)")
     say(f"{met} of {n} samples begin with {prefix!r} ({share(met, n)}); the others are left "
         "out" + ("" if met == n else harder))
     return written
