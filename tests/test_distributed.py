@@ -63,10 +63,11 @@ def tiny_args(small_corpus):
             "--eval-every", "100", "--diag-every", "0"]
 
 
-def test_two_ranks_match_one_process(small_corpus, tiny_args, tmp_path):
-    torchrun(2, *tiny_args, "--iters", "3", "--out", tmp_path / "ddp")
+@pytest.mark.parametrize("infill", [0, 4])  # an infill run's prompts and joins shard too
+def test_two_ranks_match_one_process(small_corpus, tiny_args, tmp_path, infill):
+    torchrun(2, *tiny_args, "--iters", "3", "--infill", str(infill), "--out", tmp_path / "ddp")
     corpus = Corpus(small_corpus)
-    fit(corpus, tiny_config(iters=3), tmp_path / "one")
+    fit(corpus, tiny_config(iters=3, infill=infill), tmp_path / "one")
     one = torch.load(tmp_path / "one" / "checkpoint.pt", weights_only=True)
     ddp = torch.load(tmp_path / "ddp" / "checkpoint.pt", weights_only=True)
     assert ddp["step"] == one["step"] == 3

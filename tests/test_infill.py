@@ -65,7 +65,7 @@ def test_mismatched_joins_are_two_real_lines_joined_inside_both():
     ids[torch.arange(T) >= lengths[:, None]] = PAD
     real = torch.nn.functional.one_hot(ids, V).float()
     fake = torch.full_like(real, 1.0 / V)
-    out = with_mismatched_joins(fake, real, share=0.5)
+    out = with_mismatched_joins(fake, real, real.roll(1, 0), share=0.5)
     swapped = 0
     for i in range(300):  # the slow reading, row by row
         if torch.equal(out[i], fake[i]):
@@ -184,6 +184,25 @@ def test_a_fine_tune_is_refused_in_one_line_when_the_model_does_not_fit(
         assert not (tmp_path / name).exists()
 
 
-def test_infill_past_the_line_length_is_refused():
+@pytest.mark.slow
+def test_infill_longer_than_the_corpus_lines_is_refused_before_anything_is_written(
+        small_corpus, tmp_path):
+    r = invoke("train", small_corpus, "--preset", "tiny", "--infill", "40", "--out",
+               tmp_path / "r")
+    assert_one_line_error(r, 2, "longer than the corpus's lines")
+    assert not (tmp_path / "r").exists()
     with pytest.raises(InputError, match="infill"):
-        ModelConfig(seq_len=8, infill=9).validate()
+        ModelConfig(infill=-1).validate()
+
+
+@pytest.mark.slow
+def test_a_fine_tune_carries_the_models_average_on(small_corpus, tmp_path):
+    from textwgan.checkpoint import load_checkpoint
+
+    src_run = fit(Corpus(small_corpus), tiny(6, ema=0.99), tmp_path / "src")
+    run = fit(Corpus(small_corpus), tiny(1, ema=0.99, init=src_run), tmp_path / "tuned")
+    src, new = (load_checkpoint(r / "checkpoint.pt") for r in (src_run, run))
+    # One step of a decay-0.99 average: 0.99 of the loaded average, not the warm-up's 0.1.
+    for k, v in src["generator_ema"].items():
+        expected = 0.99 * v + 0.01 * new["generator"][k]
+        assert torch.allclose(new["generator_ema"][k], expected, atol=1e-6), k

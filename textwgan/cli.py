@@ -804,6 +804,14 @@ def _write_prompted(gen, n: int, seed: int, spec, target: Path | None) -> int:
     prefix, note = gen.prompt_text(spec.prefix)
     if note:
         say(f"note: {note}")
+    if gen.continues_prompts:
+        longest = gen.config.model.infill
+        if len(prefix) > longest:
+            say(f"note: this generator learnt prefixes of up to {longest} characters; this one "
+                f"has {len(prefix)}, so its continuations may read worse")
+        if (spec.restarts, spec.search_steps) != (2, 100):
+            say("note: this generator writes prompts in one pass (trained with --infill); "
+                "--restarts and --search-steps apply only to the search")
     met = 0
 
     def chunks():

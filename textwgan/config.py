@@ -98,7 +98,8 @@ class ModelConfig:
         _float("residual_scale", self.residual_scale, 0.0, 10.0)
         check_int("dilation", self.dilation, 1, 8)
         check_int("attention", self.attention, 0, 8)
-        check_int("infill", self.infill, 0, self.seq_len)
+        # the corpus may fix a longer seq_len later; training checks infill against it then
+        check_int("infill", self.infill, 0, MAX_SEQ_LEN)
         return self
 
 
@@ -151,8 +152,8 @@ class TrainConfig:
               "step (0: off).", "DECAY", none="off")
 
     # Fine-tuning: a new run that starts from a trained model's generator, its average and its
-    # critic (optimizers fresh), with that model's network; a new --infill input starts at
-    # zero, so step 0 samples as the model did.
+    # critic (optimizers fresh), with that model's network; a new --infill input adds nothing
+    # to an empty prompt, so unprompted, step 0 samples as the model did.
     init: str | None = option(None, "Start from the weights of this model: a shipped name "
                                     "(textwgan models), a model folder that keeps its critic, "
                                     "a run or a checkpoint. Its network settings are used.",

@@ -127,6 +127,8 @@ def _initial(config: Config, overrides: dict, note) -> tuple[dict, Config]:
                          "export it again keeping its critic, or name its run folder")
     network = {f.name for f in fields(ModelConfig)}
     given = {k: v for k, v in overrides.items() if k in network and v is not None}
+    if config.model.infill and "infill" not in given:  # a whole config's own infill
+        given["infill"] = config.model.infill
     model = replace(Config.from_dict(src["config"]).model, **given)
     note(f"starting from {path} (step {src['step']:,}) with its network")
     return src, replace(config, model=model).validate()

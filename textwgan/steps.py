@@ -91,8 +91,9 @@ class TrainState:
 
     def start_from(self, src: dict) -> None:
         """A new run's weights from a trained model (--init): its generator (the raw weights
-        where it kept them, else its average), its average and its critic. Only an infill
-        input the model lacks stays as built (zero). Optimizers start fresh."""
+        where it kept them, else its average), its average (carried on at the run's decay,
+        not warmed up again) and its critic. Only an infill input the model lacks stays as
+        built. Optimizers start fresh."""
         def put(net: torch.nn.Module, weights: dict, what: str) -> None:
             try:
                 missing, unexpected = net.load_state_dict(weights, strict=False)
@@ -107,6 +108,9 @@ class TrainState:
         put(self.generator, src["generator"], "generator")
         if self.generator_ema is not None:
             put(self.generator_ema, sampling_weights(src), "generator")
+            # A loaded average is an average already: the warm-up, (1 + n)/(10 + n), would
+            # replace it by the raw weights within ten steps.
+            self.ema_updates.fill_(max(int(src.get("ema_updates", 0)), 10**6))
         put(self.critic, src["critic"], "critic")
 
     def wrap(self, shard: Shard, device: torch.device) -> None:
@@ -175,15 +179,15 @@ def rank_noise(state: TrainState, batch_size: int, device: torch.device) -> torc
     return state.generator.noise(batch_size, device)[state.shard.rows(batch_size)]  # (B/N, Z)
 
 
-def training_prompt(real: torch.Tensor, longest: int) -> torch.Tensor:
-    """Prompts for an infill generator from real lines (B, T, V): half the rows get none, the
-    others their first k characters, k uniform in 0 … `longest` and never past the line's
-    end."""
-    batch = real.shape[0]
+def training_prompt(real: torch.Tensor, longest: int, shard: Shard = SINGLE) -> torch.Tensor:
+    """Prompts for an infill generator from real lines (B/N, T, V): half the rows get none,
+    the others their first k characters, k uniform in 0 … `longest` and never past the line's
+    end. Drawn for the global batch and sliced, so N ranks prompt as one process does."""
+    batch = real.shape[0] * shard.world
     k = torch.randint(0, longest + 1, (batch,), device=real.device)
-    k = k * (torch.rand(batch, device=real.device) < 0.5)
-    length = (real.argmax(-1) != PAD).sum(1)  # (B,) characters before the padding
-    return prompt_of(real, torch.minimum(k, length))  # (B, T, V)
+    k = (k * (torch.rand(batch, device=real.device) < 0.5))[shard.rows(batch)]
+    length = (real.argmax(-1) != PAD).sum(1)  # (B/N,) characters before the padding
+    return prompt_of(real, torch.minimum(k, length))  # (B/N, T, V)
 
 
 def fake_batch(state: TrainState, generator: torch.nn.Module, real: torch.Tensor,
@@ -192,25 +196,25 @@ def fake_batch(state: TrainState, generator: torch.nn.Module, real: torch.Tensor
     z = rank_noise(state, config.train.batch_size, real.device)
     if not config.model.infill:
         return generator(z)
-    return generator(z, training_prompt(real, config.model.infill))
+    return generator(z, training_prompt(real, config.model.infill, state.shard))
 
 
-def with_mismatched_joins(fake: torch.Tensor, real: torch.Tensor, share: float = 0.25,
-                          ) -> torch.Tensor:
+def with_mismatched_joins(fake: torch.Tensor, real: torch.Tensor, other: torch.Tensor,
+                          share: float = 0.25, shard: Shard = SINGLE) -> torch.Tensor:
     """The critic's fake batch for an infill run, with a share of its rows replaced by real
-    lines' beginnings joined to other real lines' ends (row i's first k characters, then the
-    previous row's from position k on, k inside both lines), as a matching-aware
-    discriminator sees mismatched pairs: every character is real text, so only the seam
-    tells them apart, and the critic learns to judge it, which is what teaches the generator
-    to continue its prompt."""
-    batch, seq_len, _ = real.shape
-    other = real.roll(1, 0)  # (B, T, V): row i holds row i − 1
-    length = (real.argmax(-1) != PAD).sum(1)
-    k = torch.minimum(torch.randint(1, seq_len, (batch,), device=real.device),
-                      torch.minimum(length, (other.argmax(-1) != PAD).sum(1) - 1))
+    lines' beginnings joined to other real lines' ends (row i of `real` up to k, then row i
+    of `other` from k on, k inside both lines), as a matching-aware discriminator sees
+    mismatched pairs: every character is real text, so only the seam tells them apart, and
+    the critic learns to judge it, which is what teaches the generator to continue its
+    prompt. Drawn for the global batch and sliced, as `training_prompt` is."""
+    rows, seq_len, _ = real.shape
+    batch = rows * shard.world
+    k = torch.randint(1, seq_len, (batch,), device=real.device)[shard.rows(batch)]
+    k = torch.minimum(k, torch.minimum((real.argmax(-1) != PAD).sum(1),
+                                       (other.argmax(-1) != PAD).sum(1) - 1))
     joined = torch.where((torch.arange(seq_len, device=real.device) < k[:, None])[..., None],
-                         real, other)  # (B, T, V)
-    swap = (torch.rand(batch, device=real.device) < share) & (k >= 1)
+                         real, other)  # (B/N, T, V)
+    swap = (torch.rand(batch, device=real.device) < share)[shard.rows(batch)] & (k >= 1)
     return torch.where(swap[:, None, None], joined, fake)
 
 
@@ -224,9 +228,9 @@ def critic_step(state: TrainState, data: BatchSource, config: Config,
         with torch.no_grad():  # the critic's loss needs no generator graph
             fake = fake_batch(state, state.generator, real, config)  # (B/N, T, V)
         # The critic sees fp32 inputs: a bf16 softmax would round the fake rows.
-        fake = fake.float()
-        if config.model.infill:
-            fake = with_mismatched_joins(fake, real)
+        fake = generated = fake.float()
+        if config.model.infill:  # a second real batch gives the joins their ends
+            fake = with_mismatched_joins(fake, real, data.get_batch(local), shard=state.shard)
         if t.augments:
             real, fake = augment(real, t.augments, t.augment_p), augment(fake, t.augments,
                                                                          t.augment_p)
@@ -243,7 +247,7 @@ def critic_step(state: TrainState, data: BatchSource, config: Config,
     state.opt_critic.step()
     if t.lipschitz == "clip":
         clip_weights(state.critic, t.clip_value)
-    state.last_batch = (real, fake)
+    state.last_batch = (real, generated)  # the diagnostics judge the generator's rows
     return stats
 
 

@@ -13,6 +13,7 @@ resumed exactly: weights, optimizer state, step, metrics and RNG state all come 
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -305,6 +306,8 @@ def train(corpus: str | Path | Corpus | None = None, *, preset: str = "auto",
     alone writes.
     """
     runtime = Runtime(**{k: settings.pop(k) for k in RUNTIME_FIELDS if k in settings})
+    if isinstance(settings.get("init"), os.PathLike):
+        settings["init"] = os.fspath(settings["init"])
     seq_len, lowercase = (settings.pop(k, None) for k in PREPARING)
     if on_event is not None and not callable(on_event):
         raise InputError(f"{setting('on_event')} must be a function of (kind, record), got "
@@ -347,6 +350,10 @@ def _train(request: Request, runtime: Runtime, preparing: tuple, on_event: Event
             prepared = _resolve_run_corpus(request.corpus, plan.corpus_from_run, *preparing,
                                            note, emit)
         config = config.with_overrides(seq_len=prepared.seq_len).validate()
+        if config.model.infill > config.model.seq_len:
+            raise InputError(f"{setting('infill')} {config.model.infill} is longer than the "
+                             f"corpus's lines ({config.model.seq_len} characters); give "
+                             f"{config.model.seq_len} or less")
         if ckpt is not None:
             _check_same_corpus(run_dir, ckpt, prepared)
         elif plan.init is not None:
